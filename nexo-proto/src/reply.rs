@@ -1,0 +1,316 @@
+//! Responses (type `0x02`): status `OK`, `ERR`, `NULL` or `DATA` with a command-specific payload.
+//!
+//! Servers encode a [`Reply`] straight into the connection's write buffer; clients decode one
+//! with the [`ReplyKind`] their request expects (the wire does not say which DATA layout it is).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::Uuid;
+use crate::error::DecodeError;
+use crate::frame::{FrameType, write_frame};
+use crate::primitives::{Fields, put_blob};
+
+/// Status byte of a response frame.
+pub mod status {
+    /// Success, empty payload.
+    pub const OK: u8 = 0x00;
+    /// Failure, payload is a `str` message.
+    pub const ERR: u8 = 0x01;
+    /// Store GET miss, empty payload.
+    pub const NULL: u8 = 0x02;
+    /// Success with a command-specific payload.
+    pub const DATA: u8 = 0x03;
+}
+
+/// One message of a Queue CONSUME reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    /// Message id.
+    pub id: Uuid,
+    /// Body.
+    pub payload: Bytes,
+}
+
+/// One message of a Queue PEEK_DLQ reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DlqMessage {
+    /// Message id.
+    pub id: Uuid,
+    /// Body.
+    pub payload: Bytes,
+    /// Deliveries made before it failed.
+    pub attempts: u32,
+    /// The failure reason (NACK reason or `Timeout`).
+    pub reason: String,
+}
+
+/// One message of a Stream FETCH reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamMessage {
+    /// Sequence in the topic (from 1).
+    pub seq: u64,
+    /// Wall-clock publish time in milliseconds.
+    pub timestamp_ms: u64,
+    /// Body.
+    pub payload: Bytes,
+}
+
+/// A response to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `OK`.
+    Ok,
+    /// `NULL` (a Store miss).
+    Null,
+    /// `ERR` with its text.
+    Err(String),
+    /// `DATA` with raw bytes (GET, ECHO).
+    Data(Bytes),
+    /// `DATA u8` 1/0.
+    Flag(bool),
+    /// `DATA i64` (counters, TTL).
+    Int(i64),
+    /// `DATA u32` (PURGE_DLQ).
+    Count(u32),
+    /// `DATA u64` (Stream PUBLISH sequence).
+    Seq(u64),
+    /// `DATA u32 n`, n × (`u8 present`, then `u32 len` and bytes when present) (MGET).
+    Values(Vec<Option<Bytes>>),
+    /// `DATA u64 cursor`, `u32 n`, n × `str` (SCAN).
+    Keys {
+        /// Cursor for the next call; `0` when the scan is complete.
+        cursor: u64,
+        /// Keys found in this step.
+        keys: Vec<Bytes>,
+    },
+    /// `DATA u32 n`, n × (`uuid`, `u32 len`, payload) (CONSUME).
+    QueueMessages(Vec<QueueMessage>),
+    /// `DATA u32 total`, `u32 n`, n × (`uuid`, `u32 len`, payload, `u32 attempts`, `str reason`).
+    DlqPage {
+        /// Messages in the DLQ.
+        total: u32,
+        /// This page.
+        messages: Vec<DlqMessage>,
+    },
+    /// `DATA u32 n`, n × (`u64 seq`, `u64 timestamp_ms`, `u32 len`, payload) (FETCH).
+    StreamMessages(Vec<StreamMessage>),
+    /// `DATA u64 ack_floor`, `u64 generation`, `str consumer_id` (JOIN).
+    Joined {
+        /// Highest sequence below which everything is acknowledged.
+        ack_floor: u64,
+        /// Group generation.
+        generation: u64,
+        /// The member id to use.
+        consumer_id: String,
+    },
+}
+
+/// Which DATA layout a client expects for its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// Raw bytes.
+    Data,
+    /// `u8`.
+    Flag,
+    /// `i64`.
+    Int,
+    /// `u32`.
+    Count,
+    /// `u64`.
+    Seq,
+    /// MGET values.
+    Values,
+    /// SCAN keys.
+    Keys,
+    /// CONSUME batch.
+    QueueMessages,
+    /// PEEK_DLQ page.
+    DlqPage,
+    /// FETCH batch.
+    StreamMessages,
+    /// JOIN result.
+    Joined,
+}
+
+impl Reply {
+    /// Builds an `ERR` reply from anything displayable (typed errors carry the spec's texts).
+    pub fn error(err: impl std::fmt::Display) -> Self {
+        Self::Err(err.to_string())
+    }
+
+    /// The status byte this reply is sent with.
+    pub fn status(&self) -> u8 {
+        match self {
+            Self::Ok => status::OK,
+            Self::Null => status::NULL,
+            Self::Err(_) => status::ERR,
+            _ => status::DATA,
+        }
+    }
+
+    /// Appends the whole response frame for request `id` to `out`.
+    pub fn encode(&self, id: u32, out: &mut BytesMut) {
+        write_frame(out, FrameType::Response, self.status(), id, |b| self.encode_payload(b));
+    }
+
+    /// Encoded size of the payload in bytes (used to cap batch replies).
+    pub fn payload_len(&self) -> usize {
+        let mut scratch = BytesMut::new();
+        self.encode_payload(&mut scratch);
+        scratch.len()
+    }
+
+    fn encode_payload(&self, b: &mut BytesMut) {
+        match self {
+            Self::Ok | Self::Null => {}
+            Self::Err(text) => put_blob(b, text.as_bytes()),
+            Self::Data(bytes) => b.extend_from_slice(bytes),
+            Self::Flag(v) => b.put_u8(u8::from(*v)),
+            Self::Int(v) => b.put_i64(*v),
+            Self::Count(v) => b.put_u32(*v),
+            Self::Seq(v) => b.put_u64(*v),
+            Self::Values(values) => {
+                b.put_u32(values.len() as u32);
+                for v in values {
+                    match v {
+                        Some(bytes) => {
+                            b.put_u8(1);
+                            put_blob(b, bytes);
+                        }
+                        None => b.put_u8(0),
+                    }
+                }
+            }
+            Self::Keys { cursor, keys } => {
+                b.put_u64(*cursor);
+                b.put_u32(keys.len() as u32);
+                keys.iter().for_each(|k| put_blob(b, k));
+            }
+            Self::QueueMessages(messages) => {
+                b.put_u32(messages.len() as u32);
+                for m in messages {
+                    b.extend_from_slice(&m.id);
+                    put_blob(b, &m.payload);
+                }
+            }
+            Self::DlqPage { total, messages } => {
+                b.put_u32(*total);
+                b.put_u32(messages.len() as u32);
+                for m in messages {
+                    b.extend_from_slice(&m.id);
+                    put_blob(b, &m.payload);
+                    b.put_u32(m.attempts);
+                    put_blob(b, m.reason.as_bytes());
+                }
+            }
+            Self::StreamMessages(messages) => {
+                b.put_u32(messages.len() as u32);
+                for m in messages {
+                    b.put_u64(m.seq);
+                    b.put_u64(m.timestamp_ms);
+                    put_blob(b, &m.payload);
+                }
+            }
+            Self::Joined { ack_floor, generation, consumer_id } => {
+                b.put_u64(*ack_floor);
+                b.put_u64(*generation);
+                put_blob(b, consumer_id.as_bytes());
+            }
+        }
+    }
+
+    /// Decodes a response payload (client side) given its status and the expected DATA layout.
+    ///
+    /// # Errors
+    /// An unknown status (`Unsupported frame type`) or a payload that does not fit the layout.
+    pub fn decode(status_byte: u8, payload: &Bytes, kind: ReplyKind) -> Result<Self, DecodeError> {
+        let mut f = Fields::new(payload);
+        match status_byte {
+            status::OK => return Ok(Self::Ok),
+            status::NULL => return Ok(Self::Null),
+            status::ERR => return Ok(Self::Err(f.string()?)),
+            status::DATA => {}
+            _ => return Err(DecodeError::UnsupportedFrameType),
+        }
+        // Counts come from the peer; cap pre-allocation by what the payload could hold.
+        let cap = |n: u32, min_each: usize| (n as usize).min(payload.len() / min_each);
+        Ok(match kind {
+            ReplyKind::Data => Self::Data(f.rest()),
+            ReplyKind::Flag => Self::Flag(f.u8()? != 0),
+            ReplyKind::Int => Self::Int(f.i64()?),
+            ReplyKind::Count => Self::Count(f.u32()?),
+            ReplyKind::Seq => Self::Seq(f.u64()?),
+            ReplyKind::Values => {
+                let n = f.u32()?;
+                let mut values = Vec::with_capacity(cap(n, 1));
+                for _ in 0..n {
+                    values.push(if f.u8()? != 0 { Some(f.blob()?) } else { None });
+                }
+                Self::Values(values)
+            }
+            ReplyKind::Keys => {
+                let cursor = f.u64()?;
+                let n = f.u32()?;
+                let mut keys = Vec::with_capacity(cap(n, 4));
+                for _ in 0..n {
+                    keys.push(f.blob()?);
+                }
+                Self::Keys { cursor, keys }
+            }
+            ReplyKind::QueueMessages => {
+                let n = f.u32()?;
+                let mut messages = Vec::with_capacity(cap(n, 20));
+                for _ in 0..n {
+                    messages.push(QueueMessage { id: f.uuid()?, payload: f.blob()? });
+                }
+                Self::QueueMessages(messages)
+            }
+            ReplyKind::DlqPage => {
+                let total = f.u32()?;
+                let n = f.u32()?;
+                let mut messages = Vec::with_capacity(cap(n, 28));
+                for _ in 0..n {
+                    messages.push(DlqMessage {
+                        id: f.uuid()?,
+                        payload: f.blob()?,
+                        attempts: f.u32()?,
+                        reason: f.string()?,
+                    });
+                }
+                Self::DlqPage { total, messages }
+            }
+            ReplyKind::StreamMessages => {
+                let n = f.u32()?;
+                let mut messages = Vec::with_capacity(cap(n, 20));
+                for _ in 0..n {
+                    messages.push(StreamMessage {
+                        seq: f.u64()?,
+                        timestamp_ms: f.u64()?,
+                        payload: f.blob()?,
+                    });
+                }
+                Self::StreamMessages(messages)
+            }
+            ReplyKind::Joined => {
+                Self::Joined { ack_floor: f.u64()?, generation: f.u64()?, consumer_id: f.string()? }
+            }
+        })
+    }
+
+    /// The DATA layout of this reply, for round-trip decoding.
+    pub fn kind(&self) -> ReplyKind {
+        match self {
+            Self::Ok | Self::Null | Self::Err(_) | Self::Data(_) => ReplyKind::Data,
+            Self::Flag(_) => ReplyKind::Flag,
+            Self::Int(_) => ReplyKind::Int,
+            Self::Count(_) => ReplyKind::Count,
+            Self::Seq(_) => ReplyKind::Seq,
+            Self::Values(_) => ReplyKind::Values,
+            Self::Keys { .. } => ReplyKind::Keys,
+            Self::QueueMessages(_) => ReplyKind::QueueMessages,
+            Self::DlqPage { .. } => ReplyKind::DlqPage,
+            Self::StreamMessages(_) => ReplyKind::StreamMessages,
+            Self::Joined { .. } => ReplyKind::Joined,
+        }
+    }
+}

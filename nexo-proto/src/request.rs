@@ -1,0 +1,617 @@
+//! Requests of every broker: decoding from a frame's opcode and payload (server side) and
+//! encoding into a frame (client side).
+//!
+//! Layouts follow the v1.0.2 reference; extension opcodes are documented in `docs/PROTOCOL.md`.
+//! Store keys and payloads are zero-copy slices of the frame; names and topics are small owned
+//! strings.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::Uuid;
+use crate::error::DecodeError;
+use crate::frame::{FrameType, write_frame};
+use crate::opcode::{self, Route};
+use crate::options::{ConsumeOptions, PublishOptions, PushOptions, QueueOptions, SetOptions, StreamOptions};
+use crate::primitives::{Fields, put_blob, put_json};
+
+/// A decoded request, routed by broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `0x00` ECHO: the bytes to send back.
+    Echo(Bytes),
+    /// A Store command.
+    Store(StoreRequest),
+    /// A Queue command.
+    Queue(QueueRequest),
+    /// A Pub/Sub command.
+    PubSub(PubSubRequest),
+    /// A Stream command.
+    Stream(StreamRequest),
+}
+
+/// Store commands (`0x02–0x0F`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreRequest {
+    /// `0x02` SET.
+    Set {
+        /// UTF-8 key.
+        key: Bytes,
+        /// TTL options.
+        options: SetOptions,
+        /// Stored bytes, verbatim.
+        value: Bytes,
+    },
+    /// `0x03` GET.
+    Get {
+        /// Key.
+        key: Bytes,
+    },
+    /// `0x04` DEL.
+    Del {
+        /// Key.
+        key: Bytes,
+    },
+    /// `0x05` SETNX: `str key`, `json options`, `rest value` → DATA `u8` 1 set / 0 existed.
+    SetNx {
+        /// Key.
+        key: Bytes,
+        /// TTL options.
+        options: SetOptions,
+        /// Value.
+        value: Bytes,
+    },
+    /// `0x06` INCRBY: `str key`, `i64 delta` → DATA `i64` new value.
+    IncrBy {
+        /// Key.
+        key: Bytes,
+        /// Signed amount to add.
+        delta: i64,
+    },
+    /// `0x07` EXPIRE: `str key`, `u64 ttl_ms` → DATA `u8` 1 set / 0 missing.
+    Expire {
+        /// Key.
+        key: Bytes,
+        /// New time to live in milliseconds (`0` expires at once).
+        ttl_ms: u64,
+    },
+    /// `0x08` TTL: `str key` → DATA `i64` ms left, `-1` no expiry, `-2` missing.
+    Ttl {
+        /// Key.
+        key: Bytes,
+    },
+    /// `0x09` PERSIST: `str key` → DATA `u8` 1 removed a TTL / 0 otherwise.
+    Persist {
+        /// Key.
+        key: Bytes,
+    },
+    /// `0x0A` MGET: `u32 n`, n × `str key` → DATA values.
+    MGet {
+        /// Keys in request order.
+        keys: Vec<Bytes>,
+    },
+    /// `0x0B` MSET: `json options`, `u32 n`, n × (`str key`, `u32 len`, value) → OK.
+    MSet {
+        /// TTL options applied to every pair.
+        options: SetOptions,
+        /// Pairs in request order.
+        pairs: Vec<(Bytes, Bytes)>,
+    },
+    /// `0x0C` SCAN: `u64 cursor`, `str pattern`, `u32 count` → DATA `u64 next`, `u32 n`, n × `str`.
+    Scan {
+        /// `0` starts a scan; pass back the returned cursor until it is `0` again.
+        cursor: u64,
+        /// Glob pattern (`*`, `?`, `[abc]`, `[a-z]`, `[^a]`, `\` escapes).
+        pattern: String,
+        /// How many slots to examine in this step (a hint, clamped).
+        count: u32,
+    },
+}
+
+/// Queue commands (`0x10–0x1F`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueRequest {
+    /// `0x10` CREATE.
+    Create {
+        /// Queue name.
+        name: String,
+        /// Options.
+        options: QueueOptions,
+    },
+    /// `0x11` PUSH.
+    Push {
+        /// Queue name.
+        name: String,
+        /// Options.
+        options: PushOptions,
+        /// Message body.
+        payload: Bytes,
+    },
+    /// `0x12` CONSUME.
+    Consume {
+        /// Queue name.
+        name: String,
+        /// Options.
+        options: ConsumeOptions,
+    },
+    /// `0x13` ACK (id first).
+    Ack {
+        /// Message id.
+        id: Uuid,
+        /// Queue name.
+        name: String,
+    },
+    /// `0x14` EXISTS.
+    Exists {
+        /// Queue name.
+        name: String,
+    },
+    /// `0x15` DELETE.
+    Delete {
+        /// Queue name.
+        name: String,
+    },
+    /// `0x16` PEEK_DLQ.
+    PeekDlq {
+        /// Queue name.
+        name: String,
+        /// Page size.
+        limit: u32,
+        /// Page start.
+        offset: u32,
+    },
+    /// `0x17` MOVE_TO_QUEUE.
+    MoveToQueue {
+        /// Queue name.
+        name: String,
+        /// Message id.
+        id: Uuid,
+    },
+    /// `0x18` DELETE_DLQ.
+    DeleteDlq {
+        /// Queue name.
+        name: String,
+        /// Message id.
+        id: Uuid,
+    },
+    /// `0x19` PURGE_DLQ.
+    PurgeDlq {
+        /// Queue name.
+        name: String,
+    },
+    /// `0x1A` NACK (id first).
+    Nack {
+        /// Message id.
+        id: Uuid,
+        /// Queue name.
+        name: String,
+        /// Failure reason, kept verbatim in the DLQ.
+        reason: String,
+    },
+}
+
+/// Pub/Sub commands (`0x21–0x2F`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PubSubRequest {
+    /// `0x21` PUBLISH.
+    Publish {
+        /// Concrete topic.
+        topic: String,
+        /// Options.
+        options: PublishOptions,
+        /// Message body.
+        payload: Bytes,
+    },
+    /// `0x22` SUBSCRIBE.
+    Subscribe {
+        /// Pattern with `+`/`#` wildcards or `$share/<group>/<filter>`.
+        pattern: String,
+    },
+    /// `0x23` UNSUBSCRIBE.
+    Unsubscribe {
+        /// The pattern as subscribed.
+        pattern: String,
+    },
+}
+
+/// Stream commands (`0x30–0x3F`, v1.0.2 layout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamRequest {
+    /// `0x30` CREATE.
+    Create {
+        /// Topic.
+        topic: String,
+        /// Options.
+        options: StreamOptions,
+    },
+    /// `0x31` PUBLISH.
+    Publish {
+        /// Topic.
+        topic: String,
+        /// Message body.
+        payload: Bytes,
+    },
+    /// `0x32` FETCH.
+    Fetch {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// Member id from JOIN.
+        consumer_id: String,
+        /// Generation from JOIN.
+        generation: u64,
+        /// Maximum messages.
+        limit: u32,
+        /// Long-poll wait in milliseconds.
+        wait_ms: u32,
+    },
+    /// `0x33` JOIN (group first).
+    Join {
+        /// Group.
+        group: String,
+        /// Topic.
+        topic: String,
+    },
+    /// `0x34` ACK.
+    Ack {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// Member id.
+        consumer_id: String,
+        /// Generation.
+        generation: u64,
+        /// Sequence to acknowledge.
+        seq: u64,
+    },
+    /// `0x35` EXISTS.
+    Exists {
+        /// Topic.
+        topic: String,
+    },
+    /// `0x36` DELETE.
+    Delete {
+        /// Topic.
+        topic: String,
+    },
+    /// `0x38` SEEK.
+    Seek {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// `0` beginning, `1` end (anything else is answered `Invalid seek target: N`).
+        target: u8,
+    },
+    /// `0x39` LEAVE.
+    Leave {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// Member id.
+        consumer_id: String,
+        /// Generation.
+        generation: u64,
+    },
+}
+
+impl Request {
+    /// Decodes the payload of a request frame with opcode `opcode`.
+    ///
+    /// # Errors
+    /// The spec's decode errors: unknown opcodes, short fields, bad UTF-8, bad JSON.
+    pub fn decode(opcode: u8, payload: &Bytes) -> Result<Self, DecodeError> {
+        let mut f = Fields::new(payload);
+        match Route::of(opcode) {
+            Route::Echo => Ok(Self::Echo(payload.clone())),
+            Route::Store => decode_store(opcode, &mut f, payload.len()).map(Self::Store),
+            Route::Queue => decode_queue(opcode, &mut f).map(Self::Queue),
+            Route::PubSub => decode_pubsub(opcode, &mut f).map(Self::PubSub),
+            Route::Stream => decode_stream(opcode, &mut f).map(Self::Stream),
+            Route::Unassigned => Err(DecodeError::UnknownOpcode(opcode)),
+        }
+    }
+
+    /// The opcode this request is sent with.
+    pub fn opcode(&self) -> u8 {
+        use opcode::{pubsub as p, queue as q, store as s, stream as t};
+        match self {
+            Self::Echo(_) => opcode::ECHO,
+            Self::Store(r) => match r {
+                StoreRequest::Set { .. } => s::SET,
+                StoreRequest::Get { .. } => s::GET,
+                StoreRequest::Del { .. } => s::DEL,
+                StoreRequest::SetNx { .. } => s::SET_NX,
+                StoreRequest::IncrBy { .. } => s::INCR_BY,
+                StoreRequest::Expire { .. } => s::EXPIRE,
+                StoreRequest::Ttl { .. } => s::TTL,
+                StoreRequest::Persist { .. } => s::PERSIST,
+                StoreRequest::MGet { .. } => s::MGET,
+                StoreRequest::MSet { .. } => s::MSET,
+                StoreRequest::Scan { .. } => s::SCAN,
+            },
+            Self::Queue(r) => match r {
+                QueueRequest::Create { .. } => q::CREATE,
+                QueueRequest::Push { .. } => q::PUSH,
+                QueueRequest::Consume { .. } => q::CONSUME,
+                QueueRequest::Ack { .. } => q::ACK,
+                QueueRequest::Exists { .. } => q::EXISTS,
+                QueueRequest::Delete { .. } => q::DELETE,
+                QueueRequest::PeekDlq { .. } => q::PEEK_DLQ,
+                QueueRequest::MoveToQueue { .. } => q::MOVE_TO_QUEUE,
+                QueueRequest::DeleteDlq { .. } => q::DELETE_DLQ,
+                QueueRequest::PurgeDlq { .. } => q::PURGE_DLQ,
+                QueueRequest::Nack { .. } => q::NACK,
+            },
+            Self::PubSub(r) => match r {
+                PubSubRequest::Publish { .. } => p::PUBLISH,
+                PubSubRequest::Subscribe { .. } => p::SUBSCRIBE,
+                PubSubRequest::Unsubscribe { .. } => p::UNSUBSCRIBE,
+            },
+            Self::Stream(r) => match r {
+                StreamRequest::Create { .. } => t::CREATE,
+                StreamRequest::Publish { .. } => t::PUBLISH,
+                StreamRequest::Fetch { .. } => t::FETCH,
+                StreamRequest::Join { .. } => t::JOIN,
+                StreamRequest::Ack { .. } => t::ACK,
+                StreamRequest::Exists { .. } => t::EXISTS,
+                StreamRequest::Delete { .. } => t::DELETE,
+                StreamRequest::Seek { .. } => t::SEEK,
+                StreamRequest::Leave { .. } => t::LEAVE,
+            },
+        }
+    }
+
+    /// Appends this request as a whole frame with request id `id`.
+    pub fn encode(&self, id: u32, out: &mut BytesMut) {
+        write_frame(out, FrameType::Request, self.opcode(), id, |b| self.encode_payload(b));
+    }
+
+    fn encode_payload(&self, b: &mut BytesMut) {
+        match self {
+            Self::Echo(bytes) => b.extend_from_slice(bytes),
+            Self::Store(r) => encode_store(r, b),
+            Self::Queue(r) => encode_queue(r, b),
+            Self::PubSub(r) => encode_pubsub(r, b),
+            Self::Stream(r) => encode_stream(r, b),
+        }
+    }
+}
+
+fn unknown(broker: &'static str, opcode: u8) -> DecodeError {
+    DecodeError::UnknownBrokerOpcode { broker, opcode }
+}
+
+fn decode_store(op: u8, f: &mut Fields<'_>, payload_len: usize) -> Result<StoreRequest, DecodeError> {
+    use opcode::store::*;
+    Ok(match op {
+        SET => StoreRequest::Set { key: f.str_bytes()?, options: f.json()?, value: f.rest() },
+        GET => StoreRequest::Get { key: f.str_bytes()? },
+        DEL => StoreRequest::Del { key: f.str_bytes()? },
+        SET_NX => StoreRequest::SetNx { key: f.str_bytes()?, options: f.json()?, value: f.rest() },
+        INCR_BY => StoreRequest::IncrBy { key: f.str_bytes()?, delta: f.i64()? },
+        EXPIRE => StoreRequest::Expire { key: f.str_bytes()?, ttl_ms: f.u64()? },
+        TTL => StoreRequest::Ttl { key: f.str_bytes()? },
+        PERSIST => StoreRequest::Persist { key: f.str_bytes()? },
+        MGET => {
+            let n = f.u32()? as usize;
+            // Each key takes at least 4 bytes, so this never reserves beyond the frame's size.
+            let mut keys = Vec::with_capacity(n.min(payload_len / 4));
+            for _ in 0..n {
+                keys.push(f.str_bytes()?);
+            }
+            StoreRequest::MGet { keys }
+        }
+        MSET => {
+            let options = f.json()?;
+            let n = f.u32()? as usize;
+            // Each pair takes at least 8 bytes, so this never reserves beyond the frame's size.
+            let mut pairs = Vec::with_capacity(n.min(payload_len / 8));
+            for _ in 0..n {
+                pairs.push((f.str_bytes()?, f.blob()?));
+            }
+            StoreRequest::MSet { options, pairs }
+        }
+        SCAN => StoreRequest::Scan { cursor: f.u64()?, pattern: f.string()?, count: f.u32()? },
+        _ => return Err(unknown("Store", op)),
+    })
+}
+
+fn encode_store(r: &StoreRequest, b: &mut BytesMut) {
+    match r {
+        StoreRequest::Set { key, options, value } | StoreRequest::SetNx { key, options, value } => {
+            put_blob(b, key);
+            put_json(b, options);
+            b.extend_from_slice(value);
+        }
+        StoreRequest::Get { key }
+        | StoreRequest::Del { key }
+        | StoreRequest::Ttl { key }
+        | StoreRequest::Persist { key } => put_blob(b, key),
+        StoreRequest::IncrBy { key, delta } => {
+            put_blob(b, key);
+            b.put_i64(*delta);
+        }
+        StoreRequest::Expire { key, ttl_ms } => {
+            put_blob(b, key);
+            b.put_u64(*ttl_ms);
+        }
+        StoreRequest::MGet { keys } => {
+            b.put_u32(keys.len() as u32);
+            keys.iter().for_each(|k| put_blob(b, k));
+        }
+        StoreRequest::MSet { options, pairs } => {
+            put_json(b, options);
+            b.put_u32(pairs.len() as u32);
+            for (k, v) in pairs {
+                put_blob(b, k);
+                put_blob(b, v);
+            }
+        }
+        StoreRequest::Scan { cursor, pattern, count } => {
+            b.put_u64(*cursor);
+            put_blob(b, pattern.as_bytes());
+            b.put_u32(*count);
+        }
+    }
+}
+
+fn decode_queue(op: u8, f: &mut Fields<'_>) -> Result<QueueRequest, DecodeError> {
+    use opcode::queue::*;
+    Ok(match op {
+        CREATE => QueueRequest::Create { name: f.string()?, options: f.json()? },
+        PUSH => QueueRequest::Push { name: f.string()?, options: f.json()?, payload: f.rest() },
+        CONSUME => QueueRequest::Consume { name: f.string()?, options: f.json()? },
+        ACK => QueueRequest::Ack { id: f.uuid()?, name: f.string()? },
+        EXISTS => QueueRequest::Exists { name: f.string()? },
+        DELETE => QueueRequest::Delete { name: f.string()? },
+        PEEK_DLQ => QueueRequest::PeekDlq { name: f.string()?, limit: f.u32()?, offset: f.u32()? },
+        MOVE_TO_QUEUE => QueueRequest::MoveToQueue { name: f.string()?, id: f.uuid()? },
+        DELETE_DLQ => QueueRequest::DeleteDlq { name: f.string()?, id: f.uuid()? },
+        PURGE_DLQ => QueueRequest::PurgeDlq { name: f.string()? },
+        NACK => QueueRequest::Nack { id: f.uuid()?, name: f.string()?, reason: f.string()? },
+        _ => return Err(unknown("Queue", op)),
+    })
+}
+
+fn encode_queue(r: &QueueRequest, b: &mut BytesMut) {
+    match r {
+        QueueRequest::Create { name, options } => {
+            put_blob(b, name.as_bytes());
+            put_json(b, options);
+        }
+        QueueRequest::Push { name, options, payload } => {
+            put_blob(b, name.as_bytes());
+            put_json(b, options);
+            b.extend_from_slice(payload);
+        }
+        QueueRequest::Consume { name, options } => {
+            put_blob(b, name.as_bytes());
+            put_json(b, options);
+        }
+        QueueRequest::Ack { id, name } => {
+            b.extend_from_slice(id);
+            put_blob(b, name.as_bytes());
+        }
+        QueueRequest::Exists { name } | QueueRequest::Delete { name } | QueueRequest::PurgeDlq { name } => {
+            put_blob(b, name.as_bytes())
+        }
+        QueueRequest::PeekDlq { name, limit, offset } => {
+            put_blob(b, name.as_bytes());
+            b.put_u32(*limit);
+            b.put_u32(*offset);
+        }
+        QueueRequest::MoveToQueue { name, id } | QueueRequest::DeleteDlq { name, id } => {
+            put_blob(b, name.as_bytes());
+            b.extend_from_slice(id);
+        }
+        QueueRequest::Nack { id, name, reason } => {
+            b.extend_from_slice(id);
+            put_blob(b, name.as_bytes());
+            put_blob(b, reason.as_bytes());
+        }
+    }
+}
+
+fn decode_pubsub(op: u8, f: &mut Fields<'_>) -> Result<PubSubRequest, DecodeError> {
+    use opcode::pubsub::*;
+    Ok(match op {
+        PUBLISH => PubSubRequest::Publish { topic: f.string()?, options: f.json()?, payload: f.rest() },
+        SUBSCRIBE => PubSubRequest::Subscribe { pattern: f.string()? },
+        UNSUBSCRIBE => PubSubRequest::Unsubscribe { pattern: f.string()? },
+        _ => return Err(unknown("PubSub", op)),
+    })
+}
+
+fn encode_pubsub(r: &PubSubRequest, b: &mut BytesMut) {
+    match r {
+        PubSubRequest::Publish { topic, options, payload } => {
+            put_blob(b, topic.as_bytes());
+            put_json(b, options);
+            b.extend_from_slice(payload);
+        }
+        PubSubRequest::Subscribe { pattern } | PubSubRequest::Unsubscribe { pattern } => {
+            put_blob(b, pattern.as_bytes())
+        }
+    }
+}
+
+fn decode_stream(op: u8, f: &mut Fields<'_>) -> Result<StreamRequest, DecodeError> {
+    use opcode::stream::*;
+    Ok(match op {
+        CREATE => StreamRequest::Create { topic: f.string()?, options: f.json()? },
+        PUBLISH => StreamRequest::Publish { topic: f.string()?, payload: f.rest() },
+        FETCH => StreamRequest::Fetch {
+            topic: f.string()?,
+            group: f.string()?,
+            consumer_id: f.string()?,
+            generation: f.u64()?,
+            limit: f.u32()?,
+            wait_ms: f.u32()?,
+        },
+        JOIN => StreamRequest::Join { group: f.string()?, topic: f.string()? },
+        ACK => StreamRequest::Ack {
+            topic: f.string()?,
+            group: f.string()?,
+            consumer_id: f.string()?,
+            generation: f.u64()?,
+            seq: f.u64()?,
+        },
+        EXISTS => StreamRequest::Exists { topic: f.string()? },
+        DELETE => StreamRequest::Delete { topic: f.string()? },
+        SEEK => StreamRequest::Seek { topic: f.string()?, group: f.string()?, target: f.u8()? },
+        LEAVE => StreamRequest::Leave {
+            topic: f.string()?,
+            group: f.string()?,
+            consumer_id: f.string()?,
+            generation: f.u64()?,
+        },
+        _ => return Err(unknown("Stream", op)),
+    })
+}
+
+fn encode_stream(r: &StreamRequest, b: &mut BytesMut) {
+    match r {
+        StreamRequest::Create { topic, options } => {
+            put_blob(b, topic.as_bytes());
+            put_json(b, options);
+        }
+        StreamRequest::Publish { topic, payload } => {
+            put_blob(b, topic.as_bytes());
+            b.extend_from_slice(payload);
+        }
+        StreamRequest::Fetch { topic, group, consumer_id, generation, limit, wait_ms } => {
+            for s in [topic, group, consumer_id] {
+                put_blob(b, s.as_bytes());
+            }
+            b.put_u64(*generation);
+            b.put_u32(*limit);
+            b.put_u32(*wait_ms);
+        }
+        StreamRequest::Join { group, topic } => {
+            put_blob(b, group.as_bytes());
+            put_blob(b, topic.as_bytes());
+        }
+        StreamRequest::Ack { topic, group, consumer_id, generation, seq } => {
+            for s in [topic, group, consumer_id] {
+                put_blob(b, s.as_bytes());
+            }
+            b.put_u64(*generation);
+            b.put_u64(*seq);
+        }
+        StreamRequest::Exists { topic } | StreamRequest::Delete { topic } => put_blob(b, topic.as_bytes()),
+        StreamRequest::Seek { topic, group, target } => {
+            put_blob(b, topic.as_bytes());
+            put_blob(b, group.as_bytes());
+            b.put_u8(*target);
+        }
+        StreamRequest::Leave { topic, group, consumer_id, generation } => {
+            for s in [topic, group, consumer_id] {
+                put_blob(b, s.as_bytes());
+            }
+            b.put_u64(*generation);
+        }
+    }
+}
