@@ -1,1 +1,41 @@
-//! (being written)
+//! Nexo's brokers as sans-IO state machines.
+//!
+//! Each broker (`store`, `pubsub`, later `queue` and `stream`) is a plain struct that owns its
+//! state and nothing else: no sockets, files, threads, clock, global state or randomness it did
+//! not receive. A runtime drives every broker the same way, through [`Broker`]:
+//!
+//! * **Inputs** (`handle_*`): a decoded request ([`Broker::handle_request`]), a connection
+//!   closing ([`Broker::handle_disconnect`]), bytes of pushes the runtime has written to a
+//!   connection ([`Broker::handle_flushed`]) and a timer firing ([`Broker::handle_timeout`]). Every
+//!   input carries [`Now`]: a monotonic millisecond clock for deadlines and wall-clock
+//!   milliseconds for timestamps, read together by the runtime's single clock function.
+//! * **Outputs** (`poll_*`): [`Broker::poll_output`] yields replies, pushes and closes
+//!   ([`Output`]); [`Broker::poll_timeout`] gives the next monotonic deadline.
+//!
+//! # The drain rule
+//!
+//! After **any** input, call [`Broker::poll_output`] until it returns `None`, then read
+//! [`Broker::poll_timeout`] and sleep until that deadline or the next input, whichever comes
+//! first. When the deadline passes, call [`Broker::handle_timeout`] and drain again. A runtime
+//! that follows this rule never misses a reply or a timer, and outputs come out in the order the
+//! engine decided them (per connection, requests are answered in the order they were handed in,
+//! except parked long-polls, which answer when they complete).
+//!
+//! Outputs addressed to a [`ConnId`] the runtime no longer holds must be dropped: ids are never
+//! reused, so a late reply can never reach another client.
+//!
+//! Ids and sampling come from [`ids::SeededRng`], seeded by the runtime (from OS randomness, and
+//! logged), so a run can be replayed from its seed.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod broker;
+pub mod ids;
+pub mod output;
+pub mod store;
+pub mod time;
+
+pub use broker::Broker;
+pub use ids::{ConnId, SeededRng, SeededState};
+pub use output::{CloseReason, Output};
+pub use time::Now;

@@ -1,0 +1,58 @@
+//! What the engine asks the runtime to do.
+
+use bytes::Bytes;
+use nexo_proto::Reply;
+
+use crate::ids::ConnId;
+
+/// One instruction for the runtime, taken with [`crate::Broker::poll_output`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send `reply` to `conn` as the response to request `id`.
+    Reply {
+        /// Destination.
+        conn: ConnId,
+        /// The request id being answered.
+        id: u32,
+        /// The response.
+        reply: Reply,
+    },
+    /// Write an already-encoded push frame to `conn`. The same `frame` is shared by every
+    /// receiver; the runtime reports its length back through `handle_flushed` once written.
+    Push {
+        /// Destination.
+        conn: ConnId,
+        /// The whole frame, header included.
+        frame: Bytes,
+    },
+    /// Close `conn` (after writing what is already queued for it) and log `reason`.
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Why the engine closes a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The subscriber's unsent pushes passed the per-connection limit.
+    SlowConsumer {
+        /// Unsent push bytes at the time.
+        pending_bytes: usize,
+        /// Unsent pushes at the time.
+        pending_pushes: usize,
+    },
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SlowConsumer { pending_bytes, pending_pushes } => write!(
+                f,
+                "slow consumer: {pending_pushes} pushes ({pending_bytes} bytes) not read by the client"
+            ),
+        }
+    }
+}
