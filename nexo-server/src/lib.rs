@@ -1,1 +1,18 @@
-//! (being written)
+//! What both Nexo runtimes share, so they stay thin and alike.
+//!
+//! This crate owns the server's settings (flags and environment variables), the single clock
+//! function, logging set-up, the start-up facts (seed, physical memory) and the routing of a
+//! decoded frame to the part of the server that answers it. It owns no sockets, threads or
+//! event loops: those belong to `nexo-runtime-mio` and `nexo-runtime-tokio`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod logging;
+pub mod route;
+pub mod settings;
+pub mod startup;
+
+pub use clock::Clock;
+pub use route::{Routed, route};
+pub use settings::Settings;

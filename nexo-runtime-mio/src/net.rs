@@ -1,0 +1,522 @@
+//! The network thread: one mio event loop that owns every client socket.
+//!
+//! Each turn it accepts connections, reads ready sockets (a budget per socket per turn), decodes
+//! frames, answers ECHO and bad frames itself, batches broker requests to the worker threads,
+//! applies the workers' outputs to the connections' write queues and flushes them. It holds no
+//! broker state: everything a broker decides arrives as [`nexo_engine::Output`].
+//!
+//! Limits and their policies: a connection's unsent bytes above `write_limit` or more than
+//! [`IN_FLIGHT_MAX`] unanswered requests pause reading that socket (backpressure); a full worker
+//! channel pauses reading every socket until the worker catches up; connections beyond
+//! `max_connections` are refused as the v1 spec says.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TrySendError};
+use std::time::Duration;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use nexo_engine::{ConnId, Output};
+use nexo_proto::request::{PubSubRequest, StoreRequest};
+use nexo_proto::{HEADER_LEN, Reply, decode_request_frame};
+use nexo_server::{Clock, Routed, route};
+use slab::Slab;
+
+use crate::conn::{Conn, IN_FLIGHT_MAX, Phase, ReadOutcome};
+use crate::worker::{WorkerHandle, WorkerInput};
+
+const LISTENER: Token = Token(0);
+/// Token of the `mio::Waker` the workers and the signal thread use.
+pub const WAKER: Token = Token(1);
+const FIRST_CONN: usize = 2;
+/// Connections waiting to be refused at once; beyond this, excess connections close at once.
+const REFUSING_MAX: usize = 256;
+/// How long a refused connection may take to send its first frame header.
+const REFUSE_WAIT_MS: u64 = 1_000;
+/// How long a closing connection may take to flush (also the shutdown drain bound).
+const CLOSE_WAIT_MS: u64 = 2_000;
+
+/// Limits the network thread enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct NetLimits {
+    /// Open connections before refusals start.
+    pub max_connections: usize,
+    /// Largest accepted request payload.
+    pub max_frame_bytes: u32,
+    /// Unsent bytes per connection above which reading pauses.
+    pub write_limit: usize,
+}
+
+/// The network thread's state.
+#[derive(Debug)]
+pub struct Network {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    conns: Slab<Conn>,
+    by_id: HashMap<u64, usize>,
+    next_conn_id: u64,
+    open_count: usize,
+    refusing_count: usize,
+    limits: NetLimits,
+    clock: Clock,
+    store: WorkerHandle<StoreRequest>,
+    pubsub: WorkerHandle<PubSubRequest>,
+    store_batch: Vec<WorkerInput<StoreRequest>>,
+    pubsub_batch: Vec<WorkerInput<PubSubRequest>>,
+    outputs: Receiver<Vec<Output>>,
+    retry: Vec<usize>,
+    dirty: Vec<usize>,
+    backlogged: bool,
+    shutdown: Arc<AtomicBool>,
+    draining_until: Option<u64>,
+}
+
+/// Everything [`Network::new`] needs.
+#[derive(Debug)]
+pub struct NetParts {
+    /// The poll instance the waker was created on.
+    pub poll: Poll,
+    /// The bound listener.
+    pub listener: TcpListener,
+    /// Limits.
+    pub limits: NetLimits,
+    /// The clock.
+    pub clock: Clock,
+    /// Store worker.
+    pub store: WorkerHandle<StoreRequest>,
+    /// Pub/Sub worker.
+    pub pubsub: WorkerHandle<PubSubRequest>,
+    /// Outputs of all workers.
+    pub outputs: Receiver<Vec<Output>>,
+    /// Set by the signal thread.
+    pub shutdown: Arc<AtomicBool>,
+}
+
+impl Network {
+    /// Registers the listener and prepares the loop.
+    ///
+    /// # Errors
+    /// Registration failed.
+    pub fn new(parts: NetParts) -> io::Result<Self> {
+        let NetParts { poll, mut listener, limits, clock, store, pubsub, outputs, shutdown } = parts;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(Self {
+            poll,
+            listener: Some(listener),
+            conns: Slab::new(),
+            by_id: HashMap::new(),
+            next_conn_id: 1,
+            open_count: 0,
+            refusing_count: 0,
+            limits,
+            clock,
+            store,
+            pubsub,
+            store_batch: Vec::new(),
+            pubsub_batch: Vec::new(),
+            outputs,
+            retry: Vec::new(),
+            dirty: Vec::new(),
+            backlogged: false,
+            shutdown,
+            draining_until: None,
+        })
+    }
+
+    /// Runs until shutdown has drained; then stops the workers and joins them.
+    ///
+    /// # Errors
+    /// The poll failed or a worker thread died.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            let now = self.clock.now().mono_ms;
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    WAKER => {}
+                    Token(token) => {
+                        let key = token - FIRST_CONN;
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read_and_decode(key);
+                        }
+                        if event.is_writable() {
+                            self.dirty.push(key);
+                        }
+                    }
+                }
+            }
+            self.retry_reads();
+            self.apply_outputs();
+            self.send_batches()?;
+            self.flush_dirty();
+            self.expire(now);
+            if self.shutdown.load(Ordering::Relaxed) && self.draining_until.is_none() {
+                self.begin_shutdown(now);
+            }
+            if let Some(until) = self.draining_until {
+                if self.conns.is_empty() || now >= until {
+                    break;
+                }
+            }
+        }
+        self.stop_workers();
+        Ok(())
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if self.backlogged {
+            return Some(Duration::from_millis(1));
+        }
+        let can_read_now = self
+            .retry
+            .iter()
+            .any(|&k| self.conns.get(k).is_some_and(|c| c.may_read(self.limits.write_limit)));
+        if can_read_now {
+            return Some(Duration::ZERO);
+        }
+        if self.draining_until.is_some() || self.refusing_count > 0 || self.any_closing() {
+            return Some(Duration::from_millis(50));
+        }
+        None
+    }
+
+    fn any_closing(&self) -> bool {
+        self.conns.iter().any(|(_, c)| matches!(c.phase, Phase::Closing { .. }))
+    }
+
+    fn accept(&mut self, now: u64) {
+        loop {
+            let Some(listener) = &self.listener else { return };
+            match listener.accept() {
+                Ok((stream, peer)) => self.add_conn(stream, peer, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE and friends: try again on the next listener event.
+                    tracing::warn!("accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn add_conn(&mut self, mut stream: TcpStream, peer: SocketAddr, now: u64) {
+        let phase = if self.open_count < self.limits.max_connections {
+            Phase::Open
+        } else if self.refusing_count < REFUSING_MAX {
+            tracing::warn!("refusing {peer}: {} connections open", self.open_count);
+            Phase::Refusing { deadline_ms: now + REFUSE_WAIT_MS }
+        } else {
+            return; // dropping the stream closes it
+        };
+        if let Err(e) = configure(&stream) {
+            tracing::debug!("socket options for {peer}: {e}");
+        }
+        let key = self.conns.vacant_key();
+        let token = Token(key + FIRST_CONN);
+        if let Err(e) =
+            self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+        {
+            tracing::warn!("register {peer}: {e}");
+            return;
+        }
+        let id = ConnId(self.next_conn_id);
+        self.next_conn_id += 1;
+        match phase {
+            Phase::Open => self.open_count += 1,
+            _ => self.refusing_count += 1,
+        }
+        self.by_id.insert(id.0, key);
+        let mut conn = Conn::new(id, stream, phase);
+        conn.refused = !matches!(phase, Phase::Open);
+        self.conns.insert(conn);
+        tracing::debug!("conn {} from {peer}", id.0);
+    }
+
+    fn read_buffer_max(&self) -> usize {
+        HEADER_LEN + self.limits.max_frame_bytes as usize + 64 * 1024
+    }
+
+    fn read_and_decode(&mut self, key: usize) {
+        let buffer_max = self.read_buffer_max();
+        let write_limit = self.limits.write_limit;
+        let backlogged = self.backlogged;
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        if backlogged || !conn.may_read(write_limit) {
+            if !conn.unread && !matches!(conn.phase, Phase::Closing { .. }) {
+                conn.unread = true;
+                self.retry.push(key);
+            }
+            return;
+        }
+        let outcome = conn.read_some(buffer_max);
+        match outcome {
+            Ok(ReadOutcome::Drained) => conn.unread = false,
+            Ok(ReadOutcome::MoreLikely) => {
+                if !conn.unread {
+                    conn.unread = true;
+                    self.retry.push(key);
+                }
+            }
+            Ok(ReadOutcome::Eof) | Err(_) => {
+                conn.unread = false;
+                self.decode(key);
+                self.finish(key);
+                return;
+            }
+        }
+        self.decode(key);
+    }
+
+    /// The peer stopped sending: answer what was read, then close once replies are written.
+    fn finish(&mut self, key: usize) {
+        let now = self.clock.now().mono_ms;
+        if let Some(conn) = self.conns.get_mut(key) {
+            match conn.phase {
+                Phase::Open => conn.phase = Phase::Closing { deadline_ms: now + CLOSE_WAIT_MS },
+                Phase::Refusing { .. } => self.close(key, "closed while refused"),
+                Phase::Closing { .. } => {}
+            }
+            self.dirty.push(key);
+        }
+    }
+
+    fn decode(&mut self, key: usize) {
+        let max_frame = self.limits.max_frame_bytes;
+        let now = self.clock.now().mono_ms;
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        if !conn.detected {
+            match conn.read_buf.first() {
+                None => return,
+                Some(&b) if b <= 0x1F => conn.detected = true,
+                Some(_) => return self.close(key, "not the v1 protocol"),
+            }
+        }
+        if let Phase::Refusing { .. } = conn.phase {
+            if let Some(header) = nexo_proto::FrameHeader::peek(&conn.read_buf) {
+                conn.out.push_reply(header.id, &Reply::Err("Too many connections".into()));
+                conn.read_buf.clear();
+                conn.phase = Phase::Closing { deadline_ms: now + CLOSE_WAIT_MS };
+                self.dirty.push(key);
+            }
+            return;
+        }
+        let mut answered = false;
+        while conn.phase == Phase::Open {
+            if conn.in_flight >= IN_FLIGHT_MAX {
+                if !conn.unread {
+                    conn.unread = true;
+                    self.retry.push(key);
+                }
+                break;
+            }
+            match decode_request_frame(&mut conn.read_buf, max_frame) {
+                Ok(None) => break,
+                Ok(Some(inbound)) => match route(inbound) {
+                    Routed::Answer { id, reply } => {
+                        conn.out.push_reply(id, &reply);
+                        answered = true;
+                    }
+                    Routed::Store { id, request } => {
+                        conn.in_flight += 1;
+                        self.store_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                    }
+                    Routed::PubSub { id, request } => {
+                        conn.in_flight += 1;
+                        self.pubsub_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                    }
+                },
+                Err(oversized) => {
+                    tracing::debug!("conn {}: {oversized}", conn.id.0);
+                    conn.out.push_reply(oversized.id, &Reply::error(oversized));
+                    conn.read_buf.clear();
+                    conn.phase = Phase::Closing { deadline_ms: now + CLOSE_WAIT_MS };
+                    answered = true;
+                }
+            }
+        }
+        if answered {
+            self.dirty.push(key);
+        }
+    }
+
+    fn retry_reads(&mut self) {
+        if self.backlogged || self.retry.is_empty() {
+            return;
+        }
+        let keys = std::mem::take(&mut self.retry);
+        for key in keys {
+            let Some(conn) = self.conns.get_mut(key) else { continue };
+            if !conn.unread {
+                continue;
+            }
+            conn.unread = false;
+            // Frames already buffered go first; then the socket.
+            self.decode(key);
+            if self.conns.get(key).is_some_and(|c| !c.unread) {
+                self.read_and_decode(key);
+            }
+        }
+    }
+
+    fn apply_outputs(&mut self) {
+        while let Ok(batch) = self.outputs.try_recv() {
+            for output in batch {
+                self.apply_output(output);
+            }
+        }
+    }
+
+    fn apply_output(&mut self, output: Output) {
+        match output {
+            Output::Reply { conn, id, reply } => {
+                let Some(&key) = self.by_id.get(&conn.0) else { return };
+                if let Some(c) = self.conns.get_mut(key) {
+                    c.in_flight = c.in_flight.saturating_sub(1);
+                    c.out.push_reply(id, &reply);
+                    self.dirty.push(key);
+                }
+            }
+            Output::Push { conn, frame } => {
+                let Some(&key) = self.by_id.get(&conn.0) else { return };
+                if let Some(c) = self.conns.get_mut(key) {
+                    c.out.push_frame(frame);
+                    self.dirty.push(key);
+                }
+            }
+            Output::Close { conn, reason } => {
+                let Some(&key) = self.by_id.get(&conn.0) else { return };
+                tracing::warn!("closing conn {}: {reason}", conn.0);
+                self.close(key, "closed by the engine");
+            }
+        }
+    }
+
+    fn send_batches(&mut self) -> io::Result<()> {
+        let store = send_batch(&self.store.inputs, &mut self.store_batch)?;
+        let pubsub = send_batch(&self.pubsub.inputs, &mut self.pubsub_batch)?;
+        self.backlogged = !(store && pubsub);
+        Ok(())
+    }
+
+    fn flush_dirty(&mut self) {
+        let keys = std::mem::take(&mut self.dirty);
+        for key in keys {
+            self.flush(key);
+        }
+    }
+
+    fn flush(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        match conn.out.write_to(&mut conn.stream) {
+            Ok(flushed) => {
+                if flushed.push_bytes > 0 {
+                    self.pubsub_batch.push(WorkerInput::Flushed(conn.id, flushed.push_bytes));
+                }
+                let done = flushed.empty && conn.in_flight == 0;
+                if done && matches!(conn.phase, Phase::Closing { .. }) {
+                    self.close(key, "finished");
+                }
+            }
+            Err(e) => {
+                tracing::debug!("conn {}: write failed: {e}", conn.id.0);
+                self.close(key, "write failed");
+            }
+        }
+    }
+
+    fn expire(&mut self, now: u64) {
+        if self.refusing_count == 0 && !self.any_closing() {
+            return;
+        }
+        let due: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| match c.phase {
+                Phase::Refusing { deadline_ms } | Phase::Closing { deadline_ms } => now >= deadline_ms,
+                Phase::Open => false,
+            })
+            .map(|(k, _)| k)
+            .collect();
+        for key in due {
+            self.close(key, "deadline passed");
+        }
+    }
+
+    fn close(&mut self, key: usize, why: &str) {
+        if !self.conns.contains(key) {
+            return;
+        }
+        let mut conn = self.conns.remove(key);
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        self.by_id.remove(&conn.id.0);
+        // Every broker forgets the connection (harmless for one that never sent it anything).
+        self.store_batch.push(WorkerInput::Disconnect(conn.id));
+        self.pubsub_batch.push(WorkerInput::Disconnect(conn.id));
+        if conn.refused {
+            self.refusing_count -= 1;
+        } else {
+            self.open_count -= 1;
+        }
+        tracing::debug!("conn {} closed: {why}", conn.id.0);
+    }
+
+    fn begin_shutdown(&mut self, now: u64) {
+        tracing::info!("shutting down: no new connections, draining {} open", self.conns.len());
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        let until = now + CLOSE_WAIT_MS;
+        self.draining_until = Some(until);
+        for (key, conn) in self.conns.iter_mut() {
+            conn.phase = Phase::Closing { deadline_ms: until };
+            self.dirty.push(key);
+        }
+    }
+
+    fn stop_workers(self) {
+        let Self { store, pubsub, .. } = self;
+        drop(store.inputs);
+        drop(pubsub.inputs);
+        for (name, thread) in [("store", store.thread), ("pubsub", pubsub.thread)] {
+            if thread.join().is_err() {
+                tracing::error!("{name} worker panicked");
+            }
+        }
+    }
+}
+
+/// Sends a pending batch; `Ok(false)` when the worker's channel is full (try again later).
+fn send_batch<R>(
+    tx: &std::sync::mpsc::SyncSender<Vec<WorkerInput<R>>>,
+    batch: &mut Vec<WorkerInput<R>>,
+) -> io::Result<bool> {
+    if batch.is_empty() {
+        return Ok(true);
+    }
+    match tx.try_send(std::mem::take(batch)) {
+        Ok(()) => Ok(true),
+        Err(TrySendError::Full(back)) => {
+            *batch = back;
+            Ok(false)
+        }
+        Err(TrySendError::Disconnected(_)) => Err(io::Error::other("a broker worker stopped")),
+    }
+}
+
+/// TCP_NODELAY and SO_KEEPALIVE on an accepted socket.
+fn configure(stream: &TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    socket2::SockRef::from(stream).set_keepalive(true)
+}

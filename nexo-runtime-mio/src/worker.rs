@@ -1,0 +1,129 @@
+//! A broker worker thread: owns one broker, applies batches of inputs in order, drains outputs
+//! (the engine's drain rule) and hands them to the network thread in batches, waking it with the
+//! `mio::Waker`.
+//!
+//! It never touches a socket. Inputs arrive over a bounded channel of batches (the network thread
+//! stops reading sockets while it is full); outputs go back over an unbounded channel whose
+//! contents are bounded by the engines themselves (one reply per request read, pushes capped per
+//! subscriber by Pub/Sub's slow-consumer limit).
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, sync_channel};
+use std::thread::JoinHandle;
+
+use nexo_engine::{Broker, ConnId, Output};
+use nexo_server::Clock;
+
+/// Batches of inputs a worker may have queued before the network thread has to wait.
+pub const INPUT_BATCHES_MAX: usize = 256;
+/// Batches applied before outputs are flushed back, so replies flow under sustained load.
+const BATCHES_PER_TURN: usize = 32;
+
+/// One input for a broker, in the order the network thread saw it.
+#[derive(Debug)]
+pub enum WorkerInput<R> {
+    /// A decoded request.
+    Request {
+        /// From.
+        conn: ConnId,
+        /// Request id.
+        id: u32,
+        /// The command.
+        request: R,
+    },
+    /// The connection closed.
+    Disconnect(ConnId),
+    /// Bytes of this broker's pushes written to the connection.
+    Flushed(ConnId, usize),
+}
+
+/// The network thread's handle to one worker.
+#[derive(Debug)]
+pub struct WorkerHandle<R> {
+    /// Where batches go.
+    pub inputs: SyncSender<Vec<WorkerInput<R>>>,
+    /// The thread, joined at shutdown.
+    pub thread: JoinHandle<()>,
+}
+
+/// Starts a worker thread named `name` that owns `broker`.
+///
+/// # Errors
+/// The OS refused to start a thread.
+pub fn spawn<B: Broker>(
+    name: &str,
+    broker: B,
+    clock: Clock,
+    outputs: Sender<Vec<Output>>,
+    waker: Arc<mio::Waker>,
+) -> std::io::Result<WorkerHandle<B::Request>> {
+    let (inputs, rx) = sync_channel(INPUT_BATCHES_MAX);
+    let thread = std::thread::Builder::new()
+        .name(format!("nexo-{name}"))
+        .spawn(move || run(broker, clock, rx, outputs, waker))?;
+    Ok(WorkerHandle { inputs, thread })
+}
+
+fn run<B: Broker>(
+    mut broker: B,
+    clock: Clock,
+    rx: Receiver<Vec<WorkerInput<B::Request>>>,
+    outputs: Sender<Vec<Output>>,
+    waker: Arc<mio::Waker>,
+) {
+    loop {
+        let now = clock.now();
+        let first = match broker.poll_timeout() {
+            Some(deadline) if deadline <= now.mono_ms => None,
+            Some(deadline) => match rx.recv_timeout(clock.until(now, deadline)) {
+                Ok(batch) => Some(batch),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+            None => match rx.recv() {
+                Ok(batch) => Some(batch),
+                Err(_) => return,
+            },
+        };
+        let mut open = true;
+        if let Some(batch) = first {
+            apply(&mut broker, &clock, batch);
+            for _ in 1..BATCHES_PER_TURN {
+                match rx.try_recv() {
+                    Ok(batch) => apply(&mut broker, &clock, batch),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
+                }
+            }
+        }
+        let now = clock.now();
+        if broker.poll_timeout().is_some_and(|deadline| deadline <= now.mono_ms) {
+            broker.handle_timeout(now);
+        }
+        let drained: Vec<Output> = std::iter::from_fn(|| broker.poll_output()).collect();
+        if !drained.is_empty() {
+            if outputs.send(drained).is_err() {
+                return;
+            }
+            // A failed wake means the network thread is gone; the next send will notice.
+            let _ = waker.wake();
+        }
+        if !open {
+            return;
+        }
+    }
+}
+
+fn apply<B: Broker>(broker: &mut B, clock: &Clock, batch: Vec<WorkerInput<B::Request>>) {
+    let now = clock.now();
+    for input in batch {
+        match input {
+            WorkerInput::Request { conn, id, request } => broker.handle_request(now, conn, id, request),
+            WorkerInput::Disconnect(conn) => broker.handle_disconnect(now, conn),
+            WorkerInput::Flushed(conn, bytes) => broker.handle_flushed(now, conn, bytes),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Where a decoded inbound frame goes: answered at once by the network layer, or handed to a
+//! broker. Both runtimes use this, so they route identically.
+
+use nexo_proto::request::{PubSubRequest, StoreRequest};
+use nexo_proto::{Inbound, Reply, Request};
+
+/// The destination of one inbound frame.
+#[derive(Debug)]
+pub enum Routed {
+    /// Answer with this reply now (ECHO, a decode error, a broker that is not built yet).
+    Answer {
+        /// Request id.
+        id: u32,
+        /// The reply.
+        reply: Reply,
+    },
+    /// Hand to the Store.
+    Store {
+        /// Request id.
+        id: u32,
+        /// The command.
+        request: StoreRequest,
+    },
+    /// Hand to Pub/Sub.
+    PubSub {
+        /// Request id.
+        id: u32,
+        /// The command.
+        request: PubSubRequest,
+    },
+}
+
+/// Routes one decoded frame.
+pub fn route(inbound: Inbound) -> Routed {
+    match inbound {
+        Inbound::Rejected { id, error } => Routed::Answer { id, reply: Reply::error(error) },
+        Inbound::Request { id, request } => match request {
+            Request::Echo(bytes) => Routed::Answer { id, reply: Reply::Data(bytes) },
+            Request::Store(request) => Routed::Store { id, request },
+            Request::PubSub(request) => Routed::PubSub { id, request },
+            Request::Queue(_) => {
+                Routed::Answer { id, reply: Reply::Err("Queue is not available yet".into()) }
+            }
+            Request::Stream(_) => {
+                Routed::Answer { id, reply: Reply::Err("Stream is not available yet".into()) }
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use nexo_proto::request::QueueRequest;
+
+    #[test]
+    fn echo_and_unbuilt_brokers_are_answered_here() {
+        let echo = route(Inbound::Request { id: 1, request: Request::Echo(Bytes::from_static(b"hi")) });
+        assert!(matches!(echo, Routed::Answer { id: 1, reply: Reply::Data(b) } if &b[..] == b"hi"));
+        let queue = route(Inbound::Request {
+            id: 2,
+            request: Request::Queue(QueueRequest::Exists { name: "q".into() }),
+        });
+        assert!(
+            matches!(queue, Routed::Answer { reply: Reply::Err(t), .. } if t == "Queue is not available yet")
+        );
+    }
+}
