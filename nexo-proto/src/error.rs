@@ -33,6 +33,9 @@ pub enum DecodeError {
     InvalidUtf8,
     /// The JSON options are not an object or a field has the wrong type.
     InvalidJson(String),
+    /// A response frame carries a status byte that is not `OK`, `ERR`, `NULL` or `DATA` (client
+    /// side only; a server never receives responses).
+    UnknownStatus(u8),
 }
 
 impl fmt::Display for DecodeError {
@@ -49,6 +52,7 @@ impl fmt::Display for DecodeError {
             }
             Self::InvalidUtf8 => f.write_str("Invalid UTF-8 in string"),
             Self::InvalidJson(detail) => write!(f, "Invalid JSON options: {detail}"),
+            Self::UnknownStatus(status) => write!(f, "Unknown response status: 0x{status:02X}"),
         }
     }
 }

@@ -79,11 +79,18 @@ pub fn str_field(input: &[u8]) -> PResult<'_, &str> {
 
 /// A `json` field: a `str` holding an object of options, decoded into `T`.
 ///
-/// An empty string counts as `{}`; unknown fields are ignored (serde's default).
+/// An empty string counts as `{}`; unknown fields are ignored (serde's default). Anything but an
+/// object is rejected: serde's derived structs would otherwise also accept a JSON array of the
+/// field values in declaration order, which the spec does not allow.
 pub fn json_field<T: DeserializeOwned + Default>(input: &[u8]) -> PResult<'_, T> {
     let (rest, text) = str_field(input)?;
-    if text.trim().is_empty() {
+    // JSON's own whitespace only, so what we skip is exactly what serde_json would skip.
+    let text = text.trim_start_matches([' ', '\t', '\n', '\r']);
+    if text.is_empty() {
         return Ok((rest, T::default()));
+    }
+    if !text.starts_with('{') {
+        return Err(nom::Err::Error(DecodeError::InvalidJson("expected a JSON object".to_owned())));
     }
     let value =
         serde_json::from_str(text).map_err(|e| nom::Err::Error(DecodeError::InvalidJson(e.to_string())))?;
@@ -241,5 +248,10 @@ mod tests {
         let bad = b"\0\0\0\x0b{\"ttl\":\"x\"}";
         let err = json_field::<Opts>(bad).map_err(into_decode_error).unwrap_err();
         assert!(err.to_string().starts_with("Invalid JSON options: "), "{err}");
+        for bad in [&b"\0\0\0\x03[5]"[..], b"\0\0\0\x04null", b"\0\0\0\x01{", b"\0\0\0\x025 "] {
+            let err = json_field::<Opts>(bad).map_err(into_decode_error).unwrap_err();
+            assert!(err.to_string().starts_with("Invalid JSON options: "), "{err}");
+        }
+        assert_eq!(json_field::<Opts>(b"\0\0\0\x03 \n ").unwrap().1, Opts::default());
     }
 }

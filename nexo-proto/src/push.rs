@@ -28,6 +28,15 @@ impl Push {
         out.freeze()
     }
 
+    /// Appends this push as a whole frame to `out` (same bytes as [`Push::encode_frame`]).
+    pub fn encode(&self, out: &mut BytesMut) {
+        out.reserve(crate::HEADER_LEN + 4 + self.topic.len() + self.payload.len());
+        write_frame(out, FrameType::Push, 0, 0, |b| {
+            put_blob(b, self.topic.as_bytes());
+            b.extend_from_slice(&self.payload);
+        });
+    }
+
     /// Decodes the payload of a push frame (client side).
     ///
     /// # Errors

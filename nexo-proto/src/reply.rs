@@ -150,14 +150,40 @@ impl Reply {
 
     /// Appends the whole response frame for request `id` to `out`.
     pub fn encode(&self, id: u32, out: &mut BytesMut) {
+        out.reserve(crate::HEADER_LEN + self.payload_len());
         write_frame(out, FrameType::Response, self.status(), id, |b| self.encode_payload(b));
     }
 
-    /// Encoded size of the payload in bytes (used to cap batch replies).
+    /// Encoded size of the payload in bytes (used to cap batch replies), computed without encoding.
     pub fn payload_len(&self) -> usize {
-        let mut scratch = BytesMut::new();
-        self.encode_payload(&mut scratch);
-        scratch.len()
+        const BLOB: usize = 4;
+        const UUID: usize = 16;
+        match self {
+            Self::Ok | Self::Null => 0,
+            Self::Err(text) => BLOB + text.len(),
+            Self::Data(bytes) => bytes.len(),
+            Self::Flag(_) => 1,
+            Self::Count(_) => 4,
+            Self::Int(_) | Self::Seq(_) => 8,
+            Self::Values(values) => {
+                4 + values.iter().map(|v| 1 + v.as_ref().map_or(0, |b| BLOB + b.len())).sum::<usize>()
+            }
+            Self::Keys { keys, .. } => 8 + 4 + keys.iter().map(|k| BLOB + k.len()).sum::<usize>(),
+            Self::QueueMessages(messages) => {
+                4 + messages.iter().map(|m| UUID + BLOB + m.payload.len()).sum::<usize>()
+            }
+            Self::DlqPage { messages, .. } => {
+                4 + 4
+                    + messages
+                        .iter()
+                        .map(|m| UUID + BLOB + m.payload.len() + 4 + BLOB + m.reason.len())
+                        .sum::<usize>()
+            }
+            Self::StreamMessages(messages) => {
+                4 + messages.iter().map(|m| 8 + 8 + BLOB + m.payload.len()).sum::<usize>()
+            }
+            Self::Joined { consumer_id, .. } => 8 + 8 + BLOB + consumer_id.len(),
+        }
     }
 
     fn encode_payload(&self, b: &mut BytesMut) {
@@ -222,7 +248,7 @@ impl Reply {
     /// Decodes a response payload (client side) given its status and the expected DATA layout.
     ///
     /// # Errors
-    /// An unknown status (`Unsupported frame type`) or a payload that does not fit the layout.
+    /// An unknown status ([`DecodeError::UnknownStatus`]) or a payload that does not fit the layout.
     pub fn decode(status_byte: u8, payload: &Bytes, kind: ReplyKind) -> Result<Self, DecodeError> {
         let mut f = Fields::new(payload);
         match status_byte {
@@ -230,7 +256,7 @@ impl Reply {
             status::NULL => return Ok(Self::Null),
             status::ERR => return Ok(Self::Err(f.string()?)),
             status::DATA => {}
-            _ => return Err(DecodeError::UnsupportedFrameType),
+            other => return Err(DecodeError::UnknownStatus(other)),
         }
         // Counts come from the peer; cap pre-allocation by what the payload could hold.
         let cap = |n: u32, min_each: usize| (n as usize).min(payload.len() / min_each);

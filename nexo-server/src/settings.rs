@@ -77,7 +77,7 @@ fn parse_frame_bytes(text: &str) -> Result<u32, String> {
 
 /// Nexo: Store, Pub/Sub, Queue and Stream brokers behind one port.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "nexo", version, about, long_about = None)]
+#[command(name = "nexo", version, about = "Nexo: Store, Pub/Sub, Queue and Stream brokers behind one port.")]
 pub struct Settings {
     /// Address to listen on.
     #[arg(long, env = "NEXO_BIND", default_value = "127.0.0.1")]
@@ -98,7 +98,7 @@ pub struct Settings {
     #[arg(long, env = "NEXO_MAX_FRAME_BYTES", default_value = "10mb", value_parser = parse_frame_bytes)]
     pub max_frame_bytes: u32,
     /// Unsent reply bytes per connection above which the server stops reading that connection.
-    #[arg(long, env = "NEXO_MAX_WRITE_BUFFER", default_value = "4mb", value_parser = parse_bytes)]
+    #[arg(long = "max-write-buffer", env = "NEXO_MAX_WRITE_BUFFER", default_value = "4mb", value_parser = parse_bytes)]
     pub max_write_buffer_bytes: u64,
     /// Do not start the web dashboard (also `NEXO_UI=off`).
     #[arg(long)]
