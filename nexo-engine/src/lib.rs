@@ -32,10 +32,12 @@
 pub mod broker;
 pub mod ids;
 pub mod output;
+pub mod pubsub;
 pub mod store;
 pub mod time;
 
 pub use broker::Broker;
 pub use ids::{ConnId, SeededRng, SeededState};
 pub use output::{CloseReason, Output};
+pub use pubsub::{PubSub, PubSubConfig, PubSubStats, TopicStats};
 pub use time::Now;
