@@ -54,7 +54,11 @@ pub fn expected_reply_kind(request: &Request) -> ReplyKind {
             | QueueRequest::Ack { .. }
             | QueueRequest::Exists { .. }
             | QueueRequest::Delete { .. }
-            | QueueRequest::Nack { .. } => ReplyKind::Data,
+            | QueueRequest::Nack { .. }
+            | QueueRequest::Extend { .. }
+            | QueueRequest::NackDelay { .. } => ReplyKind::Data,
+            QueueRequest::Purge { .. } => ReplyKind::Count,
+            QueueRequest::List { .. } => ReplyKind::QueueList,
             QueueRequest::Consume { .. } => ReplyKind::QueueMessages,
             QueueRequest::PeekDlq { .. } => ReplyKind::DlqPage,
             QueueRequest::MoveToQueue { .. } | QueueRequest::DeleteDlq { .. } => ReplyKind::Flag,

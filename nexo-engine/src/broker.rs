@@ -1,6 +1,9 @@
 //! The one interface every broker offers its runtime (see the drain rule in the crate docs).
 
+use bytes::Bytes;
+
 use crate::ids::ConnId;
+use crate::log::LogId;
 use crate::output::Output;
 use crate::time::Now;
 
@@ -28,4 +31,31 @@ pub trait Broker: Send + 'static {
 
     /// The next monotonic deadline (`Now::mono_ms`) at which to call `handle_timeout`.
     fn poll_timeout(&self) -> Option<u64>;
+
+    /// The durable logs this broker keeps; the runtime opens and replays each at start-up.
+    fn logs(&self) -> Vec<LogId> {
+        Vec::new()
+    }
+
+    /// Start-up replay: one durable record of `log`, in sequence order, before any request.
+    fn handle_recovered(&mut self, now: Now, log: &LogId, seq: u64, record: Bytes) {
+        let _ = (now, log, seq, record);
+    }
+
+    /// Start-up replay of `log` is complete; the next append gets sequence `next_seq`.
+    fn handle_recovery_done(&mut self, now: Now, log: &LogId, next_seq: u64) {
+        let _ = (now, log, next_seq);
+    }
+
+    /// Every record of `log` with a sequence below `durable_next_seq` is durable (synced, or
+    /// written to the OS in the fsync modes that do not wait).
+    fn handle_persisted(&mut self, now: Now, log: &LogId, durable_next_seq: u64) {
+        let _ = (now, log, durable_next_seq);
+    }
+
+    /// `log` failed for good (e.g. an fsync error): answer what waits on it with
+    /// `Storage unavailable: <why>` and refuse further writes to it.
+    fn handle_storage_failed(&mut self, now: Now, log: &LogId, why: &str) {
+        let _ = (now, log, why);
+    }
 }

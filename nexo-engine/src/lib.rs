@@ -31,6 +31,7 @@
 
 pub mod broker;
 pub mod ids;
+pub mod log;
 pub mod output;
 pub mod pubsub;
 pub mod store;
@@ -38,6 +39,7 @@ pub mod time;
 
 pub use broker::Broker;
 pub use ids::{ConnId, SeededRng, SeededState};
+pub use log::LogId;
 pub use output::{CloseReason, Output};
 pub use pubsub::{PubSub, PubSubConfig, PubSubStats, TopicStats};
 pub use time::Now;

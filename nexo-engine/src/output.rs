@@ -4,6 +4,7 @@ use bytes::Bytes;
 use nexo_proto::Reply;
 
 use crate::ids::ConnId;
+use crate::log::LogId;
 
 /// One instruction for the runtime, taken with [`crate::Broker::poll_output`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,31 @@ pub enum Output {
         conn: ConnId,
         /// Why.
         reason: CloseReason,
+    },
+    /// Append `record` to `log`. The engine predicts the sequence the storage will assign
+    /// (`seq`, consecutive from the `next_seq` it was given at recovery); a runtime whose storage
+    /// assigns another number must treat the log as failed.
+    Append {
+        /// The log.
+        log: LogId,
+        /// The sequence this record gets.
+        seq: u64,
+        /// Record bytes (the broker's own encoding).
+        record: Bytes,
+    },
+    /// Seal the log's active segment so the next append starts a new one (before a compaction
+    /// snapshot, so the old segments can later be deleted whole).
+    Roll {
+        /// The log.
+        log: LogId,
+    },
+    /// Delete the log's whole segments whose records all have a sequence below `seq` (after a
+    /// compaction snapshot starting at `seq` is durable).
+    TruncateBefore {
+        /// The log.
+        log: LogId,
+        /// First sequence to keep.
+        seq: u64,
     },
 }
 

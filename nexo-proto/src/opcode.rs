@@ -99,6 +99,14 @@ pub mod queue {
     pub const PURGE_DLQ: u8 = 0x19;
     /// NACK.
     pub const NACK: u8 = 0x1A;
+    /// EXTEND: extend a lease (extension).
+    pub const EXTEND: u8 = 0x1B;
+    /// NACK_DELAY: nack with a retry delay (extension).
+    pub const NACK_DELAY: u8 = 0x1C;
+    /// PURGE: remove every ready message (extension).
+    pub const PURGE: u8 = 0x1D;
+    /// LIST: queues with their counts (extension).
+    pub const LIST: u8 = 0x1E;
 }
 
 /// Pub/Sub opcodes (v1).

@@ -27,6 +27,13 @@ pub struct QueueOptions {
     /// Deliveries before a failure dead-letters the message (default 5).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_retries: Option<u32>,
+    /// Extension: most messages the queue holds (ready, delayed and leased); `0` = the server
+    /// default. A push beyond it fails with `Queue '<name>' is full`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<u64>,
+    /// Extension: most payload bytes the queue holds; `0` = the server default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
 }
 
 /// Options of Queue PUSH: `{priority?: 0–255, delayMs?}`.

@@ -55,6 +55,21 @@ pub struct StreamMessage {
     pub payload: Bytes,
 }
 
+/// One queue of a Queue LIST reply (extension).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// Queue name.
+    pub name: String,
+    /// Messages ready to consume.
+    pub ready: u64,
+    /// Messages leased and not yet acked.
+    pub in_flight: u64,
+    /// Messages waiting for their delay.
+    pub delayed: u64,
+    /// Messages in the dead-letter queue.
+    pub dead: u64,
+}
+
 /// A response to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -103,6 +118,14 @@ pub enum Reply {
         /// The member id to use.
         consumer_id: String,
     },
+    /// `DATA u32 total`, `u32 n`, n × (`str name`, `u64 ready`, `u64 in_flight`, `u64 delayed`,
+    /// `u64 dead`) (Queue LIST, extension).
+    QueueList {
+        /// Queues in all.
+        total: u32,
+        /// This page, by name.
+        queues: Vec<QueueInfo>,
+    },
 }
 
 /// Which DATA layout a client expects for its request.
@@ -130,6 +153,8 @@ pub enum ReplyKind {
     StreamMessages,
     /// JOIN result.
     Joined,
+    /// Queue LIST page.
+    QueueList,
 }
 
 impl Reply {
@@ -183,6 +208,9 @@ impl Reply {
                 4 + messages.iter().map(|m| 8 + 8 + BLOB + m.payload.len()).sum::<usize>()
             }
             Self::Joined { consumer_id, .. } => 8 + 8 + BLOB + consumer_id.len(),
+            Self::QueueList { queues, .. } => {
+                4 + 4 + queues.iter().map(|q| BLOB + q.name.len() + 4 * 8).sum::<usize>()
+            }
         }
     }
 
@@ -235,6 +263,16 @@ impl Reply {
                     b.put_u64(m.seq);
                     b.put_u64(m.timestamp_ms);
                     put_blob(b, &m.payload);
+                }
+            }
+            Self::QueueList { total, queues } => {
+                b.put_u32(*total);
+                b.put_u32(queues.len() as u32);
+                for q in queues {
+                    put_blob(b, q.name.as_bytes());
+                    for n in [q.ready, q.in_flight, q.delayed, q.dead] {
+                        b.put_u64(n);
+                    }
                 }
             }
             Self::Joined { ack_floor, generation, consumer_id } => {
@@ -317,6 +355,21 @@ impl Reply {
                 }
                 Self::StreamMessages(messages)
             }
+            ReplyKind::QueueList => {
+                let total = f.u32()?;
+                let n = f.u32()?;
+                let mut queues = Vec::with_capacity(cap(n, 36));
+                for _ in 0..n {
+                    queues.push(QueueInfo {
+                        name: f.string()?,
+                        ready: f.u64()?,
+                        in_flight: f.u64()?,
+                        delayed: f.u64()?,
+                        dead: f.u64()?,
+                    });
+                }
+                Self::QueueList { total, queues }
+            }
             ReplyKind::Joined => {
                 Self::Joined { ack_floor: f.u64()?, generation: f.u64()?, consumer_id: f.string()? }
             }
@@ -337,6 +390,7 @@ impl Reply {
             Self::DlqPage { .. } => ReplyKind::DlqPage,
             Self::StreamMessages(_) => ReplyKind::StreamMessages,
             Self::Joined { .. } => ReplyKind::Joined,
+            Self::QueueList { .. } => ReplyKind::QueueList,
         }
     }
 }

@@ -187,6 +187,40 @@ pub enum QueueRequest {
         /// Failure reason, kept verbatim in the DLQ.
         reason: String,
     },
+    /// `0x1B` EXTEND (extension): `uuid id`, `str name`, `u64 ms` → OK; the lease now ends `ms`
+    /// from now. Only the leasing connection may extend (`EXTEND failed` otherwise).
+    Extend {
+        /// Message id.
+        id: Uuid,
+        /// Queue name.
+        name: String,
+        /// New lease length from now, in milliseconds.
+        ms: u64,
+    },
+    /// `0x1C` NACK_DELAY (extension): `uuid id`, `str name`, `str reason`, `u64 delay_ms` → OK; like
+    /// NACK, but a retried message becomes ready only after the delay.
+    NackDelay {
+        /// Message id.
+        id: Uuid,
+        /// Queue name.
+        name: String,
+        /// Failure reason.
+        reason: String,
+        /// Delay before the retry, in milliseconds.
+        delay_ms: u64,
+    },
+    /// `0x1D` PURGE (extension): `str name` → DATA `u32` ready and delayed messages removed.
+    Purge {
+        /// Queue name.
+        name: String,
+    },
+    /// `0x1E` LIST (extension): `u32 offset`, `u32 limit` → DATA queue list (see [`crate::reply::QueueInfo`]).
+    List {
+        /// First queue (by name order).
+        offset: u32,
+        /// Page size (clamped to 1000).
+        limit: u32,
+    },
 }
 
 /// Pub/Sub commands (`0x21–0x2F`).
@@ -344,6 +378,10 @@ impl Request {
                 QueueRequest::DeleteDlq { .. } => q::DELETE_DLQ,
                 QueueRequest::PurgeDlq { .. } => q::PURGE_DLQ,
                 QueueRequest::Nack { .. } => q::NACK,
+                QueueRequest::Extend { .. } => q::EXTEND,
+                QueueRequest::NackDelay { .. } => q::NACK_DELAY,
+                QueueRequest::Purge { .. } => q::PURGE,
+                QueueRequest::List { .. } => q::LIST,
             },
             Self::PubSub(r) => match r {
                 PubSubRequest::Publish { .. } => p::PUBLISH,
@@ -472,6 +510,15 @@ fn decode_queue(op: u8, f: &mut Fields<'_>) -> Result<QueueRequest, DecodeError>
         DELETE_DLQ => QueueRequest::DeleteDlq { name: f.string()?, id: f.uuid()? },
         PURGE_DLQ => QueueRequest::PurgeDlq { name: f.string()? },
         NACK => QueueRequest::Nack { id: f.uuid()?, name: f.string()?, reason: f.string()? },
+        EXTEND => QueueRequest::Extend { id: f.uuid()?, name: f.string()?, ms: f.u64()? },
+        NACK_DELAY => QueueRequest::NackDelay {
+            id: f.uuid()?,
+            name: f.string()?,
+            reason: f.string()?,
+            delay_ms: f.u64()?,
+        },
+        PURGE => QueueRequest::Purge { name: f.string()? },
+        LIST => QueueRequest::List { offset: f.u32()?, limit: f.u32()? },
         _ => return Err(unknown("Queue", op)),
     })
 }
@@ -495,9 +542,10 @@ fn encode_queue(r: &QueueRequest, b: &mut BytesMut) {
             b.extend_from_slice(id);
             put_blob(b, name.as_bytes());
         }
-        QueueRequest::Exists { name } | QueueRequest::Delete { name } | QueueRequest::PurgeDlq { name } => {
-            put_blob(b, name.as_bytes())
-        }
+        QueueRequest::Exists { name }
+        | QueueRequest::Delete { name }
+        | QueueRequest::PurgeDlq { name }
+        | QueueRequest::Purge { name } => put_blob(b, name.as_bytes()),
         QueueRequest::PeekDlq { name, limit, offset } => {
             put_blob(b, name.as_bytes());
             b.put_u32(*limit);
@@ -511,6 +559,21 @@ fn encode_queue(r: &QueueRequest, b: &mut BytesMut) {
             b.extend_from_slice(id);
             put_blob(b, name.as_bytes());
             put_blob(b, reason.as_bytes());
+        }
+        QueueRequest::Extend { id, name, ms } => {
+            b.extend_from_slice(id);
+            put_blob(b, name.as_bytes());
+            b.put_u64(*ms);
+        }
+        QueueRequest::NackDelay { id, name, reason, delay_ms } => {
+            b.extend_from_slice(id);
+            put_blob(b, name.as_bytes());
+            put_blob(b, reason.as_bytes());
+            b.put_u64(*delay_ms);
+        }
+        QueueRequest::List { offset, limit } => {
+            b.put_u32(*offset);
+            b.put_u32(*limit);
         }
     }
 }

@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use nexo_proto::options::{
     ConsumeOptions, PublishOptions, PushOptions, QueueOptions, Retention, SetOptions, StreamOptions,
 };
-use nexo_proto::reply::{DlqMessage, QueueMessage, StreamMessage};
+use nexo_proto::reply::{DlqMessage, QueueInfo, QueueMessage, StreamMessage};
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_proto::{
     DEFAULT_MAX_FRAME_BYTES, FrameType, HEADER_LEN, Inbound, Oversized, Push, Reply, ReplyKind, Request,
@@ -41,8 +41,14 @@ fn set_options() -> impl Strategy<Value = SetOptions> {
 }
 
 fn queue_options() -> impl Strategy<Value = QueueOptions> {
-    (any::<Option<u64>>(), any::<Option<u32>>())
-        .prop_map(|(visibility_timeout_ms, max_retries)| QueueOptions { visibility_timeout_ms, max_retries })
+    (any::<Option<u64>>(), any::<Option<u32>>(), any::<Option<u64>>(), any::<Option<u64>>()).prop_map(
+        |(visibility_timeout_ms, max_retries, max_depth, max_bytes)| QueueOptions {
+            visibility_timeout_ms,
+            max_retries,
+            max_depth,
+            max_bytes,
+        },
+    )
 }
 
 fn push_options() -> impl Strategy<Value = PushOptions> {
@@ -121,6 +127,12 @@ fn queue_request() -> impl Strategy<Value = QueueRequest> {
         (text(), uuid()).prop_map(|(name, id)| QueueRequest::DeleteDlq { name, id }),
         text().prop_map(|name| QueueRequest::PurgeDlq { name }),
         (uuid(), text(), text()).prop_map(|(id, name, reason)| QueueRequest::Nack { id, name, reason }),
+        (uuid(), text(), any::<u64>()).prop_map(|(id, name, ms)| QueueRequest::Extend { id, name, ms }),
+        (uuid(), text(), text(), any::<u64>()).prop_map(|(id, name, reason, delay_ms)| {
+            QueueRequest::NackDelay { id, name, reason, delay_ms }
+        }),
+        text().prop_map(|name| QueueRequest::Purge { name }),
+        (any::<u32>(), any::<u32>()).prop_map(|(offset, limit)| QueueRequest::List { offset, limit }),
     ]
 }
 
@@ -221,6 +233,22 @@ fn reply() -> impl Strategy<Value = Reply> {
             generation,
             consumer_id
         }),
+        (
+            any::<u32>(),
+            prop::collection::vec(
+                (text(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+                    |(name, ready, in_flight, delayed, dead)| QueueInfo {
+                        name,
+                        ready,
+                        in_flight,
+                        delayed,
+                        dead
+                    }
+                ),
+                0..4
+            )
+        )
+            .prop_map(|(total, queues)| Reply::QueueList { total, queues }),
     ]
 }
 
@@ -474,7 +502,7 @@ proptest! {
     }
 }
 
-const ALL_KINDS: [ReplyKind; 11] = [
+const ALL_KINDS: [ReplyKind; 12] = [
     ReplyKind::Data,
     ReplyKind::Flag,
     ReplyKind::Int,
@@ -486,6 +514,7 @@ const ALL_KINDS: [ReplyKind; 11] = [
     ReplyKind::DlqPage,
     ReplyKind::StreamMessages,
     ReplyKind::Joined,
+    ReplyKind::QueueList,
 ];
 
 /// Opcodes whose second field is a `json` options object.

@@ -400,6 +400,9 @@ impl Network {
                 tracing::warn!("closing conn {}: {reason}", conn.0);
                 self.close(key, "closed by the engine");
             }
+            // Storage instructions are carried out by the worker that owns the log and never
+            // reach the network thread.
+            Output::Append { .. } | Output::Roll { .. } | Output::TruncateBefore { .. } => {}
         }
     }
 
