@@ -42,4 +42,5 @@ pub use ids::{ConnId, SeededRng, SeededState};
 pub use log::LogId;
 pub use output::{CloseReason, Output};
 pub use pubsub::{PubSub, PubSubConfig, PubSubStats, TopicStats};
+pub use store::{EvictionPolicy, Store, StoreConfig, StoreStats};
 pub use time::Now;

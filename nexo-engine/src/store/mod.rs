@@ -1,8 +1,123 @@
-//! The Store: in-memory keys with TTLs, counters and a memory limit with LRU eviction.
+//! The Store: in-memory keys with TTLs, counters and a memory limit with approximate LRU eviction.
 //!
-//! (Implementation in progress: see the foundation issue.)
+//! This module owns the Store broker ([`Store`]): its keys, their deadlines, its memory accounting
+//! and its counters. Like every broker it is sans-IO: it never reads a clock (time arrives as
+//! [`Now`]), never draws OS randomness (sampling uses the [`SeededRng`] built from the seed given to
+//! [`Store::new`]) and keeps no per-connection state. It must not iterate a hash map where the order
+//! could reach an output: SCAN, sampling and sweeps walk the dense entry vector.
+//!
+//! Layout: `table` (dense entries + index + volatile set, memory accounting), `commands` (one
+//! function per request), `evict` (eviction and the active expiry sweep), `glob` (SCAN patterns).
+//!
+//! # Semantics
+//!
+//! * **SET** stores an owned copy of key and value (request bytes are slices of a connection's read
+//!   buffer and must not be pinned) and replies `OK`. Its expiry: `persist: true` → none (wins);
+//!   `ttl: n` with `n > 0` → `n` seconds; `ttl` missing or `0` → [`StoreConfig::default_ttl_ms`]
+//!   (`None` = never expires). A SET replaces any previous value and deadline.
+//! * **GET** → `DATA` (the stored bytes) or `NULL` when missing or expired. **DEL** → `OK` always.
+//! * **Expiry is exact on read**: a key whose deadline is `<= now.mono_ms` is missing for every
+//!   command and is removed as soon as a command touches it. In addition an **active sweep**
+//!   reclaims expired keys nobody reads: while keys with a deadline exist, [`Broker::poll_timeout`]
+//!   asks for a wake-up every [`SWEEP_INTERVAL_MS`]; [`Broker::handle_timeout`] then samples
+//!   [`ACTIVE_EXPIRE_SAMPLES`] keys with a deadline (all of them when there are fewer), removes the
+//!   expired ones, and repeats while more than a quarter of a round had expired, for at most
+//!   [`ACTIVE_EXPIRE_MAX_ROUNDS`] rounds; when it stops on that bound the next sweep comes after
+//!   [`SWEEP_BACKLOG_INTERVAL_MS`] instead. Each removal counts in [`StoreStats::expired_keys`].
+//! * **Memory**: used memory is the sum over entries of key length + value length +
+//!   [`ENTRY_OVERHEAD_BYTES`]. Before a write that grows it past
+//!   [`StoreConfig::max_memory_bytes`], keys are evicted until the write fits: each eviction draws
+//!   [`EVICTION_SAMPLES`] candidates with the seeded generator (from all keys for `allkeys-lru`,
+//!   from keys with a deadline for `volatile-lru`) and evicts the least recently accessed. Keys the
+//!   write itself targets are never evicted for it. If the write cannot fit even after evicting
+//!   every candidate (`noeviction`, no keys with a deadline, or one entry larger than the limit),
+//!   the reply is `OOM: store memory limit reached` and nothing changes, not even an eviction.
+//!   Every command that reads or writes a live key updates its last access (SCAN does not).
+//! * **Keys** are at most [`MAX_KEY_BYTES`] bytes (every key-taking command answers
+//!   `Invalid key: longer than 65536 bytes` otherwise); the empty key is allowed, as in Redis.
+//!
+//! Extensions (wire layouts in the `StoreRequest` docs):
+//! * **SETNX** → `Flag(true)` when it stored the value (same options as SET), `Flag(false)` when a
+//!   live key existed (left untouched).
+//! * **INCRBY** treats the value as ASCII decimal `i64` as Redis does (optional `-`, no `+`, no
+//!   spaces, no leading zeros); a missing key starts at 0 and gets no deadline, an existing key keeps
+//!   its deadline. Not an integer, or overflow → `ERR value is not an integer or out of range`.
+//!   Reply `Int(new value)`.
+//! * **EXPIRE** `ttl_ms` → `Flag(true)` when the key exists (a `ttl_ms` of 0 deletes it at once),
+//!   else `Flag(false)`. **TTL** → `Int(ms left)`, `-1` without deadline, `-2` missing.
+//!   **PERSIST** → `Flag(true)` when it removed a deadline.
+//! * **MGET** → `Values` in request order. **MSET** applies the options to every pair (a key given
+//!   twice keeps its last value); it is all-or-nothing regarding memory: the total is checked first.
+//! * **SCAN** `cursor, pattern, count` examines `count` slots per call (`0` → [`SCAN_DEFAULT_COUNT`],
+//!   clamped to [`SCAN_MAX_COUNT`]) and stops early rather than return more than
+//!   [`SCAN_MAX_REPLY_BYTES`] of keys. The cursor is the number of slots still to visit: entries
+//!   are visited from the top position down, and removal moves only the top entry down, so every
+//!   key present for the whole scan is returned at least once (possibly more than once). Cursor 0
+//!   starts a scan and a returned 0 ends it. Expired keys are not returned. Pattern syntax is in
+//!   `glob`.
+//!
+//! Counters: [`StoreStats::hits`] and [`StoreStats::misses`] count GET and MGET key lookups;
+//! [`StoreStats::commands`] counts every request. Given the same seed and the same inputs, the
+//! Store produces the same outputs.
 
+mod commands;
+mod evict;
+mod glob;
+mod table;
+
+#[cfg(test)]
+mod model_tests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
 use std::str::FromStr;
+
+use nexo_proto::request::StoreRequest;
+
+use crate::broker::Broker;
+use crate::ids::{ConnId, SeededRng, SeededState};
+use crate::output::Output;
+use crate::time::Now;
+
+use self::table::Table;
+
+/// Fixed bytes counted per entry on top of its key and value: what one key costs the process
+/// beyond its payload. On a 64-bit target an entry takes 96 bytes in the dense vector (two
+/// `Bytes` handles, the deadline with its volatile-set position, the access clock), about 45 in
+/// the hash index (a key handle, a position and a control byte, at typical load) and allocator
+/// headers for the key and value buffers; 160 rounds that sum. Counting it means a flood of tiny
+/// keys still hits the limit.
+pub const ENTRY_OVERHEAD_BYTES: u64 = 160;
+
+/// Longest accepted key in bytes (64 KiB).
+pub const MAX_KEY_BYTES: usize = 65_536;
+
+/// Interval of the active expiry sweep while keys with a deadline exist.
+pub const SWEEP_INTERVAL_MS: u64 = 100;
+
+/// Interval of the next sweep when the previous one stopped at its round bound with expired keys
+/// still dominating its samples.
+pub const SWEEP_BACKLOG_INTERVAL_MS: u64 = 10;
+
+/// Keys with a deadline sampled per sweep round.
+pub const ACTIVE_EXPIRE_SAMPLES: usize = 20;
+
+/// Most sweep rounds per [`Broker::handle_timeout`] call (bounds the work of one call).
+pub const ACTIVE_EXPIRE_MAX_ROUNDS: usize = 16;
+
+/// Candidates sampled per eviction; the least recently accessed one is evicted.
+pub const EVICTION_SAMPLES: usize = 5;
+
+/// Slots examined by a SCAN step whose `count` is 0.
+pub const SCAN_DEFAULT_COUNT: usize = 10;
+
+/// Most slots examined by one SCAN step (larger counts are clamped).
+pub const SCAN_MAX_COUNT: usize = 1000;
+
+/// A SCAN step stops before its keys exceed this many bytes (it always returns at least one key
+/// or examines at least one slot, so a scan always progresses).
+pub const SCAN_MAX_REPLY_BYTES: usize = 1 << 20;
 
 /// What to evict when the memory limit is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,7 +139,9 @@ impl FromStr for EvictionPolicy {
             "allkeys-lru" => Ok(Self::AllKeysLru),
             "volatile-lru" => Ok(Self::VolatileLru),
             "noeviction" => Ok(Self::NoEviction),
-            other => Err(format!("unknown eviction policy '{other}' (allkeys-lru, volatile-lru, noeviction)")),
+            other => {
+                Err(format!("unknown eviction policy '{other}' (allkeys-lru, volatile-lru, noeviction)"))
+            }
         }
     }
 }
@@ -52,6 +169,151 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { default_ttl_ms: Some(3_600_000), max_memory_bytes: 1 << 30, eviction: EvictionPolicy::AllKeysLru }
+        Self {
+            default_ttl_ms: Some(3_600_000),
+            max_memory_bytes: 1 << 30,
+            eviction: EvictionPolicy::AllKeysLru,
+        }
+    }
+}
+
+/// A snapshot of the Store's size and counters (for the dashboard and metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Entries held, including expired ones not reclaimed yet.
+    pub keys: u64,
+    /// Entries with a deadline.
+    pub keys_with_ttl: u64,
+    /// Engine-counted memory: key + value + [`ENTRY_OVERHEAD_BYTES`] per entry.
+    pub used_memory_bytes: u64,
+    /// The configured limit.
+    pub max_memory_bytes: u64,
+    /// Keys removed to make room for writes.
+    pub evicted_keys: u64,
+    /// Keys removed because their deadline passed (on access, by the sweep or when sampled for
+    /// eviction).
+    pub expired_keys: u64,
+    /// GET and MGET lookups that found a live key.
+    pub hits: u64,
+    /// GET and MGET lookups that found nothing.
+    pub misses: u64,
+    /// Requests handled.
+    pub commands: u64,
+}
+
+/// Why a Store command failed; `Display` gives the stable ERR text sent to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreError {
+    /// The write does not fit the memory limit and nothing (more) can be evicted.
+    OutOfMemory,
+    /// INCRBY on a value that is not an ASCII decimal `i64`, or the result overflows.
+    NotAnInteger,
+    /// A key longer than [`MAX_KEY_BYTES`].
+    KeyTooLong,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OutOfMemory => f.write_str("OOM: store memory limit reached"),
+            Self::NotAnInteger => f.write_str("ERR value is not an integer or out of range"),
+            Self::KeyTooLong => write!(f, "Invalid key: longer than {MAX_KEY_BYTES} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The Store broker (see the module docs for its semantics).
+#[derive(Debug)]
+pub struct Store {
+    config: StoreConfig,
+    table: Table,
+    rng: SeededRng,
+    /// Keys the temporary maps of multi-key commands.
+    hasher: SeededState,
+    /// Access clock: bumped on every access, so "least recently used" has no ties.
+    clock: u64,
+    /// When the next active sweep is due (meaningful while keys with a deadline exist).
+    sweep_due_ms: Option<u64>,
+    counters: StoreStats,
+    outputs: VecDeque<Output>,
+}
+
+impl Store {
+    /// An empty Store; `seed` drives eviction and sweep sampling and keys the index's hasher.
+    pub fn new(config: StoreConfig, seed: u64) -> Self {
+        Self {
+            config,
+            table: Table::new(seed),
+            rng: SeededRng::new(seed ^ 0x5354_4F52_4553_4545),
+            hasher: SeededState::new(seed.rotate_left(32)),
+            clock: 0,
+            sweep_due_ms: None,
+            counters: StoreStats { max_memory_bytes: config.max_memory_bytes, ..StoreStats::default() },
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The settings this Store runs with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// An owned snapshot of sizes and counters.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            keys: self.table.len() as u64,
+            keys_with_ttl: self.table.volatile_len() as u64,
+            used_memory_bytes: self.table.used_bytes(),
+            ..self.counters.clone()
+        }
+    }
+
+    /// Recomputes the memory accounting and cross-checks the internal index against the entries,
+    /// then checks used memory against the limit. O(number of keys): for tests and fuzz targets,
+    /// never for a request path.
+    ///
+    /// # Errors
+    /// The first broken invariant, described.
+    pub fn audit(&self) -> Result<(), &'static str> {
+        self.table.audit()?;
+        if self.table.used_bytes() > self.config.max_memory_bytes {
+            return Err("used memory exceeds the limit");
+        }
+        Ok(())
+    }
+
+    /// The next access-clock reading.
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+}
+
+impl Broker for Store {
+    type Request = StoreRequest;
+
+    fn handle_request(&mut self, now: Now, conn: ConnId, id: u32, request: StoreRequest) {
+        self.counters.commands += 1;
+        let reply = self.execute(now, request);
+        self.outputs.push_back(Output::Reply { conn, id, reply });
+    }
+
+    /// The Store keeps no per-connection state.
+    fn handle_disconnect(&mut self, _now: Now, _conn: ConnId) {}
+
+    fn handle_timeout(&mut self, now: Now) {
+        if self.sweep_due_ms.is_some_and(|due| due <= now.mono_ms) {
+            self.sweep(now);
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<u64> {
+        if self.table.volatile_len() == 0 { None } else { self.sweep_due_ms }
     }
 }

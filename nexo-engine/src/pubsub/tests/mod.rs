@@ -31,6 +31,7 @@ pub(super) fn decode(output: &Output) -> Out {
             Out::Push(conn.0, push.topic, push.payload.to_vec())
         }
         Output::Close { conn, .. } => Out::Close(conn.0),
+        storage => panic!("Pub/Sub keeps no durable log yet, but emitted {storage:?}"),
     }
 }
 

@@ -1,0 +1,278 @@
+//! One function per Store request, turning a decoded [`StoreRequest`] into its [`Reply`].
+//!
+//! This module owns command semantics (the list is in the `store` module docs): TTL options, exact
+//! expiry on access, counters, MSET's all-or-nothing memory check and the SCAN cursor. It must not
+//! touch the table's layout directly beyond its API, and it never evicts by itself: every write
+//! that may grow memory goes through `make_room` first.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use nexo_proto::Reply;
+use nexo_proto::options::SetOptions;
+use nexo_proto::request::StoreRequest;
+
+use crate::ids::SeededState;
+use crate::store::evict::Growth;
+use crate::store::glob::Glob;
+use crate::store::table::entry_bytes;
+use crate::store::{
+    MAX_KEY_BYTES, SCAN_DEFAULT_COUNT, SCAN_MAX_COUNT, SCAN_MAX_REPLY_BYTES, Store, StoreError,
+};
+use crate::time::Now;
+
+type CommandResult = Result<Reply, StoreError>;
+
+/// Rejects keys longer than [`MAX_KEY_BYTES`].
+fn check_key(key: &[u8]) -> Result<(), StoreError> {
+    if key.len() > MAX_KEY_BYTES { Err(StoreError::KeyTooLong) } else { Ok(()) }
+}
+
+/// Parses an ASCII decimal `i64` the way Redis does: optional `-`, digits, no `+`, no spaces, no
+/// leading zeros (`0` itself is fine, `-0` is not).
+pub(crate) fn parse_i64(value: &[u8]) -> Option<i64> {
+    let digits = value.strip_prefix(b"-").unwrap_or(value);
+    let canonical = match digits {
+        [] => false,
+        [b'0'] => digits.len() == value.len(),
+        [first, ..] => *first != b'0' && digits.iter().all(u8::is_ascii_digit),
+    };
+    if !canonical {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+impl Store {
+    /// Runs one request and returns its reply (errors become `ERR` replies with stable texts).
+    pub(crate) fn execute(&mut self, now: Now, request: StoreRequest) -> Reply {
+        let result = match request {
+            StoreRequest::Set { key, options, value } => {
+                self.set(now, &key, options, &value).map(|()| Reply::Ok)
+            }
+            StoreRequest::Get { key } => self.get(now, &key),
+            StoreRequest::Del { key } => self.del(now, &key),
+            StoreRequest::SetNx { key, options, value } => self.set_nx(now, &key, options, &value),
+            StoreRequest::IncrBy { key, delta } => self.incr_by(now, &key, delta),
+            StoreRequest::Expire { key, ttl_ms } => self.expire(now, &key, ttl_ms),
+            StoreRequest::Ttl { key } => self.ttl(now, &key),
+            StoreRequest::Persist { key } => self.persist(now, &key),
+            StoreRequest::MGet { keys } => self.mget(now, &keys),
+            StoreRequest::MSet { options, pairs } => self.mset(now, options, &pairs),
+            StoreRequest::Scan { cursor, pattern, count } => Ok(self.scan(now, cursor, &pattern, count)),
+        };
+        result.unwrap_or_else(Reply::error)
+    }
+
+    /// Position of `key` if it exists and has not expired; an expired key is removed at once.
+    fn live(&mut self, now: Now, key: &[u8]) -> Option<usize> {
+        let pos = self.table.find(key)?;
+        if self.table.get(pos)?.is_expired(now.mono_ms) {
+            self.expire_at(pos);
+            return None;
+        }
+        Some(pos)
+    }
+
+    /// The deadline a SET (or SETNX, MSET) with `options` gives its key.
+    fn deadline_for(&self, now: Now, options: SetOptions) -> Option<u64> {
+        if options.persist {
+            return None;
+        }
+        let ttl_ms = match options.ttl {
+            Some(seconds) if seconds > 0 => Some(seconds.saturating_mul(1000)),
+            _ => self.config.default_ttl_ms,
+        };
+        ttl_ms.map(|ms| now.mono_ms.saturating_add(ms))
+    }
+
+    /// Stores owned copies of `key` and `value` with `deadline` (memory already made room for).
+    fn write(&mut self, now: Now, key: &[u8], value: Bytes, deadline: Option<u64>) {
+        let tick = self.tick();
+        match self.table.find(key) {
+            Some(pos) => {
+                self.table.set_value(pos, value);
+                self.table.set_deadline(pos, deadline);
+                self.table.touch(pos, tick);
+            }
+            None => {
+                self.table.insert(Bytes::copy_from_slice(key), value, deadline, tick);
+            }
+        }
+        if deadline.is_some() {
+            self.arm_sweep(now);
+        }
+    }
+
+    fn set(&mut self, now: Now, key: &[u8], options: SetOptions, value: &[u8]) -> Result<(), StoreError> {
+        check_key(key)?;
+        let deadline = self.deadline_for(now, options);
+        let existing = self.live(now, key);
+        self.make_room(now, Growth::of(self, key, value.len(), existing), &|k| k == key)?;
+        self.write(now, key, Bytes::copy_from_slice(value), deadline);
+        Ok(())
+    }
+
+    fn get(&mut self, now: Now, key: &[u8]) -> CommandResult {
+        check_key(key)?;
+        Ok(self.read(now, key).map_or(Reply::Null, Reply::Data))
+    }
+
+    /// A counted lookup (GET, MGET): the value of a live key, touched.
+    fn read(&mut self, now: Now, key: &[u8]) -> Option<Bytes> {
+        let Some(pos) = self.live(now, key) else {
+            self.counters.misses += 1;
+            return None;
+        };
+        self.counters.hits += 1;
+        let tick = self.tick();
+        self.table.touch(pos, tick);
+        self.table.get(pos).map(|entry| entry.value.clone())
+    }
+
+    fn del(&mut self, now: Now, key: &[u8]) -> CommandResult {
+        check_key(key)?;
+        if let Some(pos) = self.live(now, key) {
+            self.table.remove(pos);
+        }
+        Ok(Reply::Ok)
+    }
+
+    fn set_nx(&mut self, now: Now, key: &[u8], options: SetOptions, value: &[u8]) -> CommandResult {
+        check_key(key)?;
+        if let Some(pos) = self.live(now, key) {
+            let tick = self.tick();
+            self.table.touch(pos, tick);
+            return Ok(Reply::Flag(false));
+        }
+        self.set(now, key, options, value)?;
+        Ok(Reply::Flag(true))
+    }
+
+    fn incr_by(&mut self, now: Now, key: &[u8], delta: i64) -> CommandResult {
+        check_key(key)?;
+        let existing = self.live(now, key);
+        let current = match existing.and_then(|pos| self.table.get(pos)) {
+            Some(entry) => parse_i64(&entry.value).ok_or(StoreError::NotAnInteger)?,
+            None => 0,
+        };
+        let new = current.checked_add(delta).ok_or(StoreError::NotAnInteger)?;
+        let text = Bytes::from(new.to_string());
+        self.make_room(now, Growth::of(self, key, text.len(), existing), &|k| k == key)?;
+        let tick = self.tick();
+        match self.table.find(key) {
+            Some(pos) => {
+                // Like Redis INCR: the value changes, the deadline stays.
+                self.table.set_value(pos, text);
+                self.table.touch(pos, tick);
+            }
+            None => {
+                self.table.insert(Bytes::copy_from_slice(key), text, None, tick);
+            }
+        }
+        Ok(Reply::Int(new))
+    }
+
+    fn expire(&mut self, now: Now, key: &[u8], ttl_ms: u64) -> CommandResult {
+        check_key(key)?;
+        let Some(pos) = self.live(now, key) else { return Ok(Reply::Flag(false)) };
+        if ttl_ms == 0 {
+            self.table.remove(pos);
+            return Ok(Reply::Flag(true));
+        }
+        let tick = self.tick();
+        self.table.set_deadline(pos, Some(now.mono_ms.saturating_add(ttl_ms)));
+        self.table.touch(pos, tick);
+        self.arm_sweep(now);
+        Ok(Reply::Flag(true))
+    }
+
+    fn ttl(&mut self, now: Now, key: &[u8]) -> CommandResult {
+        check_key(key)?;
+        let Some(pos) = self.live(now, key) else { return Ok(Reply::Int(-2)) };
+        let tick = self.tick();
+        self.table.touch(pos, tick);
+        let deadline = self.table.get(pos).and_then(|entry| entry.deadline_ms());
+        Ok(Reply::Int(match deadline {
+            None => -1,
+            Some(deadline) => i64::try_from(deadline - now.mono_ms).unwrap_or(i64::MAX),
+        }))
+    }
+
+    fn persist(&mut self, now: Now, key: &[u8]) -> CommandResult {
+        check_key(key)?;
+        let Some(pos) = self.live(now, key) else { return Ok(Reply::Flag(false)) };
+        let tick = self.tick();
+        self.table.touch(pos, tick);
+        let had_deadline = self.table.get(pos).is_some_and(|entry| entry.deadline_ms().is_some());
+        self.table.set_deadline(pos, None);
+        Ok(Reply::Flag(had_deadline))
+    }
+
+    fn mget(&mut self, now: Now, keys: &[Bytes]) -> CommandResult {
+        keys.iter().try_for_each(|key| check_key(key))?;
+        Ok(Reply::Values(keys.iter().map(|key| self.read(now, key)).collect()))
+    }
+
+    fn mset(&mut self, now: Now, options: SetOptions, pairs: &[(Bytes, Bytes)]) -> CommandResult {
+        pairs.iter().try_for_each(|(key, _)| check_key(key))?;
+        let deadline = self.deadline_for(now, options);
+        // A key given twice keeps its last value: only that pair is written and counted.
+        let mut last: HashMap<&[u8], usize, SeededState> =
+            HashMap::with_capacity_and_hasher(pairs.len(), self.hasher);
+        for (i, (key, _)) in pairs.iter().enumerate() {
+            last.insert(&key[..], i);
+        }
+        let is_last = |i: usize, key: &[u8]| last.get(key) == Some(&i);
+        let mut growth = Growth::default();
+        for (i, (key, value)) in pairs.iter().enumerate() {
+            if is_last(i, key) {
+                let existing = self.live(now, key);
+                growth.new_bytes += entry_bytes(key.len(), value.len());
+                growth.replace(self, existing);
+            }
+        }
+        self.make_room(now, growth, &|key| last.contains_key(key))?;
+        for (i, (key, value)) in pairs.iter().enumerate() {
+            if is_last(i, key) {
+                self.write(now, key, Bytes::copy_from_slice(value), deadline);
+            }
+        }
+        Ok(Reply::Ok)
+    }
+
+    /// One SCAN step: visits up to `count` slots from the cursor's position downward.
+    fn scan(&mut self, now: Now, cursor: u64, pattern: &str, count: u32) -> Reply {
+        let glob = Glob::new(pattern);
+        let count = match count {
+            0 => SCAN_DEFAULT_COUNT,
+            n => usize::try_from(n).unwrap_or(usize::MAX).min(SCAN_MAX_COUNT),
+        };
+        let len = self.table.len();
+        // The cursor is the number of slots still to visit; 0 starts over at the top.
+        let mut top = if cursor == 0 { len } else { usize::try_from(cursor).unwrap_or(usize::MAX).min(len) };
+        let floor = top.saturating_sub(count);
+        let mut keys = Vec::new();
+        let mut reply_bytes = 0;
+        while top > floor {
+            let pos = top - 1;
+            // Removing at `pos` only moves the top entry (already visited) into `pos`.
+            let Some(entry) = self.table.get(pos) else {
+                top = pos;
+                continue;
+            };
+            if entry.is_expired(now.mono_ms) {
+                self.expire_at(pos);
+            } else if glob.matches(&entry.key) {
+                let size = 4 + entry.key.len();
+                if !keys.is_empty() && reply_bytes + size > SCAN_MAX_REPLY_BYTES {
+                    break;
+                }
+                reply_bytes += size;
+                keys.push(entry.key.clone());
+            }
+            top = pos;
+        }
+        Reply::Keys { cursor: top as u64, keys }
+    }
+}
