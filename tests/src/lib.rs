@@ -1,1 +1,136 @@
-//! (being written)
+//! Nexo's end-to-end suite, written once and run against each server binary.
+//!
+//! Cargo only tells a test the path of a binary of its own package, so this crate holds the
+//! cases and the [`e2e_suite!`] macro; `nexo-runtime-mio/tests/e2e.rs` and
+//! `nexo-runtime-tokio/tests/e2e.rs` each invoke the macro with their own binary, which expands to
+//! one `#[test]` per case. Every case starts its own server ([`server::Server`]) on an ephemeral
+//! port with a fresh data directory, speaks to it over real TCP (through `nexo_client` or the raw
+//! frames of [`wire`]) and kills it at the end. This crate never reaches into the server's code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "the whole crate is test code: a failed unwrap is a failed case, with its message"
+)]
+
+pub mod cases;
+pub mod server;
+pub mod wire;
+
+pub use server::Server;
+
+/// Calls `$callback!` with the list of every case name: the one place the list is written.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_case {
+    ($callback:ident ! ($($args:tt)*)) => {
+        $crate::$callback! { $($args)*;
+            // store
+            echo_returns_bytes,
+            store_set_get_del,
+            store_set_nx,
+            store_incr_by,
+            store_expire_ttl_persist,
+            store_default_ttl_applies,
+            store_mget_mset,
+            store_scan,
+            // ttl
+            ttl_expires_on_time,
+            ttl_default_ttl_flag,
+            ttl_default_ttl_never,
+            // eviction
+            eviction_allkeys_lru,
+            eviction_volatile_lru,
+            eviction_noeviction_oom,
+            // load
+            load_pipeline_10k,
+            load_200_connections,
+            // bad input
+            bad_frame_type,
+            bad_unknown_opcode,
+            bad_unknown_broker_opcode,
+            bad_truncated_fields,
+            bad_invalid_utf8,
+            bad_json_options,
+            bad_oversized_frame,
+            bad_garbage_first_byte,
+            bad_connection_limit,
+            queue_not_available_yet,
+            stream_not_available_yet,
+            // pubsub
+            pubsub_exact_topic,
+            pubsub_plus_wildcard,
+            pubsub_hash_wildcard,
+            pubsub_retained_on_subscribe,
+            pubsub_retained_overwrite_and_clear,
+            pubsub_retained_expiry,
+            pubsub_retained_default_ttl_flag,
+            pubsub_dedup_overlapping,
+            pubsub_unsubscribe,
+            pubsub_cleanup_on_disconnect,
+            pubsub_publish_topic_rejected,
+            pubsub_shared_subscriptions,
+            pubsub_slow_subscriber,
+            // lifecycle
+            lifecycle_sigterm_exits_zero,
+            lifecycle_port_taken_exits_nonzero,
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __e2e_tests {
+    ($bin:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::cases::$case(::std::path::Path::new($bin));
+            }
+        )*
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __e2e_names {
+    (; $($case:ident),* $(,)?) => {
+        &[$(stringify!($case)),*]
+    };
+}
+
+/// Expands to one `#[test]` fn per case, each running `nexo_e2e::cases::<case>` against the
+/// server binary at path `$bin` (usually `env!("CARGO_BIN_EXE_<name>")`).
+#[macro_export]
+macro_rules! e2e_suite {
+    ($bin:expr) => {
+        $crate::__for_each_case!(__e2e_tests!($bin));
+    };
+}
+
+/// The names of every case, in suite order.
+pub const CASE_NAMES: &[&str] = __for_each_case!(__e2e_names!());
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Every `pub fn <case>(bin: &Path)` under `src/cases/` is in the suite list, and the list
+    /// names nothing else, so a new case cannot be forgotten by the macro.
+    #[test]
+    fn every_case_is_listed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cases");
+        let mut defined = BTreeSet::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let cases = text
+                .lines()
+                .filter_map(|line| line.strip_prefix("pub fn ")?.split_once('('))
+                .filter(|(_, args)| args.starts_with("bin: &Path)"))
+                .map(|(name, _)| name.to_owned());
+            defined.extend(cases);
+        }
+        let listed: BTreeSet<String> = super::CASE_NAMES.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(listed.len(), super::CASE_NAMES.len(), "a case is listed twice");
+        assert_eq!(defined, listed);
+    }
+}
