@@ -1,1 +1,148 @@
-fn main() {}
+//! `nexo-tokio`: Nexo's sans-IO brokers driven by tokio.
+//!
+//! This file owns start-up (settings, logging, data directory, seed, the listener, the ready
+//! line), the accept loop with its connection limit, and shutdown on SIGINT/SIGTERM. Brokers run
+//! in `broker_task`, connections in `connection`, the over-limit refusal in `refuse`. Everything
+//! about commands lives in `nexo-engine`, `nexo-proto` and `nexo-server`, shared with `nexo`.
+
+mod broker_task;
+mod connection;
+mod outbox;
+mod refuse;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nexo_engine::ConnId;
+use nexo_engine::pubsub::PubSub;
+use nexo_engine::store::Store;
+use nexo_server::{Clock, Settings, logging, startup};
+use socket2::SockRef;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Semaphore, watch};
+
+use crate::broker_task::Brokers;
+use crate::connection::Context;
+
+/// Refusals (connections over the limit, waiting up to 1 s for a frame) in progress at once;
+/// beyond it a connection over the limit is closed at once.
+const MAX_REFUSING: usize = 256;
+/// How long shutdown waits for open connections to write what they owe.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Pause after a failed accept (e.g. out of file descriptors) so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = Settings::from_env_and_args();
+    logging::init(settings.log_level);
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> Result<(), String> {
+    startup::prepare_data_dir(&settings.data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
+    let seed = settings.seed.unwrap_or_else(startup::os_seed);
+    let physical = startup::physical_memory_bytes().unwrap_or_else(|| {
+        tracing::warn!("physical memory unknown; assuming 4 GiB for the Store's default limit");
+        4 << 30
+    });
+    let store_config = settings.store_config(physical);
+    tracing::info!(?settings, "settings");
+    tracing::info!(seed, "engine seed");
+    tracing::info!(store_max_memory_bytes = store_config.max_memory_bytes, physical, "store memory limit");
+
+    let clock = Clock::start();
+    let ctx = Arc::new(Context {
+        brokers: Brokers {
+            store: broker_task::spawn(Store::new(store_config, seed), clock),
+            pubsub: broker_task::spawn(PubSub::new(settings.pubsub_config(), seed), clock),
+        },
+        max_frame_bytes: settings.max_frame_bytes,
+        max_write_buffer_bytes: i64::try_from(settings.max_write_buffer_bytes).unwrap_or(i64::MAX),
+    });
+
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+
+    let addr = SocketAddr::new(settings.bind, settings.port);
+    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    announce(&startup::ready_line(local, None));
+    tracing::info!(%local, "listening");
+
+    let max_connections = settings.max_connections.min(Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    let (stop, stopping) = watch::channel(false);
+    let mut next_conn = 0u64;
+    let signal_name = loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::debug!(error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
+            configure(&stream);
+            // Never reused, so a late output can never reach a later client.
+            let conn = ConnId(next_conn);
+            next_conn += 1;
+            tracing::debug!(conn = conn.0, %peer, "accepted");
+            tokio::spawn(connection::serve(stream, conn, Arc::clone(&ctx), stopping.clone(), slot));
+        } else if let Ok(refusal) = Arc::clone(&refusing).try_acquire_owned() {
+            tracing::debug!(%peer, "over the connection limit; refusing");
+            tokio::spawn(async move {
+                refuse::refuse(stream).await;
+                drop(refusal);
+            });
+        } else {
+            tracing::debug!(%peer, "over the connection limit; closed");
+        }
+    };
+
+    tracing::info!(signal = signal_name, "stopping");
+    drop(listener);
+    let _ = stop.send(true);
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
+        tracing::info!("connections still writing after the grace period; closing them");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Prints the one stdout line and flushes it; stdout carries nothing else.
+fn announce(line: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        tracing::warn!(error = %e, "cannot write the ready line to stdout");
+    }
+}
+
+/// TCP_NODELAY (replies are small and latency matters) and SO_KEEPALIVE (dead peers go away).
+fn configure(stream: &TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
+    if let Err(e) = SockRef::from(stream).set_keepalive(true) {
+        tracing::debug!(error = %e, "cannot set SO_KEEPALIVE");
+    }
+}
