@@ -54,6 +54,7 @@
 
 mod client;
 mod error;
+mod queue;
 
 #[cfg(test)]
 mod tests;
@@ -65,6 +66,8 @@ pub use nexo_proto;
 pub use nexo_proto::options::{
     ConsumeOptions, PublishOptions, PushOptions, QueueOptions, Retention, SetOptions, StreamOptions,
 };
+pub use nexo_proto::reply::QueueInfo;
 pub use nexo_proto::reply::{DlqMessage, QueueMessage, StreamMessage};
 pub use nexo_proto::request::*;
 pub use nexo_proto::{Push, Reply, ReplyKind, Uuid};
+pub use queue::{CONSUME_LOOP_DEFAULT_WAIT_MS, ConsumeLoopStats};

@@ -34,6 +34,7 @@ pub mod ids;
 pub mod log;
 pub mod output;
 pub mod pubsub;
+pub mod queue;
 pub mod store;
 pub mod time;
 
@@ -42,5 +43,6 @@ pub use ids::{ConnId, SeededRng, SeededState};
 pub use log::LogId;
 pub use output::{CloseReason, Output};
 pub use pubsub::{PubSub, PubSubConfig, PubSubStats, TopicStats};
+pub use queue::{Queue, QueueConfig, QueueSnapshot, QueueStats};
 pub use store::{EvictionPolicy, Store, StoreConfig, StoreStats};
 pub use time::Now;

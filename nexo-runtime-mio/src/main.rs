@@ -18,7 +18,7 @@ use std::sync::mpsc::channel;
 use mio::{Poll, Waker};
 use nexo_engine::pubsub::PubSub;
 use nexo_engine::store::Store;
-use nexo_server::{Clock, Settings, logging, startup};
+use nexo_server::{BrokerDriver, Clock, Settings, logging, startup};
 
 use crate::net::{NetLimits, NetParts, Network, WAKER};
 
@@ -63,10 +63,11 @@ fn serve(settings: &Settings) -> std::io::Result<()> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (out_tx, out_rx) = channel();
-    let store = worker::spawn("store", Store::new(store_config, seed), clock, out_tx.clone(), waker.clone())?;
+    let store = BrokerDriver::new(Store::new(store_config, seed), None);
+    let store = worker::spawn("store", store, clock, out_tx.clone(), waker.clone())?;
     let pubsub_seed = seed.rotate_left(17) ^ 0x5075_6253_7562;
-    let pubsub =
-        worker::spawn("pubsub", PubSub::new(pubsub_config, pubsub_seed), clock, out_tx, waker.clone())?;
+    let pubsub = BrokerDriver::new(PubSub::new(pubsub_config, pubsub_seed), None);
+    let pubsub = worker::spawn("pubsub", pubsub, clock, out_tx, waker.clone())?;
 
     let addr = SocketAddr::new(settings.bind, settings.port);
     let listener = mio::net::TcpListener::bind(addr)

@@ -11,31 +11,16 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 
-use nexo_engine::{Broker, ConnId, Output};
-use nexo_server::Clock;
+use nexo_engine::{Broker, Output};
+use nexo_server::{BrokerDriver, BrokerInput, Clock};
+
+/// One input for a broker, in the order the network thread saw it.
+pub type WorkerInput<R> = BrokerInput<R>;
 
 /// Batches of inputs a worker may have queued before the network thread has to wait.
 pub const INPUT_BATCHES_MAX: usize = 256;
 /// Batches applied before outputs are flushed back, so replies flow under sustained load.
 const BATCHES_PER_TURN: usize = 32;
-
-/// One input for a broker, in the order the network thread saw it.
-#[derive(Debug)]
-pub enum WorkerInput<R> {
-    /// A decoded request.
-    Request {
-        /// From.
-        conn: ConnId,
-        /// Request id.
-        id: u32,
-        /// The command.
-        request: R,
-    },
-    /// The connection closed.
-    Disconnect(ConnId),
-    /// Bytes of this broker's pushes written to the connection.
-    Flushed(ConnId, usize),
-}
 
 /// The network thread's handle to one worker.
 #[derive(Debug)]
@@ -46,13 +31,13 @@ pub struct WorkerHandle<R> {
     pub thread: JoinHandle<()>,
 }
 
-/// Starts a worker thread named `name` that owns `broker`.
+/// Starts a worker thread named `name` that owns `driver` (a broker, already recovered).
 ///
 /// # Errors
 /// The OS refused to start a thread.
 pub fn spawn<B: Broker>(
     name: &str,
-    broker: B,
+    driver: BrokerDriver<B>,
     clock: Clock,
     outputs: Sender<Vec<Output>>,
     waker: Arc<mio::Waker>,
@@ -60,20 +45,21 @@ pub fn spawn<B: Broker>(
     let (inputs, rx) = sync_channel(INPUT_BATCHES_MAX);
     let thread = std::thread::Builder::new()
         .name(format!("nexo-{name}"))
-        .spawn(move || run(broker, clock, rx, outputs, waker))?;
+        .spawn(move || run(driver, clock, rx, outputs, waker))?;
     Ok(WorkerHandle { inputs, thread })
 }
 
 fn run<B: Broker>(
-    mut broker: B,
+    mut driver: BrokerDriver<B>,
     clock: Clock,
     rx: Receiver<Vec<WorkerInput<B::Request>>>,
     outputs: Sender<Vec<Output>>,
     waker: Arc<mio::Waker>,
 ) {
+    let mut drained = Vec::new();
     loop {
         let now = clock.now();
-        let first = match broker.poll_timeout() {
+        let first = match driver.poll_timeout() {
             Some(deadline) if deadline <= now.mono_ms => None,
             Some(deadline) => match rx.recv_timeout(clock.until(now, deadline)) {
                 Ok(batch) => Some(batch),
@@ -87,10 +73,10 @@ fn run<B: Broker>(
         };
         let mut open = true;
         if let Some(batch) = first {
-            apply(&mut broker, &clock, batch);
+            apply(&mut driver, &clock, batch);
             for _ in 1..BATCHES_PER_TURN {
                 match rx.try_recv() {
-                    Ok(batch) => apply(&mut broker, &clock, batch),
+                    Ok(batch) => apply(&mut driver, &clock, batch),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         open = false;
@@ -99,13 +85,11 @@ fn run<B: Broker>(
                 }
             }
         }
-        let now = clock.now();
-        if broker.poll_timeout().is_some_and(|deadline| deadline <= now.mono_ms) {
-            broker.handle_timeout(now);
-        }
-        let drained: Vec<Output> = std::iter::from_fn(|| broker.poll_output()).collect();
+        driver.handle_timeout(clock.now());
+        // One drain per turn: every append of this turn shares one fsync (group commit).
+        driver.drain(&clock, &mut drained);
         if !drained.is_empty() {
-            if outputs.send(drained).is_err() {
+            if outputs.send(std::mem::take(&mut drained)).is_err() {
                 return;
             }
             // A failed wake means the network thread is gone; the next send will notice.
@@ -117,13 +101,9 @@ fn run<B: Broker>(
     }
 }
 
-fn apply<B: Broker>(broker: &mut B, clock: &Clock, batch: Vec<WorkerInput<B::Request>>) {
+fn apply<B: Broker>(driver: &mut BrokerDriver<B>, clock: &Clock, batch: Vec<WorkerInput<B::Request>>) {
     let now = clock.now();
     for input in batch {
-        match input {
-            WorkerInput::Request { conn, id, request } => broker.handle_request(now, conn, id, request),
-            WorkerInput::Disconnect(conn) => broker.handle_disconnect(now, conn),
-            WorkerInput::Flushed(conn, bytes) => broker.handle_flushed(now, conn, bytes),
-        }
+        driver.handle(now, input);
     }
 }

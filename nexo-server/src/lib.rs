@@ -8,11 +8,13 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod driver;
 pub mod logging;
 pub mod route;
 pub mod settings;
 pub mod startup;
 
 pub use clock::Clock;
+pub use driver::{BrokerDriver, BrokerInput, Durability, FsyncMode};
 pub use route::{Routed, route};
 pub use settings::Settings;

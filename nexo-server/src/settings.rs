@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
+
+use crate::driver::FsyncMode;
 use nexo_engine::pubsub::PubSubConfig;
 use nexo_engine::store::{EvictionPolicy, StoreConfig};
 
@@ -100,6 +102,10 @@ pub struct Settings {
     /// Unsent reply bytes per connection above which the server stops reading that connection.
     #[arg(long = "max-write-buffer", env = "NEXO_MAX_WRITE_BUFFER", default_value = "4mb", value_parser = parse_bytes)]
     pub max_write_buffer_bytes: u64,
+    /// When durable writes (Queue, retained messages) are fsynced: `always` (before the reply; many
+    /// clients share one fsync), `interval:<ms>`, or `never`.
+    #[arg(long, env = "NEXO_FSYNC", default_value = "always")]
+    pub fsync: FsyncMode,
     /// Do not start the web dashboard (also `NEXO_UI=off`).
     #[arg(long)]
     pub no_ui: bool,

@@ -1,0 +1,355 @@
+//! Drives one broker: the engine's drain rule plus the storage instructions it emits.
+//!
+//! Both runtimes run every broker through a [`BrokerDriver`], so durability works the same in
+//! both. The driver owns the broker and (for brokers with logs) their [`Storage`]; it replays the
+//! logs at start-up, carries out `Append`/`Roll`/`TruncateBefore`, and commits per the fsync
+//! mode: in `always` mode all appends of one drain share **one** fsync (group commit) before the
+//! broker hears `handle_persisted`, so replies that wait for durability go out only after it. It
+//! never touches sockets; network outputs are handed back to the runtime.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use nexo_engine::{Broker, ConnId, LogId, Now, Output};
+use nexo_storage::{LogConfig, LogName, Storage, StorageError};
+
+use crate::clock::Clock;
+
+/// Records read per call while replaying a log at start-up.
+const REPLAY_BATCH_RECORDS: usize = 4096;
+/// Payload bytes read per call while replaying.
+const REPLAY_BATCH_BYTES: usize = 16 << 20;
+
+/// When appended records are fsynced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncMode {
+    /// Before any reply that waits for durability (group commit). The default.
+    Always,
+    /// Every this many milliseconds; replies do not wait (a crash of the machine may lose the
+    /// last interval; a crash of the process loses nothing, records are in the OS).
+    Interval(u64),
+    /// Never explicitly; the OS writes back when it likes.
+    Never,
+}
+
+impl std::str::FromStr for FsyncMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "always" => Ok(Self::Always),
+            "never" => Ok(Self::Never),
+            _ => match text.strip_prefix("interval:").map(str::parse::<u64>) {
+                Some(Ok(ms)) if ms > 0 => Ok(Self::Interval(ms)),
+                _ => Err(format!("'{text}' is not always, never or interval:<ms> (ms > 0)")),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for FsyncMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Always => f.write_str("always"),
+            Self::Interval(ms) => write!(f, "interval:{ms}"),
+            Self::Never => f.write_str("never"),
+        }
+    }
+}
+
+/// One input for a broker, as a runtime hands it over.
+#[derive(Debug)]
+pub enum BrokerInput<R> {
+    /// A decoded request.
+    Request {
+        /// From.
+        conn: ConnId,
+        /// Request id.
+        id: u32,
+        /// The command.
+        request: R,
+    },
+    /// The connection closed.
+    Disconnect(ConnId),
+    /// Bytes of this broker's pushes written to the connection.
+    Flushed(ConnId, usize),
+}
+
+/// A broker's storage and how it commits.
+pub struct Durability {
+    storage: Box<dyn Storage>,
+    mode: FsyncMode,
+    names: BTreeMap<LogId, LogName>,
+    /// Logs with appends not yet fsynced.
+    unsynced: BTreeSet<LogId>,
+    last_sync_ms: u64,
+    failed: BTreeSet<LogId>,
+}
+
+impl std::fmt::Debug for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Durability")
+            .field("mode", &self.mode)
+            .field("logs", &self.names.keys().collect::<Vec<_>>())
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Durability {
+    /// Storage committed per `mode`.
+    pub fn new(storage: Box<dyn Storage>, mode: FsyncMode) -> Self {
+        Self {
+            storage,
+            mode,
+            names: BTreeMap::new(),
+            unsynced: BTreeSet::new(),
+            last_sync_ms: 0,
+            failed: BTreeSet::new(),
+        }
+    }
+}
+
+/// Why start-up replay failed (the server then refuses to start).
+#[derive(Debug)]
+pub enum RecoverError {
+    /// The broker keeps logs but the runtime gave it no storage.
+    NoStorage,
+    /// A log name the broker asked for is not a valid storage name.
+    BadLogName(LogId, nexo_storage::NameError),
+    /// The storage could not open or read a log.
+    Storage(StorageError),
+}
+
+impl std::fmt::Display for RecoverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoStorage => f.write_str("a broker with durable logs was given no storage"),
+            Self::BadLogName(log, e) => write!(f, "log name '{log}': {e}"),
+            Self::Storage(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RecoverError {}
+
+impl From<StorageError> for RecoverError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
+}
+
+/// What start-up replay found, for the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replayed {
+    /// Per log: (records replayed, bytes dropped from a torn tail, why).
+    pub logs: Vec<(LogId, u64, u64, Option<String>)>,
+}
+
+/// A broker with its storage, driven by the drain rule.
+#[derive(Debug)]
+pub struct BrokerDriver<B> {
+    broker: B,
+    durability: Option<Durability>,
+}
+
+impl<B: Broker> BrokerDriver<B> {
+    /// A driver for `broker`; `durability` is required if the broker names any log.
+    pub fn new(broker: B, durability: Option<Durability>) -> Self {
+        Self { broker, durability }
+    }
+
+    /// The broker (for snapshots).
+    pub fn broker(&self) -> &B {
+        &self.broker
+    }
+
+    /// Logs whose storage failed (the server is unhealthy while this is non-empty).
+    pub fn failed_logs(&self) -> Vec<LogId> {
+        self.durability.as_ref().map(|d| d.failed.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Opens and replays every log the broker keeps, before it serves any request.
+    ///
+    /// # Errors
+    /// A log cannot be opened or read, or the broker has logs but no storage was given.
+    pub fn recover(&mut self, now: Now) -> Result<Replayed, RecoverError> {
+        let logs = self.broker.logs();
+        let mut replayed = Replayed::default();
+        if logs.is_empty() {
+            return Ok(replayed);
+        }
+        let Some(durability) = self.durability.as_mut() else {
+            return Err(RecoverError::NoStorage);
+        };
+        for log in logs {
+            let name = LogName::new(log.as_str()).map_err(|e| RecoverError::BadLogName(log.clone(), e))?;
+            let recovery = durability.storage.open(&name, LogConfig::default())?;
+            let mut from = recovery.first_seq;
+            let mut count = 0;
+            loop {
+                let records =
+                    durability.storage.read(&name, from, REPLAY_BATCH_RECORDS, REPLAY_BATCH_BYTES)?;
+                let Some(last) = records.last() else { break };
+                from = last.seq + 1;
+                for record in records {
+                    count += 1;
+                    self.broker.handle_recovered(now, &log, record.seq, record.payload);
+                }
+            }
+            self.broker.handle_recovery_done(now, &log, recovery.next_seq);
+            replayed.logs.push((log.clone(), count, recovery.dropped_bytes, recovery.dropped_reason));
+            durability.names.insert(log, name);
+        }
+        Ok(replayed)
+    }
+
+    /// Hands one input to the broker.
+    pub fn handle(&mut self, now: Now, input: BrokerInput<B::Request>) {
+        match input {
+            BrokerInput::Request { conn, id, request } => self.broker.handle_request(now, conn, id, request),
+            BrokerInput::Disconnect(conn) => self.broker.handle_disconnect(now, conn),
+            BrokerInput::Flushed(conn, bytes) => self.broker.handle_flushed(now, conn, bytes),
+        }
+    }
+
+    /// The next monotonic deadline: the broker's, or the next interval fsync.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let broker = self.broker.poll_timeout();
+        let sync = self.durability.as_ref().and_then(|d| match d.mode {
+            FsyncMode::Interval(ms) if !d.unsynced.is_empty() => Some(d.last_sync_ms + ms),
+            _ => None,
+        });
+        match (broker, sync) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs whatever is due at `now`: the broker's timers and interval fsyncs.
+    pub fn handle_timeout(&mut self, now: Now) {
+        if self.broker.poll_timeout().is_some_and(|d| d <= now.mono_ms) {
+            self.broker.handle_timeout(now);
+        }
+        if let Some(d) = self.durability.as_mut() {
+            if let FsyncMode::Interval(ms) = d.mode {
+                if !d.unsynced.is_empty() && now.mono_ms >= d.last_sync_ms + ms {
+                    self.sync_unsynced(now);
+                }
+            }
+        }
+    }
+
+    /// Drains the broker: storage instructions are carried out (with group commit), network
+    /// outputs are appended to `out` in the order the broker emitted them.
+    pub fn drain(&mut self, clock: &Clock, out: &mut Vec<Output>) {
+        loop {
+            let mut appended = BTreeSet::new();
+            while let Some(output) = self.broker.poll_output() {
+                match output {
+                    Output::Append { log, seq, record } => {
+                        let now = clock.now();
+                        match self.append(now, &log, seq, &record) {
+                            Ok(()) => {
+                                appended.insert(log);
+                            }
+                            Err(why) => self.fail(now, &log, &why),
+                        }
+                    }
+                    Output::Roll { log } => self.storage_op(clock.now(), &log, |s, n| s.roll(n)),
+                    Output::TruncateBefore { log, seq } => {
+                        self.storage_op(clock.now(), &log, |s, n| s.truncate_before(n, seq).map(drop));
+                    }
+                    network => out.push(network),
+                }
+            }
+            if appended.is_empty() {
+                return;
+            }
+            self.commit(clock.now(), appended);
+        }
+    }
+
+    fn append(&mut self, now: Now, log: &LogId, seq: u64, record: &[u8]) -> Result<(), String> {
+        let Some(d) = self.durability.as_mut() else { return Err("no storage configured".into()) };
+        if d.failed.contains(log) {
+            return Err("log failed earlier".into());
+        }
+        let Some(name) = d.names.get(log) else { return Err(format!("log {log} was not opened")) };
+        let got = d.storage.append(name, now.wall_ms, record).map_err(|e| e.to_string())?;
+        if got != seq {
+            return Err(format!("sequence mismatch: storage assigned {got}, engine expected {seq}"));
+        }
+        Ok(())
+    }
+
+    fn storage_op(
+        &mut self,
+        now: Now,
+        log: &LogId,
+        op: impl FnOnce(&mut dyn Storage, &LogName) -> Result<(), StorageError>,
+    ) {
+        let result = match self.durability.as_mut() {
+            Some(d) => match d.names.get(log) {
+                Some(name) => op(d.storage.as_mut(), name).map_err(|e| e.to_string()),
+                None => Err(format!("log {log} was not opened")),
+            },
+            None => Err("no storage configured".into()),
+        };
+        if let Err(why) = result {
+            self.fail(now, log, &why);
+        }
+    }
+
+    /// Makes this drain's appends durable per the mode and tells the broker.
+    fn commit(&mut self, now: Now, appended: BTreeSet<LogId>) {
+        let Some(d) = self.durability.as_mut() else { return };
+        let mut outcomes = Vec::new();
+        for log in appended {
+            let Some(name) = d.names.get(&log) else { continue };
+            let outcome = match d.mode {
+                FsyncMode::Always => d.storage.sync(name),
+                FsyncMode::Interval(_) | FsyncMode::Never => {
+                    d.storage.flush(name).and_then(|()| d.storage.next_seq(name))
+                }
+            };
+            if d.mode != FsyncMode::Always {
+                d.unsynced.insert(log.clone());
+            }
+            outcomes.push((log, outcome));
+        }
+        if d.mode == FsyncMode::Always {
+            d.last_sync_ms = now.mono_ms;
+        }
+        for (log, outcome) in outcomes {
+            match outcome {
+                Ok(durable_next_seq) => self.broker.handle_persisted(now, &log, durable_next_seq),
+                Err(e) => self.fail(now, &log, &e.to_string()),
+            }
+        }
+    }
+
+    fn sync_unsynced(&mut self, now: Now) {
+        let Some(d) = self.durability.as_mut() else { return };
+        d.last_sync_ms = now.mono_ms;
+        let logs = std::mem::take(&mut d.unsynced);
+        let mut failures = Vec::new();
+        for log in logs {
+            if let Some(name) = d.names.get(&log) {
+                if let Err(e) = d.storage.sync(name) {
+                    failures.push((log, e.to_string()));
+                }
+            }
+        }
+        for (log, why) in failures {
+            self.fail(now, &log, &why);
+        }
+    }
+
+    fn fail(&mut self, now: Now, log: &LogId, why: &str) {
+        let first = self.durability.as_mut().is_none_or(|d| d.failed.insert(log.clone()));
+        if first {
+            tracing::error!("storage of log {log} failed, it accepts no more writes: {why}");
+        }
+        self.broker.handle_storage_failed(now, log, why);
+    }
+}
