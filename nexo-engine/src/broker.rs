@@ -32,6 +32,12 @@ pub trait Broker: Send + 'static {
     /// The next monotonic deadline (`Now::mono_ms`) at which to call `handle_timeout`.
     fn poll_timeout(&self) -> Option<u64>;
 
+    /// The server is shutting down: end long-polls now (answering them as the protocol says for
+    /// an early end, e.g. an empty batch) so connections can drain.
+    fn handle_shutdown(&mut self, now: Now) {
+        let _ = now;
+    }
+
     /// The durable logs this broker keeps; the runtime opens and replays each at start-up.
     fn logs(&self) -> Vec<LogId> {
         Vec::new()

@@ -16,9 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::channel;
 
 use mio::{Poll, Waker};
-use nexo_engine::pubsub::PubSub;
-use nexo_engine::store::Store;
-use nexo_server::{BrokerDriver, Clock, Settings, logging, startup};
+use nexo_server::{Clock, Settings, logging, startup};
 
 use crate::net::{NetLimits, NetParts, Network, WAKER};
 
@@ -38,36 +36,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(settings: &Settings) -> std::io::Result<()> {
-    startup::prepare_data_dir(&settings.data_dir)
-        .map_err(|e| std::io::Error::other(format!("data directory {}: {e}", settings.data_dir.display())))?;
-    let seed = settings.seed.unwrap_or_else(startup::os_seed);
-    let physical = startup::physical_memory_bytes().unwrap_or(4 << 30);
-    let store_config = settings.store_config(physical);
-    let pubsub_config = settings.pubsub_config();
-    tracing::info!(
-        "nexo (mio) starting: seed={seed} data_dir={} max_connections={} max_frame_bytes={}",
-        settings.data_dir.display(),
-        settings.max_connections,
-        settings.max_frame_bytes
-    );
-    tracing::info!(
-        "store: max_memory={} bytes (physical memory {physical} bytes) eviction={} default_ttl_ms={:?}",
-        store_config.max_memory_bytes,
-        store_config.eviction,
-        store_config.default_ttl_ms
-    );
-    tracing::info!("pubsub: {pubsub_config:?}");
-
+fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    tracing::info!("nexo (mio) starting");
     let clock = Clock::start();
+    let brokers = startup::start_brokers(settings, &clock)?;
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (out_tx, out_rx) = channel();
-    let store = BrokerDriver::new(Store::new(store_config, seed), None);
-    let store = worker::spawn("store", store, clock, out_tx.clone(), waker.clone())?;
-    let pubsub_seed = seed.rotate_left(17) ^ 0x5075_6253_7562;
-    let pubsub = BrokerDriver::new(PubSub::new(pubsub_config, pubsub_seed), None);
-    let pubsub = worker::spawn("pubsub", pubsub, clock, out_tx, waker.clone())?;
+    let store = worker::spawn("store", brokers.store, clock, out_tx.clone(), waker.clone())?;
+    let pubsub = worker::spawn("pubsub", brokers.pubsub, clock, out_tx.clone(), waker.clone())?;
+    let queue = worker::spawn("queue", brokers.queue, clock, out_tx, waker.clone())?;
 
     let addr = SocketAddr::new(settings.bind, settings.port);
     let listener = mio::net::TcpListener::bind(addr)
@@ -82,11 +60,21 @@ fn serve(settings: &Settings) -> std::io::Result<()> {
         max_frame_bytes: settings.max_frame_bytes,
         write_limit: usize::try_from(settings.max_write_buffer_bytes).unwrap_or(usize::MAX),
     };
-    let network =
-        Network::new(NetParts { poll, listener, limits, clock, store, pubsub, outputs: out_rx, shutdown })?;
+    let network = Network::new(NetParts {
+        poll,
+        listener,
+        limits,
+        clock,
+        store,
+        pubsub,
+        queue,
+        outputs: out_rx,
+        shutdown,
+    })?;
     tracing::info!("listening on {local}");
     announce(&startup::ready_line(local, None));
-    network.run()
+    network.run()?;
+    Ok(())
 }
 
 /// Prints the ready line, the only thing nexo writes to stdout.

@@ -21,7 +21,7 @@ use std::time::Duration;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use nexo_engine::{ConnId, Output};
-use nexo_proto::request::{PubSubRequest, StoreRequest};
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest};
 use nexo_proto::{HEADER_LEN, Reply, decode_request_frame};
 use nexo_server::{Clock, Routed, route};
 use slab::Slab;
@@ -65,8 +65,10 @@ pub struct Network {
     clock: Clock,
     store: WorkerHandle<StoreRequest>,
     pubsub: WorkerHandle<PubSubRequest>,
+    queue: WorkerHandle<QueueRequest>,
     store_batch: Vec<WorkerInput<StoreRequest>>,
     pubsub_batch: Vec<WorkerInput<PubSubRequest>>,
+    queue_batch: Vec<WorkerInput<QueueRequest>>,
     outputs: Receiver<Vec<Output>>,
     retry: Vec<usize>,
     dirty: Vec<usize>,
@@ -90,6 +92,8 @@ pub struct NetParts {
     pub store: WorkerHandle<StoreRequest>,
     /// Pub/Sub worker.
     pub pubsub: WorkerHandle<PubSubRequest>,
+    /// Queue worker.
+    pub queue: WorkerHandle<QueueRequest>,
     /// Outputs of all workers.
     pub outputs: Receiver<Vec<Output>>,
     /// Set by the signal thread.
@@ -102,7 +106,7 @@ impl Network {
     /// # Errors
     /// Registration failed.
     pub fn new(parts: NetParts) -> io::Result<Self> {
-        let NetParts { poll, mut listener, limits, clock, store, pubsub, outputs, shutdown } = parts;
+        let NetParts { poll, mut listener, limits, clock, store, pubsub, queue, outputs, shutdown } = parts;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         Ok(Self {
             poll,
@@ -116,8 +120,10 @@ impl Network {
             clock,
             store,
             pubsub,
+            queue,
             store_batch: Vec::new(),
             pubsub_batch: Vec::new(),
+            queue_batch: Vec::new(),
             outputs,
             retry: Vec::new(),
             dirty: Vec::new(),
@@ -135,10 +141,10 @@ impl Network {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                return Err(e);
             }
             let now = self.clock.now().mono_ms;
             for event in events.iter() {
@@ -164,10 +170,10 @@ impl Network {
             if self.shutdown.load(Ordering::Relaxed) && self.draining_until.is_none() {
                 self.begin_shutdown(now);
             }
-            if let Some(until) = self.draining_until {
-                if self.conns.is_empty() || now >= until {
-                    break;
-                }
+            if let Some(until) = self.draining_until
+                && (self.conns.is_empty() || now >= until)
+            {
+                break;
             }
         }
         self.stop_workers();
@@ -336,6 +342,10 @@ impl Network {
                         conn.in_flight += 1;
                         self.pubsub_batch.push(WorkerInput::Request { conn: conn.id, id, request });
                     }
+                    Routed::Queue { id, request } => {
+                        conn.in_flight += 1;
+                        self.queue_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                    }
                 },
                 Err(oversized) => {
                     tracing::debug!("conn {}: {oversized}", conn.id.0);
@@ -409,7 +419,8 @@ impl Network {
     fn send_batches(&mut self) -> io::Result<()> {
         let store = send_batch(&self.store.inputs, &mut self.store_batch)?;
         let pubsub = send_batch(&self.pubsub.inputs, &mut self.pubsub_batch)?;
-        self.backlogged = !(store && pubsub);
+        let queue = send_batch(&self.queue.inputs, &mut self.queue_batch)?;
+        self.backlogged = !(store && pubsub && queue);
         Ok(())
     }
 
@@ -467,6 +478,7 @@ impl Network {
         // Every broker forgets the connection (harmless for one that never sent it anything).
         self.store_batch.push(WorkerInput::Disconnect(conn.id));
         self.pubsub_batch.push(WorkerInput::Disconnect(conn.id));
+        self.queue_batch.push(WorkerInput::Disconnect(conn.id));
         if conn.refused {
             self.refusing_count -= 1;
         } else {
@@ -482,6 +494,10 @@ impl Network {
         }
         let until = now + CLOSE_WAIT_MS;
         self.draining_until = Some(until);
+        // Long-polls end now (empty batches), so their connections can finish.
+        self.store_batch.push(WorkerInput::Shutdown);
+        self.pubsub_batch.push(WorkerInput::Shutdown);
+        self.queue_batch.push(WorkerInput::Shutdown);
         for (key, conn) in self.conns.iter_mut() {
             conn.phase = Phase::Closing { deadline_ms: until };
             self.dirty.push(key);
@@ -489,10 +505,11 @@ impl Network {
     }
 
     fn stop_workers(self) {
-        let Self { store, pubsub, .. } = self;
+        let Self { store, pubsub, queue, .. } = self;
         drop(store.inputs);
         drop(pubsub.inputs);
-        for (name, thread) in [("store", store.thread), ("pubsub", pubsub.thread)] {
+        drop(queue.inputs);
+        for (name, thread) in [("store", store.thread), ("pubsub", pubsub.thread), ("queue", queue.thread)] {
             if thread.join().is_err() {
                 tracing::error!("{name} worker panicked");
             }

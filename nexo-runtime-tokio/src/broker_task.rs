@@ -1,16 +1,17 @@
-//! One task per broker: it owns the broker struct and drives it by the engine's drain rule.
+//! One task per broker: it owns the broker's [`BrokerDriver`] and drives it by the drain rule.
 //!
 //! The task receives [`BrokerInput`]s over a bounded channel (a full channel makes connection
 //! readers wait: backpressure, not memory), sleeps until the broker's next deadline, and after
-//! every input or timer drains `poll_output` into the connections' outboxes. It owns the map from
-//! `ConnId` to outbox for the connections that talk to this broker; outputs for a connection not
-//! in the map (closed, or never seen) are dropped. No protocol or broker logic lives here.
+//! each batch of inputs or a timer drains the driver — which carries out storage instructions
+//! with group commit — into the connections' outboxes. It owns the map from `ConnId` to outbox
+//! for the connections that talk to this broker; outputs for a connection not in the map (closed,
+//! or never seen) are dropped. No protocol or broker logic lives here.
 
 use std::collections::HashMap;
 
-use nexo_engine::{Broker, CloseReason, ConnId, Now, Output};
-use nexo_proto::request::{PubSubRequest, StoreRequest};
-use nexo_server::Clock;
+use nexo_engine::{Broker, CloseReason, ConnId, Output};
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest};
+use nexo_server::{BrokerDriver, Clock};
 use tokio::sync::mpsc;
 
 use crate::outbox::Outbox;
@@ -18,7 +19,7 @@ use crate::outbox::Outbox;
 /// Inputs queued per broker before connection readers wait.
 const CHANNEL_CAPACITY: usize = 4096;
 
-/// Inputs handled per wake-up before the task re-checks its timer and yields.
+/// Inputs handled per wake-up before the task drains, re-checks its timer and yields.
 const BATCH: usize = 256;
 
 /// One input for a broker task.
@@ -39,6 +40,8 @@ pub enum BrokerInput<R> {
     Disconnect(ConnId),
     /// The writer put this many bytes of this broker's pushes on the wire.
     Flushed(ConnId, usize),
+    /// The server is stopping: end long-polls so connections can drain.
+    Shutdown,
 }
 
 /// The channels into the broker tasks, cloned into every connection.
@@ -48,6 +51,8 @@ pub struct Brokers {
     pub store: mpsc::Sender<BrokerInput<StoreRequest>>,
     /// The Pub/Sub task (the only broker that pushes, so the only one told about flushes).
     pub pubsub: mpsc::Sender<BrokerInput<PubSubRequest>>,
+    /// The Queue task.
+    pub queue: mpsc::Sender<BrokerInput<QueueRequest>>,
 }
 
 impl Brokers {
@@ -55,24 +60,40 @@ impl Brokers {
     pub async fn disconnect(&self, conn: ConnId) {
         let _ = self.store.send(BrokerInput::Disconnect(conn)).await;
         let _ = self.pubsub.send(BrokerInput::Disconnect(conn)).await;
+        let _ = self.queue.send(BrokerInput::Disconnect(conn)).await;
+    }
+
+    /// Tells every broker the server is stopping.
+    pub async fn shutdown(&self) {
+        let _ = self.store.send(BrokerInput::Shutdown).await;
+        let _ = self.pubsub.send(BrokerInput::Shutdown).await;
+        let _ = self.queue.send(BrokerInput::Shutdown).await;
     }
 }
 
-/// Starts the task that owns `broker`; returns its input channel. The task ends when every
-/// sender is dropped.
-pub fn spawn<B: Broker>(broker: B, clock: Clock) -> mpsc::Sender<BrokerInput<B::Request>> {
+/// Starts the task that owns `driver` (already recovered); returns its input channel. The task
+/// ends when every sender is dropped.
+pub fn spawn<B: Broker>(driver: BrokerDriver<B>, clock: Clock) -> mpsc::Sender<BrokerInput<B::Request>> {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-    tokio::spawn(run(broker, rx, clock));
+    tokio::spawn(run(driver, rx, clock));
     tx
 }
 
-async fn run<B: Broker>(mut broker: B, mut rx: mpsc::Receiver<BrokerInput<B::Request>>, clock: Clock) {
+async fn run<B: Broker>(
+    mut driver: BrokerDriver<B>,
+    mut rx: mpsc::Receiver<BrokerInput<B::Request>>,
+    clock: Clock,
+) {
     let mut conns: HashMap<ConnId, Outbox> = HashMap::new();
     let timer = tokio::time::sleep_until(clock.instant_of(0).into());
     tokio::pin!(timer);
     let mut armed: Option<u64> = None;
+    let mut outputs = Vec::new();
+    // Connections that closed in this batch: forgotten only after the drain, so replies to their
+    // last requests (handled in the same batch) still reach their outboxes.
+    let mut gone = Vec::new();
     loop {
-        let deadline = broker.poll_timeout();
+        let deadline = driver.poll_timeout();
         if deadline != armed {
             if let Some(mono_ms) = deadline {
                 timer.as_mut().reset(clock.instant_of(mono_ms).into());
@@ -82,9 +103,7 @@ async fn run<B: Broker>(mut broker: B, mut rx: mpsc::Receiver<BrokerInput<B::Req
         tokio::select! {
             () = &mut timer, if armed.is_some() => {
                 armed = None;
-                let now = clock.now();
-                broker.handle_timeout(now);
-                deliver(&mut broker, &mut conns, now);
+                driver.handle_timeout(clock.now());
             }
             input = rx.recv() => {
                 let Some(first) = input else { return };
@@ -92,29 +111,41 @@ async fn run<B: Broker>(mut broker: B, mut rx: mpsc::Receiver<BrokerInput<B::Req
                 let mut next = Some(first);
                 let mut handled = 0;
                 while let Some(input) = next {
-                    match input {
+                    let input = match input {
                         BrokerInput::Request { conn, id, req, outbox } => {
                             conns.entry(conn).or_insert(outbox);
-                            broker.handle_request(now, conn, id, req);
+                            nexo_server::BrokerInput::Request { conn, id, request: req }
                         }
                         BrokerInput::Disconnect(conn) => {
-                            conns.remove(&conn);
-                            broker.handle_disconnect(now, conn);
+                            gone.push(conn);
+                            nexo_server::BrokerInput::Disconnect(conn)
                         }
-                        BrokerInput::Flushed(conn, bytes) => broker.handle_flushed(now, conn, bytes),
-                    }
-                    deliver(&mut broker, &mut conns, now);
+                        BrokerInput::Flushed(conn, bytes) => nexo_server::BrokerInput::Flushed(conn, bytes),
+                        BrokerInput::Shutdown => nexo_server::BrokerInput::Shutdown,
+                    };
+                    driver.handle(now, input);
                     handled += 1;
                     next = if handled < BATCH { rx.try_recv().ok() } else { None };
                 }
+                driver.handle_timeout(clock.now());
             }
+        }
+        // One drain per wake-up: every append of this batch shares one fsync (group commit).
+        if driver.is_durable() {
+            tokio::task::block_in_place(|| driver.drain(&clock, &mut outputs));
+        } else {
+            driver.drain(&clock, &mut outputs);
+        }
+        deliver(&mut conns, outputs.drain(..));
+        for conn in gone.drain(..) {
+            conns.remove(&conn);
         }
     }
 }
 
-/// The drain rule: take every output the broker has and hand it to its connection.
-fn deliver<B: Broker>(broker: &mut B, conns: &mut HashMap<ConnId, Outbox>, now: Now) {
-    while let Some(output) = broker.poll_output() {
+/// Hands each network output to its connection.
+fn deliver(conns: &mut HashMap<ConnId, Outbox>, outputs: impl Iterator<Item = Output>) {
+    for output in outputs {
         match output {
             Output::Reply { conn, id, reply } => {
                 if let Some(outbox) = conns.get(&conn) {
@@ -137,13 +168,8 @@ fn deliver<B: Broker>(broker: &mut B, conns: &mut HashMap<ConnId, Outbox>, now: 
                     outbox.close(reason);
                 }
             }
-            // TODO(storage issue): run these on `nexo-storage` from blocking threads, with group
-            // commit, and report `handle_persisted`. Until then a log fails at once, so whatever
-            // waits on it is answered `Storage unavailable: …` instead of hanging.
-            Output::Append { log, .. } | Output::Roll { log } | Output::TruncateBefore { log, .. } => {
-                tracing::error!(%log, "storage is not wired into nexo-tokio yet");
-                broker.handle_storage_failed(now, &log, "storage is not wired into nexo-tokio yet");
-            }
+            // The driver carries out storage instructions itself; none reach this point.
+            Output::Append { .. } | Output::Roll { .. } | Output::TruncateBefore { .. } => {}
         }
     }
 }

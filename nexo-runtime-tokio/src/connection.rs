@@ -183,6 +183,12 @@ async fn read_loop(
                     .send(BrokerInput::Request { conn, id, req: request, outbox: outbox.clone() })
                     .await
                     .map_err(drop),
+                Routed::Queue { id, request } => ctx
+                    .brokers
+                    .queue
+                    .send(BrokerInput::Request { conn, id, req: request, outbox: outbox.clone() })
+                    .await
+                    .map_err(drop),
             };
             if sent.is_err() {
                 return End::BrokerGone;

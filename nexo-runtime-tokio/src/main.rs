@@ -17,8 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nexo_engine::ConnId;
-use nexo_engine::pubsub::PubSub;
-use nexo_engine::store::Store;
 use nexo_server::{Clock, Settings, logging, startup};
 use socket2::SockRef;
 use tokio::net::{TcpListener, TcpStream};
@@ -50,23 +48,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> Result<(), String> {
-    startup::prepare_data_dir(&settings.data_dir)
-        .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
-    let seed = settings.seed.unwrap_or_else(startup::os_seed);
-    let physical = startup::physical_memory_bytes().unwrap_or_else(|| {
-        tracing::warn!("physical memory unknown; assuming 4 GiB for the Store's default limit");
-        4 << 30
-    });
-    let store_config = settings.store_config(physical);
-    tracing::info!(?settings, "settings");
-    tracing::info!(seed, "engine seed");
-    tracing::info!(store_max_memory_bytes = store_config.max_memory_bytes, physical, "store memory limit");
-
+    tracing::info!("nexo (tokio) starting");
     let clock = Clock::start();
+    let brokers = startup::start_brokers(&settings, &clock).map_err(|e| e.to_string())?;
     let ctx = Arc::new(Context {
         brokers: Brokers {
-            store: broker_task::spawn(Store::new(store_config, seed), clock),
-            pubsub: broker_task::spawn(PubSub::new(settings.pubsub_config(), seed), clock),
+            store: broker_task::spawn(brokers.store, clock),
+            pubsub: broker_task::spawn(brokers.pubsub, clock),
+            queue: broker_task::spawn(brokers.queue, clock),
         },
         max_frame_bytes: settings.max_frame_bytes,
         max_write_buffer_bytes: i64::try_from(settings.max_write_buffer_bytes).unwrap_or(i64::MAX),
@@ -121,6 +110,8 @@ async fn run(settings: Settings) -> Result<(), String> {
     tracing::info!(signal = signal_name, "stopping");
     drop(listener);
     let _ = stop.send(true);
+    // Parked long-polls end now (empty batches), so their connections can drain.
+    ctx.brokers.shutdown().await;
     let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
     if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
         tracing::info!("connections still writing after the grace period; closing them");

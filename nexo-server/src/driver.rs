@@ -72,6 +72,8 @@ pub enum BrokerInput<R> {
     Disconnect(ConnId),
     /// Bytes of this broker's pushes written to the connection.
     Flushed(ConnId, usize),
+    /// The server is stopping: end long-polls so connections can drain.
+    Shutdown,
 }
 
 /// A broker's storage and how it commits.
@@ -158,6 +160,11 @@ impl<B: Broker> BrokerDriver<B> {
         Self { broker, durability }
     }
 
+    /// Whether this broker writes to storage (its drains may block on fsync).
+    pub fn is_durable(&self) -> bool {
+        self.durability.is_some()
+    }
+
     /// The broker (for snapshots).
     pub fn broker(&self) -> &B {
         &self.broker
@@ -209,6 +216,7 @@ impl<B: Broker> BrokerDriver<B> {
             BrokerInput::Request { conn, id, request } => self.broker.handle_request(now, conn, id, request),
             BrokerInput::Disconnect(conn) => self.broker.handle_disconnect(now, conn),
             BrokerInput::Flushed(conn, bytes) => self.broker.handle_flushed(now, conn, bytes),
+            BrokerInput::Shutdown => self.broker.handle_shutdown(now),
         }
     }
 
@@ -230,12 +238,12 @@ impl<B: Broker> BrokerDriver<B> {
         if self.broker.poll_timeout().is_some_and(|d| d <= now.mono_ms) {
             self.broker.handle_timeout(now);
         }
-        if let Some(d) = self.durability.as_mut() {
-            if let FsyncMode::Interval(ms) = d.mode {
-                if !d.unsynced.is_empty() && now.mono_ms >= d.last_sync_ms + ms {
-                    self.sync_unsynced(now);
-                }
-            }
+        let interval_due = self.durability.as_ref().is_some_and(|d| match d.mode {
+            FsyncMode::Interval(ms) => !d.unsynced.is_empty() && now.mono_ms >= d.last_sync_ms + ms,
+            _ => false,
+        });
+        if interval_due {
+            self.sync_unsynced(now);
         }
     }
 
@@ -334,10 +342,9 @@ impl<B: Broker> BrokerDriver<B> {
         let logs = std::mem::take(&mut d.unsynced);
         let mut failures = Vec::new();
         for log in logs {
-            if let Some(name) = d.names.get(&log) {
-                if let Err(e) = d.storage.sync(name) {
-                    failures.push((log, e.to_string()));
-                }
+            let result = d.names.get(&log).map(|name| d.storage.sync(name));
+            if let Some(Err(e)) = result {
+                failures.push((log, e.to_string()));
             }
         }
         for (log, why) in failures {

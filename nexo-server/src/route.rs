@@ -1,7 +1,7 @@
 //! Where a decoded inbound frame goes: answered at once by the network layer, or handed to a
 //! broker. Both runtimes use this, so they route identically.
 
-use nexo_proto::request::{PubSubRequest, StoreRequest};
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest};
 use nexo_proto::{Inbound, Reply, Request};
 
 /// The destination of one inbound frame.
@@ -20,6 +20,13 @@ pub enum Routed {
         id: u32,
         /// The command.
         request: StoreRequest,
+    },
+    /// Hand to the Queue.
+    Queue {
+        /// Request id.
+        id: u32,
+        /// The command.
+        request: QueueRequest,
     },
     /// Hand to Pub/Sub.
     PubSub {
@@ -52,7 +59,6 @@ pub fn route(inbound: Inbound) -> Routed {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use nexo_proto::request::QueueRequest;
 
     #[test]
     fn echo_and_unbuilt_brokers_are_answered_here() {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::driver::FsyncMode;
+use nexo_engine::QueueConfig;
 use nexo_engine::pubsub::PubSubConfig;
 use nexo_engine::store::{EvictionPolicy, StoreConfig};
 
@@ -149,6 +150,11 @@ impl Settings {
             max_memory_bytes: self.store_max_memory.unwrap_or(physical_memory_bytes / 4),
             eviction: self.store_eviction,
         }
+    }
+
+    /// The Queue's engine settings: batch replies are capped at the frame limit.
+    pub fn queue_config(&self) -> QueueConfig {
+        QueueConfig { max_reply_bytes: self.max_frame_bytes as usize, ..QueueConfig::default() }
     }
 
     /// Pub/Sub's engine settings (limits not exposed as flags keep their engine defaults).

@@ -1,9 +1,16 @@
-//! Facts gathered once at start-up: the engine seed, physical memory, the data directory and the
-//! ready line.
+//! Start-up: the engine seed, physical memory, the data directory, building and recovering every
+//! broker, and the ready line.
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use nexo_engine::{PubSub, Queue, Store};
+use nexo_storage::{FileStorage, StorageError};
+
+use crate::clock::Clock;
+use crate::driver::{BrokerDriver, Durability, RecoverError, Replayed};
+use crate::settings::Settings;
 
 /// A fresh 64-bit seed from the OS (through std's randomly keyed hasher).
 pub fn os_seed() -> u64 {
@@ -33,5 +40,97 @@ pub fn ready_line(v1: SocketAddr, ui: Option<SocketAddr>) -> String {
     match ui {
         Some(ui) => format!("nexo ready v1={v1} ui={ui}"),
         None => format!("nexo ready v1={v1} ui=off"),
+    }
+}
+
+/// Every broker, built, given its storage and recovered: what a runtime starts serving with.
+#[derive(Debug)]
+pub struct Brokers {
+    /// The Store (memory only).
+    pub store: BrokerDriver<Store>,
+    /// Pub/Sub.
+    pub pubsub: BrokerDriver<PubSub>,
+    /// The Queue, on its journal in `<data-dir>/queue`.
+    pub queue: BrokerDriver<Queue>,
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The data directory could not be created.
+    DataDir(PathBuf, std::io::Error),
+    /// A broker's storage could not be opened (for example, another process holds the lock).
+    Storage(String, StorageError),
+    /// A broker's logs could not be replayed.
+    Recover(String, RecoverError),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::DataDir(dir, e) => write!(f, "cannot create data directory {}: {e}", dir.display()),
+            Self::Storage(broker, e) => write!(f, "{broker} storage: {e}"),
+            Self::Recover(broker, e) => write!(f, "{broker} recovery: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Builds every broker from the settings, opens its storage (taking the data-directory locks),
+/// replays its logs and logs what it found. Both runtimes start this way.
+///
+/// # Errors
+/// The data directory cannot be created or locked, or a log cannot be recovered.
+pub fn start_brokers(settings: &Settings, clock: &Clock) -> Result<Brokers, StartError> {
+    prepare_data_dir(&settings.data_dir).map_err(|e| StartError::DataDir(settings.data_dir.clone(), e))?;
+    let seed = settings.seed.unwrap_or_else(os_seed);
+    let physical = physical_memory_bytes().unwrap_or_else(|| {
+        tracing::warn!("physical memory unknown; assuming 4 GiB for the Store's default limit");
+        4 << 30
+    });
+    let store_config = settings.store_config(physical);
+    let pubsub_config = settings.pubsub_config();
+    let queue_config = settings.queue_config();
+    tracing::info!("engine seed {seed} (replay with --seed)");
+    tracing::info!(
+        "data_dir={} fsync={} max_connections={} max_frame_bytes={}",
+        settings.data_dir.display(),
+        settings.fsync,
+        settings.max_connections,
+        settings.max_frame_bytes
+    );
+    tracing::info!(
+        "store: max_memory={} bytes ({}% of {physical} bytes physical) eviction={} default_ttl_ms={:?}",
+        store_config.max_memory_bytes,
+        store_config.max_memory_bytes.saturating_mul(100) / physical.max(1),
+        store_config.eviction,
+        store_config.default_ttl_ms
+    );
+    tracing::info!("pubsub: {pubsub_config:?}");
+    tracing::info!("queue: {queue_config:?}");
+
+    let store = BrokerDriver::new(Store::new(store_config, seed), None);
+    let pubsub = BrokerDriver::new(PubSub::new(pubsub_config, seed ^ 0x5055_4253_5542), None);
+    let queue_dir = settings.data_dir.join("queue");
+    let queue_storage =
+        FileStorage::open_dir(&queue_dir).map_err(|e| StartError::Storage("queue".into(), e))?;
+    let queue_durability = Durability::new(Box::new(queue_storage), settings.fsync);
+    let mut queue =
+        BrokerDriver::new(Queue::new(queue_config, seed ^ 0x5155_4555_4500), Some(queue_durability));
+    let replayed = queue.recover(clock.now()).map_err(|e| StartError::Recover("queue".into(), e))?;
+    log_replay("queue", &replayed);
+    Ok(Brokers { store, pubsub, queue })
+}
+
+fn log_replay(broker: &str, replayed: &Replayed) {
+    for (log, records, dropped_bytes, why) in &replayed.logs {
+        tracing::info!("{broker}: replayed {records} records of log '{log}'");
+        if *dropped_bytes > 0 {
+            tracing::warn!(
+                "{broker}: log '{log}' had a torn or corrupt tail; dropped {dropped_bytes} bytes: {}",
+                why.as_deref().unwrap_or("no detail")
+            );
+        }
     }
 }

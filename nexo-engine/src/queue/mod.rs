@@ -241,6 +241,10 @@ impl Broker for Queue {
         self.timers.first().map(|(deadline, _)| *deadline)
     }
 
+    fn handle_shutdown(&mut self, _now: Now) {
+        self.release_parked();
+    }
+
     fn logs(&self) -> Vec<LogId> {
         vec![self.journal.log.clone()]
     }
