@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::ids::ConnId;
-use crate::log::LogId;
+use crate::log::{LogId, StoredRecord};
 use crate::output::Output;
 use crate::time::Now;
 
@@ -57,6 +57,17 @@ pub trait Broker: Send + 'static {
     /// written to the OS in the fsync modes that do not wait).
     fn handle_persisted(&mut self, now: Now, log: &LogId, durable_next_seq: u64) {
         let _ = (now, log, durable_next_seq);
+    }
+
+    /// `log` is open (after [`Output::OpenLog`] or [`Output::Retain`]): it holds sequences
+    /// `first_seq..next_seq`.
+    fn handle_log_opened(&mut self, now: Now, log: &LogId, first_seq: u64, next_seq: u64) {
+        let _ = (now, log, first_seq, next_seq);
+    }
+
+    /// The answer to [`Output::Read`] with `token`: the records, or why they could not be read.
+    fn handle_read(&mut self, now: Now, token: u64, result: Result<Vec<StoredRecord>, String>) {
+        let _ = (now, token, result);
     }
 
     /// `log` failed for good (e.g. an fsync error): answer what waits on it with

@@ -40,7 +40,7 @@ pub mod time;
 
 pub use broker::Broker;
 pub use ids::{ConnId, SeededRng, SeededState};
-pub use log::LogId;
+pub use log::{LogId, StoredRecord};
 pub use output::{CloseReason, Output};
 pub use pubsub::{PubSub, PubSubConfig, PubSubStats, TopicStats};
 pub use queue::{Queue, QueueConfig, QueueSnapshot, QueueStats};

@@ -29,3 +29,15 @@ impl std::fmt::Display for LogId {
         f.write_str(&self.0)
     }
 }
+
+/// One record read back from a log (answer to [`crate::Output::Read`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Its sequence.
+    pub seq: u64,
+    /// Its timestamp: the wall-clock milliseconds passed with the append, raised to the previous
+    /// record's timestamp if the clock stepped back.
+    pub timestamp_ms: u64,
+    /// Its bytes.
+    pub payload: bytes::Bytes,
+}

@@ -58,6 +58,44 @@ pub enum Output {
         /// First sequence to keep.
         seq: u64,
     },
+    /// Open `log`, creating it if missing (a log the broker discovered it needs, e.g. a stream
+    /// topic). Answered by [`crate::Broker::handle_log_opened`].
+    OpenLog {
+        /// The log.
+        log: LogId,
+    },
+    /// Delete `log` and its files.
+    RemoveLog {
+        /// The log.
+        log: LogId,
+    },
+    /// Read records of `log` with `seq >= from_seq` (at most `max_records`, and `max_bytes` of
+    /// payload but always at least one record if any exists). Answered by
+    /// [`crate::Broker::handle_read`] with the same `token`; may be served on another thread, so
+    /// other outputs are not delayed by it.
+    Read {
+        /// The log.
+        log: LogId,
+        /// First sequence wanted.
+        from_seq: u64,
+        /// Record limit.
+        max_records: usize,
+        /// Payload byte limit.
+        max_bytes: usize,
+        /// Echoed back in `handle_read`.
+        token: u64,
+    },
+    /// Apply retention to `log`: delete whole sealed segments older than `max_age_ms` (by their
+    /// newest record) or beyond `max_bytes` (0 = no limit). Answered by
+    /// [`crate::Broker::handle_log_opened`] with the new bounds.
+    Retain {
+        /// The log.
+        log: LogId,
+        /// Age limit in milliseconds (0 = none).
+        max_age_ms: u64,
+        /// Size limit in bytes (0 = none).
+        max_bytes: u64,
+    },
 }
 
 /// Why the engine closes a connection.

@@ -412,7 +412,13 @@ impl Network {
             }
             // Storage instructions are carried out by the worker that owns the log and never
             // reach the network thread.
-            Output::Append { .. } | Output::Roll { .. } | Output::TruncateBefore { .. } => {}
+            Output::Append { .. }
+            | Output::Roll { .. }
+            | Output::TruncateBefore { .. }
+            | Output::OpenLog { .. }
+            | Output::RemoveLog { .. }
+            | Output::Read { .. }
+            | Output::Retain { .. } => {}
         }
     }
 

@@ -169,7 +169,13 @@ fn deliver(conns: &mut HashMap<ConnId, Outbox>, outputs: impl Iterator<Item = Ou
                 }
             }
             // The driver carries out storage instructions itself; none reach this point.
-            Output::Append { .. } | Output::Roll { .. } | Output::TruncateBefore { .. } => {}
+            Output::Append { .. }
+            | Output::Roll { .. }
+            | Output::TruncateBefore { .. }
+            | Output::OpenLog { .. }
+            | Output::RemoveLog { .. }
+            | Output::Read { .. }
+            | Output::Retain { .. } => {}
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use nexo_engine::{Broker, ConnId, LogId, Now, Output};
+use nexo_engine::{Broker, ConnId, LogId, Now, Output, StoredRecord};
 use nexo_storage::{LogConfig, LogName, Storage, StorageError};
 
 use crate::clock::Clock;
@@ -267,6 +267,15 @@ impl<B: Broker> BrokerDriver<B> {
                     Output::TruncateBefore { log, seq } => {
                         self.storage_op(clock.now(), &log, |s, n| s.truncate_before(n, seq).map(drop));
                     }
+                    Output::OpenLog { log } => self.open_log(clock.now(), log),
+                    Output::RemoveLog { log } => self.remove_log(clock.now(), &log),
+                    Output::Read { log, from_seq, max_records, max_bytes, token } => {
+                        let result = self.read(&log, from_seq, max_records, max_bytes);
+                        self.broker.handle_read(clock.now(), token, result);
+                    }
+                    Output::Retain { log, max_age_ms, max_bytes } => {
+                        self.retain(clock.now(), &log, max_age_ms, max_bytes);
+                    }
                     network => out.push(network),
                 }
             }
@@ -288,6 +297,80 @@ impl<B: Broker> BrokerDriver<B> {
             return Err(format!("sequence mismatch: storage assigned {got}, engine expected {seq}"));
         }
         Ok(())
+    }
+
+    fn open_log(&mut self, now: Now, log: LogId) {
+        let Some(d) = self.durability.as_mut() else {
+            return self.fail(now, &log, "no storage configured");
+        };
+        let name = match LogName::new(log.as_str()) {
+            Ok(name) => name,
+            Err(e) => return self.fail(now, &log, &format!("log name: {e}")),
+        };
+        match d.storage.open(&name, LogConfig::default()) {
+            Ok(recovery) => {
+                if recovery.dropped_bytes > 0 {
+                    tracing::warn!(
+                        "log '{log}': dropped {} bytes of a torn tail: {}",
+                        recovery.dropped_bytes,
+                        recovery.dropped_reason.as_deref().unwrap_or("no detail")
+                    );
+                }
+                d.names.insert(log.clone(), name);
+                self.broker.handle_log_opened(now, &log, recovery.first_seq, recovery.next_seq);
+            }
+            Err(e) => self.fail(now, &log, &e.to_string()),
+        }
+    }
+
+    fn remove_log(&mut self, now: Now, log: &LogId) {
+        let result = match self.durability.as_mut() {
+            Some(d) => match d.names.remove(log) {
+                Some(name) => {
+                    d.unsynced.remove(log);
+                    d.storage.remove(&name).map_err(|e| e.to_string())
+                }
+                None => Ok(()),
+            },
+            None => Err("no storage configured".into()),
+        };
+        if let Err(why) = result {
+            self.fail(now, log, &why);
+        }
+    }
+
+    fn read(
+        &mut self,
+        log: &LogId,
+        from_seq: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredRecord>, String> {
+        let d = self.durability.as_mut().ok_or("no storage configured")?;
+        let name = d.names.get(log).ok_or_else(|| format!("log {log} was not opened"))?;
+        let records = d.storage.read(name, from_seq, max_records, max_bytes).map_err(|e| e.to_string())?;
+        Ok(records
+            .into_iter()
+            .map(|r| StoredRecord { seq: r.seq, timestamp_ms: r.timestamp_ms, payload: r.payload })
+            .collect())
+    }
+
+    fn retain(&mut self, now: Now, log: &LogId, max_age_ms: u64, max_bytes: u64) {
+        let result = match self.durability.as_mut() {
+            Some(d) => match d.names.get(log) {
+                Some(name) => d
+                    .storage
+                    .retain(name, now.wall_ms, max_age_ms, max_bytes)
+                    .and_then(|first| Ok((first, d.storage.next_seq(name)?)))
+                    .map_err(|e| e.to_string()),
+                None => Err(format!("log {log} was not opened")),
+            },
+            None => Err("no storage configured".into()),
+        };
+        match result {
+            Ok((first, next)) => self.broker.handle_log_opened(now, log, first, next),
+            Err(why) => self.fail(now, log, &why),
+        }
     }
 
     fn storage_op(
