@@ -45,9 +45,7 @@ pub fn route(inbound: Inbound) -> Routed {
             Request::Echo(bytes) => Routed::Answer { id, reply: Reply::Data(bytes) },
             Request::Store(request) => Routed::Store { id, request },
             Request::PubSub(request) => Routed::PubSub { id, request },
-            Request::Queue(_) => {
-                Routed::Answer { id, reply: Reply::Err("Queue is not available yet".into()) }
-            }
+            Request::Queue(request) => Routed::Queue { id, request },
             Request::Stream(_) => {
                 Routed::Answer { id, reply: Reply::Err("Stream is not available yet".into()) }
             }
@@ -59,17 +57,23 @@ pub fn route(inbound: Inbound) -> Routed {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use nexo_proto::request::StreamRequest;
 
     #[test]
     fn echo_and_unbuilt_brokers_are_answered_here() {
         let echo = route(Inbound::Request { id: 1, request: Request::Echo(Bytes::from_static(b"hi")) });
         assert!(matches!(echo, Routed::Answer { id: 1, reply: Reply::Data(b) } if &b[..] == b"hi"));
-        let queue = route(Inbound::Request {
+        let stream = route(Inbound::Request {
             id: 2,
-            request: Request::Queue(QueueRequest::Exists { name: "q".into() }),
+            request: Request::Stream(StreamRequest::Exists { topic: "t".into() }),
         });
         assert!(
-            matches!(queue, Routed::Answer { reply: Reply::Err(t), .. } if t == "Queue is not available yet")
+            matches!(stream, Routed::Answer { reply: Reply::Err(t), .. } if t == "Stream is not available yet")
         );
+        let queue = route(Inbound::Request {
+            id: 3,
+            request: Request::Queue(QueueRequest::Exists { name: "q".into() }),
+        });
+        assert!(matches!(queue, Routed::Queue { id: 3, .. }));
     }
 }
