@@ -533,11 +533,8 @@ impl Client {
     }
 
     /// [`Client::request`] with `ERR` turned into [`ClientError::Server`].
-    fn call(&mut self, request: Request) -> Result<Reply> {
-        match self.request(&request)? {
-            Reply::Err(text) => Err(ClientError::Server(text)),
-            reply => Ok(reply),
-        }
+    pub(crate) fn call(&mut self, request: Request) -> Result<Reply> {
+        server_err(self.request(&request)?)
     }
 
     /// Queues a push and hands back a response; any other frame type breaks the protocol.
@@ -604,7 +601,16 @@ fn key_bytes(key: &str) -> Bytes {
     Bytes::copy_from_slice(key.as_bytes())
 }
 
-fn unexpected(command: &str, reply: &Reply) -> ClientError {
+/// An `ERR` reply as [`ClientError::Server`]; any other reply as it is.
+pub(crate) fn server_err(reply: Reply) -> Result<Reply> {
+    match reply {
+        Reply::Err(text) => Err(ClientError::Server(text)),
+        reply => Ok(reply),
+    }
+}
+
+/// The error for a reply whose layout does not fit the command (shown shortened).
+pub(crate) fn unexpected(command: &str, reply: &Reply) -> ClientError {
     let mut shown = format!("{reply:?}");
     if shown.len() > 120 {
         let cut = (0..=120).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
@@ -614,21 +620,32 @@ fn unexpected(command: &str, reply: &Reply) -> ClientError {
     ClientError::Protocol(format!("unexpected reply to {command}: {shown}"))
 }
 
-fn expect_ok(command: &str, reply: Reply) -> Result<()> {
+/// `OK`, or the error for an unexpected reply.
+pub(crate) fn expect_ok(command: &str, reply: Reply) -> Result<()> {
     match reply {
         Reply::Ok => Ok(()),
         other => Err(unexpected(command, &other)),
     }
 }
 
-fn expect_flag(command: &str, reply: Reply) -> Result<bool> {
+/// `DATA u8`, or the error for an unexpected reply.
+pub(crate) fn expect_flag(command: &str, reply: Reply) -> Result<bool> {
     match reply {
         Reply::Flag(flag) => Ok(flag),
         other => Err(unexpected(command, &other)),
     }
 }
 
-fn expect_int(command: &str, reply: Reply) -> Result<i64> {
+/// `DATA u32`, or the error for an unexpected reply.
+pub(crate) fn expect_count(command: &str, reply: Reply) -> Result<u32> {
+    match reply {
+        Reply::Count(n) => Ok(n),
+        other => Err(unexpected(command, &other)),
+    }
+}
+
+/// `DATA i64`, or the error for an unexpected reply.
+pub(crate) fn expect_int(command: &str, reply: Reply) -> Result<i64> {
     match reply {
         Reply::Int(value) => Ok(value),
         other => Err(unexpected(command, &other)),

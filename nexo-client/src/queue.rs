@@ -16,7 +16,9 @@ use nexo_proto::options::{ConsumeOptions, PushOptions, QueueOptions};
 use nexo_proto::reply::{DlqMessage, QueueInfo, QueueMessage};
 use nexo_proto::request::{QueueRequest, Request};
 
-use crate::client::Client;
+use crate::client::{
+    Client, expect_count as count, expect_flag as flag, expect_ok as ok, server_err, unexpected,
+};
 use crate::error::{ClientError, Result};
 
 /// Long-poll wait [`Client::consume_loop`] uses when the options give none (as the v1 SDKs).
@@ -250,44 +252,6 @@ impl Client {
     /// Sends a Queue request; `ERR` becomes [`ClientError::Server`].
     fn queue_call(&mut self, request: QueueRequest) -> Result<Reply> {
         server_err(self.request(&Request::Queue(request))?)
-    }
-}
-
-fn server_err(reply: Reply) -> Result<Reply> {
-    match reply {
-        Reply::Err(text) => Err(ClientError::Server(text)),
-        reply => Ok(reply),
-    }
-}
-
-fn unexpected(command: &str, reply: &Reply) -> ClientError {
-    let mut shown = format!("{reply:?}");
-    if shown.len() > 120 {
-        let cut = (0..=120).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
-        shown.truncate(cut);
-        shown.push('…');
-    }
-    ClientError::Protocol(format!("unexpected reply to {command}: {shown}"))
-}
-
-fn ok(command: &str, reply: Reply) -> Result<()> {
-    match reply {
-        Reply::Ok => Ok(()),
-        other => Err(unexpected(command, &other)),
-    }
-}
-
-fn flag(command: &str, reply: Reply) -> Result<bool> {
-    match reply {
-        Reply::Flag(flag) => Ok(flag),
-        other => Err(unexpected(command, &other)),
-    }
-}
-
-fn count(command: &str, reply: Reply) -> Result<u32> {
-    match reply {
-        Reply::Count(n) => Ok(n),
-        other => Err(unexpected(command, &other)),
     }
 }
 
