@@ -93,6 +93,7 @@ pub fn start_brokers(settings: &Settings, clock: &Clock) -> Result<Brokers, Star
     let pubsub_config = settings.pubsub_config();
     let queue_config = settings.queue_config();
     tracing::info!("engine seed {seed} (replay with --seed)");
+    raise_fd_limit(settings.max_connections);
     tracing::info!(
         "data_dir={} fsync={} max_connections={} max_frame_bytes={}",
         settings.data_dir.display(),
@@ -121,6 +122,23 @@ pub fn start_brokers(settings: &Settings, clock: &Clock) -> Result<Brokers, Star
     let replayed = queue.recover(clock.now()).map_err(|e| StartError::Recover("queue".into(), e))?;
     log_replay("queue", &replayed);
     Ok(Brokers { store, pubsub, queue })
+}
+
+/// File descriptors kept beyond one per connection: refusals in progress, listeners, logs.
+const SPARE_FDS: u64 = 512;
+
+/// Raises the soft open-file limit so `--max-connections` can be reached (the default soft
+/// limit is often 1024); logs what it got, and warns when the hard limit is lower.
+fn raise_fd_limit(max_connections: usize) {
+    let wanted = (max_connections as u64).saturating_add(SPARE_FDS);
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got >= wanted => tracing::info!("open-file limit {got}"),
+        Ok(got) => tracing::warn!(
+            "open-file limit is {got}, below the {wanted} that --max-connections {max_connections} needs; \
+             accepts beyond it fail until connections close (raise the hard limit with ulimit -Hn)"
+        ),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
 }
 
 fn log_replay(broker: &str, replayed: &Replayed) {
