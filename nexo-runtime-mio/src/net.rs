@@ -164,12 +164,14 @@ impl Network {
             }
             self.retry_reads();
             self.apply_outputs();
-            self.send_batches()?;
             self.flush_dirty();
             self.expire(now);
             if self.shutdown.load(Ordering::Relaxed) && self.draining_until.is_none() {
                 self.begin_shutdown(now);
             }
+            // Last, so everything this turn produced for the workers goes out now: requests,
+            // flushed push bytes, and the disconnects of connections closed above.
+            self.send_batches()?;
             if let Some(until) = self.draining_until
                 && (self.conns.is_empty() || now >= until)
             {

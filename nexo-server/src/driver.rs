@@ -8,7 +8,9 @@
 //! never touches sockets; network outputs are handed back to the runtime.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
+use nexo_engine::observe::{Answer, BrokerKind, BrokerSnapshot, BrokerStats, Observe, Query};
 use nexo_engine::{Broker, ConnId, LogId, Now, Output, StoredRecord};
 use nexo_storage::{LogConfig, LogName, Storage, StorageError};
 
@@ -18,6 +20,36 @@ use crate::clock::Clock;
 const REPLAY_BATCH_RECORDS: usize = 4096;
 /// Payload bytes read per call while replaying.
 const REPLAY_BATCH_BYTES: usize = 16 << 20;
+
+/// While a broker changes, its snapshot is republished at most this often (and once more this
+/// long after the last change, so the dashboard never keeps a stale picture of an idle broker).
+pub const SNAPSHOT_INTERVAL_MS: u64 = 250;
+
+/// Where a driver publishes its broker's latest [`BrokerSnapshot`] for the dashboard; readers
+/// clone it out under the lock, so reading never waits on the broker's work.
+pub type SnapshotSlot = Arc<Mutex<Option<BrokerSnapshot>>>;
+
+/// Where the answer to a [`BrokerInput::Inspect`] goes (a callback, so each runtime picks its
+/// own channel).
+pub struct Responder(Box<dyn FnOnce(Answer) + Send>);
+
+impl Responder {
+    /// A responder that hands the answer to `send`.
+    pub fn new(send: impl FnOnce(Answer) + Send + 'static) -> Self {
+        Self(Box::new(send))
+    }
+
+    /// Delivers the answer.
+    pub fn send(self, answer: Answer) {
+        (self.0)(answer);
+    }
+}
+
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Responder")
+    }
+}
 
 /// When appended records are fsynced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +106,9 @@ pub enum BrokerInput<R> {
     Flushed(ConnId, usize),
     /// The server is stopping: end long-polls so connections can drain.
     Shutdown,
+    /// A read-only dashboard query, answered at once from the broker's current state (see
+    /// [`BrokerDriver::observe`]; unobserved drivers answer [`Answer::Unsupported`]).
+    Inspect(Query, Responder),
 }
 
 /// A broker's storage and how it commits.
@@ -147,17 +182,54 @@ pub struct Replayed {
     pub logs: Vec<(LogId, u64, u64, Option<String>)>,
 }
 
+/// How a driver publishes snapshots and answers queries (set by [`BrokerDriver::observe`]).
+struct Observer<B> {
+    slot: SnapshotSlot,
+    kind: BrokerKind,
+    stats: fn(&B) -> BrokerStats,
+    inspect: fn(&B, Now, &Query) -> Answer,
+    published_ms: u64,
+    /// The broker had an input since the last publication.
+    dirty: bool,
+}
+
+impl<B> std::fmt::Debug for Observer<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer").field("kind", &self.kind).field("dirty", &self.dirty).finish_non_exhaustive()
+    }
+}
+
 /// A broker with its storage, driven by the drain rule.
 #[derive(Debug)]
 pub struct BrokerDriver<B> {
     broker: B,
     durability: Option<Durability>,
+    /// Requests handed to the broker since start.
+    requests: u64,
+    observer: Option<Observer<B>>,
+}
+
+impl<B: Broker + Observe> BrokerDriver<B> {
+    /// Publishes the broker's snapshot into `slot` now and, from then on, at most every
+    /// [`SNAPSHOT_INTERVAL_MS`] while inputs arrive; answers [`BrokerInput::Inspect`] queries.
+    pub fn observe(&mut self, slot: SnapshotSlot, now: Now) {
+        let kind = self.broker.kind();
+        self.observer = Some(Observer {
+            slot,
+            kind,
+            stats: <B as Observe>::stats,
+            inspect: <B as Observe>::inspect,
+            published_ms: now.mono_ms,
+            dirty: true,
+        });
+        self.publish(now);
+    }
 }
 
 impl<B: Broker> BrokerDriver<B> {
     /// A driver for `broker`; `durability` is required if the broker names any log.
     pub fn new(broker: B, durability: Option<Durability>) -> Self {
-        Self { broker, durability }
+        Self { broker, durability, requests: 0, observer: None }
     }
 
     /// Whether this broker writes to storage (its drains may block on fsync).
@@ -212,31 +284,75 @@ impl<B: Broker> BrokerDriver<B> {
 
     /// Hands one input to the broker.
     pub fn handle(&mut self, now: Now, input: BrokerInput<B::Request>) {
+        if let Some(observer) = self.observer.as_mut() {
+            observer.dirty |= !matches!(input, BrokerInput::Inspect(..));
+        }
         match input {
-            BrokerInput::Request { conn, id, request } => self.broker.handle_request(now, conn, id, request),
+            BrokerInput::Request { conn, id, request } => {
+                self.requests += 1;
+                self.broker.handle_request(now, conn, id, request);
+            }
             BrokerInput::Disconnect(conn) => self.broker.handle_disconnect(now, conn),
             BrokerInput::Flushed(conn, bytes) => self.broker.handle_flushed(now, conn, bytes),
             BrokerInput::Shutdown => self.broker.handle_shutdown(now),
+            BrokerInput::Inspect(query, responder) => {
+                let answer = match &self.observer {
+                    Some(observer) => (observer.inspect)(&self.broker, now, &query),
+                    None => Answer::Unsupported,
+                };
+                responder.send(answer);
+            }
         }
     }
 
-    /// The next monotonic deadline: the broker's, or the next interval fsync.
+    /// Requests handed to the broker since start.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// The next monotonic deadline: the broker's, the next interval fsync, or the next snapshot.
     pub fn poll_timeout(&self) -> Option<u64> {
         let broker = self.broker.poll_timeout();
         let sync = self.durability.as_ref().and_then(|d| match d.mode {
             FsyncMode::Interval(ms) if !d.unsynced.is_empty() => Some(d.last_sync_ms + ms),
             _ => None,
         });
-        match (broker, sync) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let snapshot = self.observer.as_ref().filter(|o| o.dirty).map(|o| o.published_ms + SNAPSHOT_INTERVAL_MS);
+        [broker, sync, snapshot].into_iter().flatten().min()
+    }
+
+    /// Publishes the broker's snapshot if it changed and the last one is at least
+    /// [`SNAPSHOT_INTERVAL_MS`] old (called after every drain and timeout).
+    fn publish_if_due(&mut self, now: Now) {
+        if self.observer.as_ref().is_some_and(|o| o.dirty && now.mono_ms >= o.published_ms + SNAPSHOT_INTERVAL_MS) {
+            self.publish(now);
         }
     }
 
-    /// Runs whatever is due at `now`: the broker's timers and interval fsyncs.
+    fn publish(&mut self, now: Now) {
+        let failed_logs = self.failed_logs().iter().map(ToString::to_string).collect();
+        let Some(observer) = self.observer.as_mut() else { return };
+        let snapshot = BrokerSnapshot {
+            kind: observer.kind,
+            requests: self.requests,
+            failed_logs,
+            taken_mono_ms: now.mono_ms,
+            stats: (observer.stats)(&self.broker),
+        };
+        observer.published_ms = now.mono_ms;
+        observer.dirty = false;
+        // A poisoned slot only means a reader panicked while cloning; the data is still whole.
+        let mut slot = observer.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Some(snapshot);
+    }
+
+    /// Runs whatever is due at `now`: the broker's timers, interval fsyncs and the snapshot.
     pub fn handle_timeout(&mut self, now: Now) {
         if self.broker.poll_timeout().is_some_and(|d| d <= now.mono_ms) {
             self.broker.handle_timeout(now);
+            if let Some(observer) = self.observer.as_mut() {
+                observer.dirty = true;
+            }
         }
         let interval_due = self.durability.as_ref().is_some_and(|d| match d.mode {
             FsyncMode::Interval(ms) => !d.unsynced.is_empty() && now.mono_ms >= d.last_sync_ms + ms,
@@ -245,6 +361,7 @@ impl<B: Broker> BrokerDriver<B> {
         if interval_due {
             self.sync_unsynced(now);
         }
+        self.publish_if_due(now);
     }
 
     /// Drains the broker: storage instructions are carried out (with group commit), network
@@ -280,6 +397,9 @@ impl<B: Broker> BrokerDriver<B> {
                 }
             }
             if appended.is_empty() {
+                if self.observer.as_ref().is_some_and(|o| o.dirty) {
+                    self.publish_if_due(clock.now());
+                }
                 return;
             }
             self.commit(clock.now(), appended);

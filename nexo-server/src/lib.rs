@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod dashboard;
 pub mod driver;
 pub mod logging;
 pub mod route;
@@ -15,6 +16,7 @@ pub mod settings;
 pub mod startup;
 
 pub use clock::Clock;
-pub use driver::{BrokerDriver, BrokerInput, Durability, FsyncMode};
+pub use dashboard::Dashboard;
+pub use driver::{BrokerDriver, BrokerInput, Durability, FsyncMode, Responder, SnapshotSlot};
 pub use route::{Routed, route};
 pub use settings::Settings;

@@ -4,7 +4,7 @@
 //! plain byte count or a suffix (`kb`, `mb`, `gb`, powers of 1024); durations in seconds accept
 //! `never`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
@@ -110,6 +110,12 @@ pub struct Settings {
     /// Do not start the web dashboard (also `NEXO_UI=off`).
     #[arg(long)]
     pub no_ui: bool,
+    /// Address the web dashboard listens on.
+    #[arg(long, env = "NEXO_UI_BIND", default_value = "127.0.0.1")]
+    pub ui_bind: IpAddr,
+    /// Port of the web dashboard (0 = pick a free port; the ready line tells which).
+    #[arg(long, env = "NEXO_UI_PORT", default_value_t = 8080)]
+    pub ui_port: u16,
     /// Store: TTL in seconds for keys set without one, or `never`.
     #[arg(long, env = "NEXO_STORE_DEFAULT_TTL", default_value = "3600", value_parser = parse_ttl)]
     pub store_default_ttl: TtlSetting,
@@ -141,6 +147,11 @@ impl Settings {
             settings.no_ui = true;
         }
         settings
+    }
+
+    /// Where the dashboard listens, or `None` when it is off (`--no-ui` / `NEXO_UI=off`).
+    pub fn ui_addr(&self) -> Option<SocketAddr> {
+        (!self.no_ui).then_some(SocketAddr::new(self.ui_bind, self.ui_port))
     }
 
     /// The Store's engine settings, given the physical memory found at start.
@@ -196,6 +207,9 @@ mod tests {
         let s = Settings::parse_from(["nexo"]);
         assert_eq!(s.bind.to_string(), "127.0.0.1");
         assert_eq!(s.port, 7654);
+        assert_eq!(s.ui_addr().map(|a| a.to_string()).as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(Settings::parse_from(["nexo", "--no-ui"]).ui_addr(), None);
+        assert_eq!(Settings::parse_from(["nexo", "--ui-port", "0"]).ui_addr().map(|a| a.port()), Some(0));
         assert_eq!(s.max_connections, 10_000);
         assert_eq!(s.max_frame_bytes, 10 << 20);
         assert_eq!(s.store_config(8 << 30).max_memory_bytes, 2 << 30);

@@ -48,7 +48,7 @@ pub fn ready_line(v1: SocketAddr, ui: Option<SocketAddr>) -> String {
 pub struct Brokers {
     /// The Store (memory only).
     pub store: BrokerDriver<Store>,
-    /// Pub/Sub.
+    /// Pub/Sub, its retained messages journaled in `<data-dir>/pubsub`.
     pub pubsub: BrokerDriver<PubSub>,
     /// The Queue, on its journal in `<data-dir>/queue`.
     pub queue: BrokerDriver<Queue>,
@@ -112,7 +112,13 @@ pub fn start_brokers(settings: &Settings, clock: &Clock) -> Result<Brokers, Star
     tracing::info!("queue: {queue_config:?}");
 
     let store = BrokerDriver::new(Store::new(store_config, seed), None);
-    let pubsub = BrokerDriver::new(PubSub::new(pubsub_config, seed ^ 0x5055_4253_5542), None);
+    let pubsub_storage = FileStorage::open_dir(&settings.data_dir.join("pubsub"))
+        .map_err(|e| StartError::Storage("pubsub".into(), e))?;
+    let pubsub_durability = Durability::new(Box::new(pubsub_storage), settings.fsync);
+    let mut pubsub =
+        BrokerDriver::new(PubSub::new(pubsub_config, seed ^ 0x5055_4253_5542), Some(pubsub_durability));
+    let replayed = pubsub.recover(clock.now()).map_err(|e| StartError::Recover("pubsub".into(), e))?;
+    log_replay("pubsub", &replayed);
     let queue_dir = settings.data_dir.join("queue");
     let queue_storage =
         FileStorage::open_dir(&queue_dir).map_err(|e| StartError::Storage("queue".into(), e))?;

@@ -1,5 +1,6 @@
-//! The server harness: starts one Nexo binary on an ephemeral port with a fresh data directory,
-//! waits for its ready line, keeps its stderr, and kills it on drop.
+//! The server harness: starts one Nexo binary on an ephemeral port with a fresh data directory
+//! (or a given one), waits for its ready line, keeps its stderr, and kills it on drop. For
+//! durability cases it can crash the server (`kill -9`) and restart it on the same directory.
 //!
 //! It owns the child process and nothing else; it knows nothing about the protocol beyond the
 //! ready line (`nexo ready v1=<ip:port> ui=off`). When a test panics while a server is alive,
@@ -26,15 +27,19 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(15);
 /// How many stderr lines the ring buffer keeps.
 const STDERR_LINES: usize = 400;
 
-/// A running server process; killed (and its data directory removed) on drop.
+/// A running server process; killed (and its data directory removed, when the harness created
+/// it) on drop.
 #[derive(Debug)]
 pub struct Server {
     child: Child,
     addr: SocketAddr,
     stderr: Arc<Mutex<VecDeque<String>>>,
-    // Held for its `Drop`: the directory lives as long as the server.
-    data_dir: tempfile::TempDir,
+    // Held for its `Drop`: a directory the harness created lives as long as the server (and
+    // passes on to the next one through [`Server::restart`]). `None` for [`Server::start_in`].
+    owned_dir: Option<tempfile::TempDir>,
+    data_dir: PathBuf,
     bin: PathBuf,
+    extra: Vec<String>,
 }
 
 impl Server {
@@ -50,11 +55,46 @@ impl Server {
     /// Panics, with the stderr tail, when the ready line does not arrive within
     /// [`READY_TIMEOUT`] or does not match `nexo ready v1=<ip:port> ui=off`.
     pub fn start_with(bin: &Path, extra: &[&str]) -> Self {
-        let data_dir = tempfile::Builder::new().prefix("nexo-e2e-").tempdir().expect("create temp data dir");
+        let dir = tempfile::Builder::new().prefix("nexo-e2e-").tempdir().expect("create temp data dir");
+        let path = dir.path().to_path_buf();
+        Self::spawn(bin, path, Some(dir), extra.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    /// Starts `bin` like [`Server::start_with`] but on the data directory `dir`, which the harness
+    /// neither creates nor removes (the caller owns it, e.g. to start a second server on it).
+    pub fn start_in(bin: &Path, dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn(bin, dir.to_path_buf(), None, extra.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    /// Stops this server if it still runs (SIGTERM, as [`Server::terminate`]; after
+    /// [`Server::kill9`] it has exited already) and starts the same binary with the same flags
+    /// on the same data directory, which the new server then owns.
+    pub fn restart(self) -> Self {
+        let extra = self.extra.clone();
+        self.restart_with(&extra.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// As [`Server::restart`], with `extra` instead of the flags this server was started with.
+    pub fn restart_with(mut self, extra: &[&str]) -> Self {
+        if self.child.try_wait().expect("poll the child").is_none() {
+            self.terminate();
+        }
+        let owned = self.owned_dir.take();
+        let (bin, dir) = (self.bin.clone(), self.data_dir.clone());
+        drop(self);
+        Self::spawn(&bin, dir, owned, extra.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    fn spawn(
+        bin: &Path,
+        data_dir: PathBuf,
+        owned_dir: Option<tempfile::TempDir>,
+        extra: Vec<String>,
+    ) -> Self {
         let mut child = Command::new(bin)
             .args(["--bind", "127.0.0.1", "--port", "0", "--no-ui", "--data-dir"])
-            .arg(data_dir.path())
-            .args(extra)
+            .arg(&data_dir)
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -84,8 +124,15 @@ impl Server {
             })
             .expect("spawn stdout reader");
 
-        let mut server =
-            Self { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), stderr, data_dir, bin: bin.into() };
+        let mut server = Self {
+            child,
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            stderr,
+            owned_dir,
+            data_dir,
+            bin: bin.into(),
+            extra,
+        };
         let line = match rx.recv_timeout(READY_TIMEOUT) {
             Ok(Ok(line)) => line,
             Ok(Err(e)) => server.fail(&format!("reading the ready line failed: {e}")),
@@ -110,9 +157,10 @@ impl Server {
         self.child.id()
     }
 
-    /// The server's data directory (a fresh temporary directory).
+    /// The server's data directory (a fresh temporary directory, or the one given to
+    /// [`Server::start_in`]).
     pub fn data_dir(&self) -> &Path {
-        self.data_dir.path()
+        &self.data_dir
     }
 
     /// A connected client with [`IO_TIMEOUT`] as its timeout.
@@ -146,6 +194,16 @@ impl Server {
         assert!(status.success(), "`kill -TERM {}` failed: {status}", self.pid());
         self.wait_exit(Duration::from_secs(15))
             .unwrap_or_else(|| self.fail("the server did not exit within 15 s of SIGTERM"))
+    }
+
+    /// Sends SIGKILL (via `kill -KILL`, a crash: no shutdown code runs) and waits up to 15 s for
+    /// the process to be gone; returns its status.
+    pub fn kill9(&mut self) -> ExitStatus {
+        let status =
+            Command::new("kill").args(["-KILL", &self.pid().to_string()]).status().expect("run `kill -KILL`");
+        assert!(status.success(), "`kill -KILL {}` failed: {status}", self.pid());
+        self.wait_exit(Duration::from_secs(15))
+            .unwrap_or_else(|| self.fail("the server did not exit within 15 s of SIGKILL"))
     }
 
     /// Waits up to `timeout` for the process to exit.

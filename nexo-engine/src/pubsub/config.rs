@@ -35,6 +35,12 @@ pub struct PubSubConfig {
     /// Topics whose counters are kept for the dashboard (default 10 000); when full, the topic
     /// published least recently is forgotten to make room.
     pub max_tracked_topics: usize,
+    /// Compaction of the retained journal starts when the bytes written since the last snapshot
+    /// exceed `compact_ratio × retained bytes + compact_min_bytes` (retained bytes as counted
+    /// for [`PubSubConfig::max_retained_bytes`]); default ratio 2.
+    pub compact_ratio: u64,
+    /// See [`PubSubConfig::compact_ratio`]; default 4 MiB.
+    pub compact_min_bytes: u64,
 }
 
 impl PubSubConfig {
@@ -56,6 +62,8 @@ impl Default for PubSubConfig {
             max_topic_levels: 32,
             max_subscriptions_per_conn: 10_000,
             max_tracked_topics: 10_000,
+            compact_ratio: 2,
+            compact_min_bytes: 4 << 20,
         }
     }
 }

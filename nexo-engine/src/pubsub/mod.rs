@@ -2,9 +2,11 @@
 //! fan-out, as a sans-IO state machine driven through [`Broker`].
 //!
 //! This module owns request handling, the timer table and the wiring between the parts; it must
-//! not parse wire bytes (that is `nexo-proto`), read a clock or keep anything unbounded. The
-//! parts: [`topic`] (syntax and ERR texts), [`tree`] (pattern matching), `retained` (retained
-//! messages), `shared` (`$share/` groups), `fanout` (per-connection backlog), `stats` (counters).
+//! not parse wire bytes (that is `nexo-proto`), read a clock, touch files or keep anything
+//! unbounded. The parts: [`topic`] (syntax and ERR texts), [`tree`] (pattern matching),
+//! `retained` (retained messages), [`journal`] (the retained journal's record format), `durable`
+//! (sequences, held outputs, undo, failure), `recover` (replay), `compact` (snapshots), `shared`
+//! (`$share/` groups), `fanout` (per-connection backlog), `stats` (counters).
 //!
 //! # Semantics
 //!
@@ -22,7 +24,8 @@
 //!   `ttl` missing or `0` means [`PubSubConfig::retained_default_ttl_ms`], `persist: true` never
 //!   expires. A plain SUBSCRIBE answers `OK` and then pushes every live retained message that
 //!   matches, also when the connection was already subscribed (as MQTT's default). Expired
-//!   messages are never delivered and are removed by the timer table.
+//!   messages are never delivered and are removed by the timer table. Retained messages are
+//!   durable (see below).
 //! * **Bounded fan-out**: a live push that would pass a connection's pending limits is not
 //!   queued; the connection gets one `Close { SlowConsumer }`, loses all subscriptions at once and
 //!   is refused new ones (`Connection is closing: slow consumer`) until it disconnects. A shared
@@ -31,17 +34,70 @@
 //!   cannot make a subscriber loop on reconnects.
 //! * **UNSUBSCRIBE** answers `OK` whether or not the exact string was subscribed (invalid
 //!   strings included, since they cannot be subscribed).
+//!
+//! # Durability of retained messages
+//!
+//! Every change to the retained set is a record of the log [`JOURNAL_LOG`] (`retained`; format
+//! in [`journal`]), emitted as [`Output::Append`] with the sequence the storage will assign:
+//! `SET` (topic, wall-clock expiry or 0 = never, payload) for a retained PUBLISH, `CLEAR` for a
+//! clearing one (written even when the topic retained nothing, so every retained PUBLISH has one
+//! record to wait for) and for a message the expiry timer removes. Non-retained PUBLISHes,
+//! SUBSCRIBE and UNSUBSCRIBE write nothing.
+//!
+//! * **A retained PUBLISH is answered `OK` only once [`Broker::handle_persisted`] covers its
+//!   record.** The change is applied to the retained set at once, and the message is delivered
+//!   live to current subscribers at once, before it is durable: live delivery is at-most-once
+//!   anyway (nothing else in Pub/Sub is durable), holding it would delay every subscriber by an
+//!   fsync, and delivering it later would reorder it against the publisher's later non-retained
+//!   messages. What the `OK` promises is that the retained set after a restart contains the
+//!   message (or its clearing). A subscriber can therefore see, live or on SUBSCRIBE, a retained
+//!   message that a crash before its fsync loses.
+//! * **Per-connection order is kept**: while a connection waits for a retained PUBLISH's reply,
+//!   every later output to that connection (replies, pushes, a slow-consumer close) is held
+//!   behind it and released in order. So replies leave in request order, a SUBSCRIBE's `OK`
+//!   still comes before the retained messages it pushes, and a publisher subscribed to its own
+//!   topic gets its `OK` before its own message. Other connections are not held.
+//! * **Expiry** is stored as wall-clock milliseconds (`now.wall_ms + ttl`); the live timer uses
+//!   the monotonic clock. When the timer removes a message it also journals a `CLEAR` (not
+//!   waited for), so the journal agrees with memory even if the wall clock steps back before a
+//!   restart; recovery additionally drops every `SET` whose expiry has passed by the wall clock,
+//!   which covers messages that expired while the server was down or before their `CLEAR` was
+//!   durable.
+//! * **Storage failure** ([`Broker::handle_storage_failed`]): every reply waiting for a record is
+//!   answered `Storage unavailable: <why>` (held outputs are released in order), and the
+//!   retained changes whose records never became durable are undone, newest first, so the
+//!   retained set served from then on is the durable one (live deliveries already made cannot be
+//!   undone). From then on every retained PUBLISH (clearing ones too) is answered with the same
+//!   text and neither stored nor delivered; non-retained PUBLISHes, SUBSCRIBE (with the retained
+//!   messages in memory) and UNSUBSCRIBE keep working; the expiry timer still removes messages,
+//!   without records.
+//! * **Recovery** ([`Broker::handle_recovered`] in sequence order, then
+//!   [`Broker::handle_recovery_done`]) rebuilds the retained set (rules in `recover`): expired
+//!   messages do not come back, undecodable records are skipped and counted
+//!   ([`PubSubStats::skipped_records`]), and the retained limits of the current configuration
+//!   still apply ([`PubSubStats::recovery_refused`]).
+//! * **Compaction** (see `compact`): when the bytes written since the last snapshot exceed
+//!   [`PubSubConfig::compact_ratio`] × retained bytes + [`PubSubConfig::compact_min_bytes`], the
+//!   broker emits `Roll`, a snapshot (`SNAPSHOT_BEGIN`, one `SNAP_SET` per live message,
+//!   `SNAPSHOT_END` with the count) and, once that is durable, `TruncateBefore` the snapshot, so
+//!   the journal stays proportional to the retained set however often topics are overwritten.
+//!   Recovery adopts a snapshot only when it is complete.
 
+pub mod journal;
 pub mod topic;
 pub mod tree;
 
+mod compact;
 mod config;
+mod durable;
 mod fanout;
+mod recover;
 mod retained;
 mod shared;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod view;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -53,6 +109,7 @@ use nexo_proto::{Push, Reply};
 
 use crate::broker::Broker;
 use crate::ids::{ConnId, SeededState};
+use crate::log::LogId;
 use crate::output::{CloseReason, Output};
 use crate::time::Now;
 
@@ -60,11 +117,18 @@ pub use config::PubSubConfig;
 pub use stats::{PubSubStats, TopicStats};
 pub use topic::{Subscription, TopicError, TopicLimits};
 pub use tree::TopicTree;
+pub use view::{RETAINED_HEAD_BYTES, RetainedView, SubscriptionKind, SubscriptionList, SubscriptionView};
 
+use durable::Journal;
 use fanout::{ConnState, SubKind};
+use journal::Record;
+use recover::Replay;
 use retained::{Retained, RetainedStore};
 use shared::{GroupId, SharedGroups};
 use stats::TopicTable;
+
+/// Name of the log holding the retained journal.
+pub const JOURNAL_LOG: &str = "retained";
 
 /// Most topics one [`PubSub::topics`] call returns.
 pub const MAX_TOPICS_PAGE: usize = 1000;
@@ -117,22 +181,29 @@ pub struct PubSub {
     outputs: VecDeque<Output>,
     /// Reused match buffer of the publish path.
     scratch: Vec<SubKey>,
+    /// The retained journal's write state.
+    journal: Journal,
+    /// Start-up replay progress.
+    replay: Replay,
 }
 
 impl PubSub {
     /// A broker with `config`; `seed` keys its hash maps (see [`SeededState`]).
     pub fn new(config: PubSubConfig, seed: u64) -> Self {
+        let hasher = SeededState::new(seed);
         Self {
             config,
             tree: TopicTree::new(),
             shared: SharedGroups::default(),
             retained: RetainedStore::default(),
-            conns: HashMap::with_hasher(SeededState::new(seed)),
+            conns: HashMap::with_hasher(hasher),
             timers: BTreeSet::new(),
             topics: TopicTable::new(config.max_tracked_topics),
             counters: Counters::default(),
             outputs: VecDeque::new(),
             scratch: Vec::new(),
+            journal: Journal::new(LogId::new(JOURNAL_LOG), hasher),
+            replay: Replay::default(),
         }
     }
 
@@ -157,7 +228,17 @@ impl PubSub {
             connections: as_u64(self.conns.values().filter(|s| !s.subs.is_empty()).count()),
             pending_push_bytes: as_u64(self.conns.values().map(|s| s.pending.bytes()).sum()),
             tracked_topics: as_u64(self.topics.len()),
+            skipped_records: self.replay.skipped,
+            recovery_refused: self.replay.refused,
+            journal_bytes: self.journal.bytes_since_snapshot,
+            snapshots: self.journal.snapshots,
+            storage_failed: self.journal.failed.is_some(),
         }
+    }
+
+    /// `Storage unavailable: <why>` once the retained journal failed.
+    pub fn storage_error(&self) -> Option<&str> {
+        self.journal.failed.as_deref()
     }
 
     /// Up to `limit` (at most [`MAX_TOPICS_PAGE`]) tracked topics ordered by name, from position
@@ -167,11 +248,12 @@ impl PubSub {
         self.topics.list(offset, limit.min(MAX_TOPICS_PAGE), |t| self.retained.get(t).is_some())
     }
 
+    /// Answers now, or behind the connection's held outputs.
     fn reply(&mut self, conn: ConnId, id: u32, reply: Reply) {
-        self.outputs.push_back(Output::Reply { conn, id, reply });
+        self.journal.emit(conn, Output::Reply { conn, id, reply }, &mut self.outputs);
     }
 
-    /// Removes every retained message whose deadline has passed.
+    /// Removes every retained message whose deadline has passed, journaling a `CLEAR` for each.
     fn expire(&mut self, now: Now) {
         while let Some((deadline, _)) = self.timers.first() {
             if *deadline > now.mono_ms {
@@ -182,6 +264,7 @@ impl PubSub {
                 TimerKey::RetainedExpiry(topic) => {
                     if self.retained.get(&topic).is_some_and(|m| m.expires_at_ms == Some(deadline)) {
                         self.retained.remove(&topic);
+                        self.journal.append(&Record::Clear { topic: &topic }, &mut self.outputs);
                     }
                 }
             }
@@ -192,6 +275,27 @@ impl PubSub {
         if let Some(at) = old.expires_at_ms {
             self.timers.remove(&(at, TimerKey::RetainedExpiry(old.topic.clone())));
         }
+    }
+
+    /// Stores `msg` with its expiry timer; returns the message it replaced.
+    fn set_retained(&mut self, msg: Retained) -> Option<Retained> {
+        let timer = msg.expires_at_ms.map(|at| (at, TimerKey::RetainedExpiry(msg.topic.clone())));
+        let old = self.retained.insert(msg);
+        // Cancel first: the new deadline may equal the old one.
+        if let Some(old) = &old {
+            self.cancel_expiry(old);
+        }
+        if let Some(timer) = timer {
+            self.timers.insert(timer);
+        }
+        old
+    }
+
+    /// Removes `topic`'s message and its expiry timer; returns it.
+    fn clear_retained(&mut self, topic: &str) -> Option<Retained> {
+        let old = self.retained.remove(topic)?;
+        self.cancel_expiry(&old);
+        Some(old)
     }
 
     fn publish(
@@ -206,6 +310,17 @@ impl PubSub {
         if let Err(err) = topic::validate_topic(topic, self.config.topic_limits()) {
             return self.reply(conn, id, Reply::error(err));
         }
+        if options.retain
+            && let Some(text) = &self.journal.failed
+        {
+            let reply = Reply::Err(text.clone());
+            return self.reply(conn, id, reply);
+        }
+        if options.retain && topic.len() > journal::MAX_RECORD_TOPIC_BYTES {
+            // Only reachable with `max_topic_bytes` configured above what a record can hold.
+            let err = TopicError::TopicTooLong { max: journal::MAX_RECORD_TOPIC_BYTES };
+            return self.reply(conn, id, Reply::error(err));
+        }
         let mut keys = std::mem::take(&mut self.scratch);
         keys.clear();
         self.tree.collect_matches(topic, &mut keys);
@@ -215,14 +330,17 @@ impl PubSub {
         // memory that can be retained.
         let frame = (options.retain || !keys.is_empty()).then(|| Push::encode_frame(topic, payload));
         let retained = match &frame {
-            Some(frame) if options.retain => self.retain(now, topic, options, frame, payload.is_empty()),
-            _ => Ok(()),
+            Some(frame) if options.retain => self.retain(now, topic, options, frame, payload).map(Some),
+            _ => Ok(None),
         };
-        if let Err(err) = retained {
-            self.scratch = keys;
-            return self.reply(conn, id, Reply::error(err));
+        match retained {
+            Err(err) => {
+                self.scratch = keys;
+                return self.reply(conn, id, Reply::error(err));
+            }
+            Ok(Some(seq)) => self.journal.reply_after(seq, conn, id, Reply::Ok, &mut self.outputs),
+            Ok(None) => self.reply(conn, id, Reply::Ok),
         }
-        self.reply(conn, id, Reply::Ok);
         let mut delivered = 0;
         if let Some(frame) = &frame {
             for &key in &keys {
@@ -238,20 +356,21 @@ impl PubSub {
         self.scratch = keys;
     }
 
-    /// Stores (or clears) the retained message of `topic`.
+    /// Stores (or, for an empty payload, clears) the retained message of `topic` and journals
+    /// the change; returns the record's sequence.
     fn retain(
         &mut self,
         now: Now,
         topic: &str,
         options: PublishOptions,
         frame: &Bytes,
-        clear: bool,
-    ) -> Result<(), retained::RetainedError> {
-        if clear {
-            if let Some(old) = self.retained.remove(topic) {
-                self.cancel_expiry(&old);
-            }
-            return Ok(());
+        payload: &[u8],
+    ) -> Result<u64, retained::RetainedError> {
+        if payload.is_empty() {
+            let old = self.clear_retained(topic);
+            let seq = self.journal.append(&Record::Clear { topic }, &mut self.outputs);
+            self.journal.remember(seq, Arc::from(topic), old);
+            return Ok(seq);
         }
         let c = &self.config;
         self.retained.check_room(topic, frame.len(), c.max_retained_messages, c.max_retained_bytes)?;
@@ -261,15 +380,20 @@ impl PubSub {
             (false, _) => c.retained_default_ttl_ms,
         };
         let expires_at_ms = ttl_ms.map(|ttl| now.mono_ms.saturating_add(ttl));
+        // 0 means "never" in the journal: a real deadline is at least 1.
+        let expires_wall_ms = ttl_ms.map_or(0, |ttl| now.wall_ms.saturating_add(ttl).max(1));
+        let seq = self.journal.append(&Record::Set { topic, expires_wall_ms, payload }, &mut self.outputs);
         let topic: Arc<str> = Arc::from(topic);
-        let msg = Retained { topic: topic.clone(), frame: frame.clone(), expires_at_ms };
-        if let Some(old) = self.retained.insert(msg) {
-            self.cancel_expiry(&old);
-        }
-        if let Some(at) = expires_at_ms {
-            self.timers.insert((at, TimerKey::RetainedExpiry(topic)));
-        }
-        Ok(())
+        let msg = Retained {
+            topic: topic.clone(),
+            frame: frame.clone(),
+            expires_at_ms,
+            expires_wall_ms,
+            payload_len: payload.len(),
+        };
+        let old = self.set_retained(msg);
+        self.journal.remember(seq, topic, old);
+        Ok(seq)
     }
 
     /// Offers `frame` to `conn` within its pending limits; queues the push when it fits.
@@ -283,7 +407,7 @@ impl PubSub {
             return Offer::Full(CloseReason::SlowConsumer { pending_bytes, pending_pushes });
         }
         state.pending.add(frame.len());
-        self.outputs.push_back(Output::Push { conn, frame: frame.clone() });
+        self.journal.emit(conn, Output::Push { conn, frame: frame.clone() }, &mut self.outputs);
         self.counters.delivered += 1;
         Offer::Queued
     }
@@ -322,7 +446,7 @@ impl PubSub {
         if let Some(state) = self.conns.get_mut(&conn) {
             state.closed = true;
         }
-        self.outputs.push_back(Output::Close { conn, reason });
+        self.journal.emit(conn, Output::Close { conn, reason }, &mut self.outputs);
     }
 
     fn drop_all_subscriptions(&mut self, conn: ConnId) {
@@ -450,5 +574,47 @@ impl Broker for PubSub {
 
     fn poll_timeout(&self) -> Option<u64> {
         self.timers.first().map(|(deadline, _)| *deadline)
+    }
+
+    fn logs(&self) -> Vec<LogId> {
+        vec![self.journal.log.clone()]
+    }
+
+    fn handle_recovered(&mut self, now: Now, log: &LogId, seq: u64, record: Bytes) {
+        if self.is_journal(log) {
+            self.replay_record(now, seq, &record);
+        }
+    }
+
+    fn handle_recovery_done(&mut self, now: Now, log: &LogId, next_seq: u64) {
+        if self.is_journal(log) {
+            self.finish_recovery(now, next_seq);
+        }
+    }
+
+    fn handle_persisted(&mut self, now: Now, log: &LogId, durable_next_seq: u64) {
+        if !self.is_journal(log) || self.journal.failed.is_some() {
+            return;
+        }
+        self.journal.persisted(durable_next_seq, &mut self.outputs);
+        self.finish_snapshot();
+        self.maybe_compact(now);
+    }
+
+    fn handle_storage_failed(&mut self, _now: Now, log: &LogId, why: &str) {
+        if !self.is_journal(log) || self.journal.failed.is_some() {
+            return;
+        }
+        let text = format!("Storage unavailable: {why}");
+        for undo in self.journal.fail(&text, &mut self.outputs) {
+            match undo.previous {
+                Some(previous) => {
+                    self.set_retained(previous);
+                }
+                None => {
+                    self.clear_retained(&undo.topic);
+                }
+            }
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! Owns a trie of concrete topics (sorted levels) holding each topic's pre-encoded push frame and
 //! expiry, so a new subscription finds its retained messages with one walk of its pattern rather
 //! than a scan. It must not decide TTLs, keep timers or emit outputs: the broker computes
-//! deadlines, owns the timer table and delivers what [`RetainedStore::matching`] returns.
+//! deadlines, owns the timer table, journals changes and delivers what
+//! [`RetainedStore::matching`] returns.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,9 +24,18 @@ pub(crate) struct Retained {
     pub frame: Bytes,
     /// Monotonic deadline; `None` = never expires.
     pub expires_at_ms: Option<u64>,
+    /// The same deadline in wall-clock ms (what the journal stores); 0 = never expires.
+    pub expires_wall_ms: u64,
+    /// Length of the payload, which is the tail of `frame`.
+    pub payload_len: usize,
 }
 
 impl Retained {
+    /// The message body (the last `payload_len` bytes of the frame).
+    pub fn payload(&self) -> &[u8] {
+        self.frame.get(self.frame.len().saturating_sub(self.payload_len)..).unwrap_or_default()
+    }
+
     /// Bytes counted against the retained memory limit.
     pub fn cost(&self) -> usize {
         cost(&self.topic, self.frame.len())
@@ -72,12 +82,12 @@ impl Node {
     }
 
     /// This node's message and everything below it, in pre-order (recursion bounded by depth).
-    fn collect_all(&self, now_ms: u64, out: &mut Vec<Retained>) {
-        if let Some(msg) = self.msg.as_ref().filter(|m| m.is_live(now_ms)) {
+    fn collect_all(&self, now_ms: u64, out: &mut Vec<Retained>, expired_too: bool) {
+        if let Some(msg) = self.msg.as_ref().filter(|m| expired_too || m.is_live(now_ms)) {
             out.push(msg.clone());
         }
         for child in self.children.values() {
-            child.collect_all(now_ms, out);
+            child.collect_all(now_ms, out, expired_too);
         }
     }
 
@@ -88,7 +98,7 @@ impl Node {
                     out.push(msg.clone());
                 }
             }
-            Some((&"#", _)) => self.collect_all(now_ms, out),
+            Some((&"#", _)) => self.collect_all(now_ms, out, false),
             Some((&"+", rest)) => {
                 for child in self.children.values() {
                     child.collect_matching(rest, now_ms, out);
@@ -173,6 +183,13 @@ impl RetainedStore {
         out
     }
 
+    /// Every retained message, expired or not, in the order of [`RetainedStore::matching`].
+    pub fn all(&self) -> Vec<Retained> {
+        let mut out = Vec::with_capacity(self.count);
+        self.root.collect_all(u64::MAX, &mut out, true);
+        out
+    }
+
     /// Number of retained messages (expired ones count until removed).
     pub fn len(&self) -> usize {
         self.count
@@ -207,7 +224,9 @@ mod unit {
     use super::*;
 
     fn msg(topic: &str, expires_at_ms: Option<u64>) -> Retained {
-        Retained { topic: topic.into(), frame: Bytes::from(topic.to_owned()), expires_at_ms }
+        let frame = Bytes::from(topic.to_owned());
+        let expires_wall_ms = expires_at_ms.unwrap_or(0);
+        Retained { topic: topic.into(), payload_len: frame.len(), frame, expires_at_ms, expires_wall_ms }
     }
 
     fn topics(store: &RetainedStore, pattern: &str, now: u64) -> Vec<String> {
@@ -227,6 +246,9 @@ mod unit {
         assert_eq!(topics(&store, "a/+", 0), ["a/b"]);
         assert_eq!(topics(&store, "+/+/c", 0), ["a//c", "a/b/c"]);
         assert_eq!(topics(&store, "+", 0), ["a", "a!", "b", "x"]);
+        let all: Vec<_> = store.all().iter().map(|m| m.topic.to_string()).collect();
+        assert_eq!(all, ["a", "a//c", "a/b", "a/b/c", "a!", "b", "x"], "expired ones too");
+        assert_eq!(store.get("a/b").unwrap().payload(), b"a/b");
         assert_eq!(store.len(), 7);
         let before = store.bytes();
         let old = store.insert(msg("a", Some(5))).unwrap();

@@ -33,6 +33,18 @@ pub struct PubSubStats {
     pub pending_push_bytes: u64,
     /// Topics in the per-topic table now.
     pub tracked_topics: u64,
+    /// Retained-journal records skipped at recovery (undecodable, or snapshot records out of
+    /// place).
+    pub skipped_records: u64,
+    /// Retained messages of the journal that the current limits refused at recovery.
+    pub recovery_refused: u64,
+    /// Bytes written to the retained journal since its last snapshot began (or since start).
+    pub journal_bytes: u64,
+    /// Compaction snapshots written since start.
+    pub snapshots: u64,
+    /// The retained journal failed: retained publishes are refused (see
+    /// [`super::PubSub::storage_error`] for why).
+    pub storage_failed: bool,
 }
 
 /// Counters of one topic (an owned snapshot).

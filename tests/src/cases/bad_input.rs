@@ -294,29 +294,6 @@ pub fn bad_connection_limit(bin: &Path) {
     expect_echo(&mut b, 6);
 }
 
-/// Queue opcodes answer `Queue is not available yet` until the Queue broker lands (delete this
-/// case then).
-pub fn queue_not_available_yet(bin: &Path) {
-    let server = Server::start(bin);
-    let mut s = server.raw();
-    let name = || Payload::new().str("jobs");
-    let cases = [
-        (0x10u8, name().json("{}").build()),
-        (0x11, name().json("{}").raw("payload").build()),
-        (0x12, name().json("{}").build()),
-        (0x13, Payload::new().raw([7; 16]).str("jobs").build()),
-        (0x14, name().build()),
-        (0x15, name().build()),
-        (0x19, name().build()),
-    ];
-    for (i, (op, payload)) in cases.iter().enumerate() {
-        let id = 900 + i as u32;
-        expect_err(&mut s, &request(*op, id, payload), id, "Queue is not available yet");
-    }
-    expect_echo(&mut s, 999);
-    other_connection_works(&server);
-}
-
 /// Stream opcodes answer `Stream is not available yet` until the Stream broker lands (delete
 /// this case then).
 pub fn stream_not_available_yet(bin: &Path) {

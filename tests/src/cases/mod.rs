@@ -12,6 +12,7 @@ mod eviction;
 mod lifecycle;
 mod load;
 mod pubsub;
+mod queue;
 mod store;
 mod ttl;
 
@@ -20,6 +21,7 @@ pub use eviction::*;
 pub use lifecycle::*;
 pub use load::*;
 pub use pubsub::*;
+pub use queue::*;
 pub use store::*;
 pub use ttl::*;
 

@@ -1,17 +1,22 @@
-//! Tests of the whole Pub/Sub broker: a small scenario harness, scenario tests and a
-//! model-based property test. Unit tests of each part sit at the bottom of its own file.
+//! Tests of the whole Pub/Sub broker: a scenario harness with simulated storage, scenario
+//! tests, durability and recovery tests of retained messages, and a model-based property test.
+//! Unit tests of each part sit at the bottom of its own file.
 
+mod durability;
 mod model;
 mod scenarios;
+
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use nexo_proto::options::PublishOptions;
 use nexo_proto::request::PubSubRequest;
 use nexo_proto::{HEADER_LEN, Push, Reply};
 
-use super::{PubSub, PubSubConfig};
+use super::{JOURNAL_LOG, PubSub, PubSubConfig};
 use crate::broker::Broker;
 use crate::ids::ConnId;
+use crate::log::LogId;
 use crate::output::Output;
 use crate::time::Now;
 
@@ -31,16 +36,41 @@ pub(super) fn decode(output: &Output) -> Out {
             Out::Push(conn.0, push.topic, push.payload.to_vec())
         }
         Output::Close { conn, .. } => Out::Close(conn.0),
-        storage => panic!("Pub/Sub keeps no durable log yet, but emitted {storage:?}"),
+        storage => panic!("storage output reached the network side: {storage:?}"),
     }
 }
 
-/// Drives one broker in virtual time and drains its outputs after every input.
+pub(super) fn journal() -> LogId {
+    LogId::new(JOURNAL_LOG)
+}
+
+/// Storage simulated in memory: every appended record by sequence, and the durable prefix.
+#[derive(Debug, Default)]
+pub(super) struct SimLog {
+    pub records: BTreeMap<u64, Bytes>,
+    pub next_seq: u64,
+    pub durable: u64,
+    pub rolls: usize,
+    pub truncations: Vec<u64>,
+    /// Bytes of the records still stored (kept as a running total).
+    pub bytes: u64,
+    /// Largest value `bytes` reached.
+    pub max_bytes: u64,
+}
+
+/// Drives one broker in virtual time and drains its outputs after every input. Storage is
+/// simulated: `Append`s go to [`SimLog`] (the predicted sequence is checked) and, with
+/// `auto_persist` (the default), are reported durable at the end of each drain, as a runtime in
+/// fsync mode `always` does (group commit).
 pub(super) struct Harness {
     pub ps: PubSub,
     pub now: Now,
+    pub config: PubSubConfig,
+    pub log: SimLog,
+    pub auto_persist: bool,
+    seed: u64,
     next_id: u32,
-    /// Raw outputs of the last input.
+    /// Raw network outputs of the last input.
     pub raw: Vec<Output>,
 }
 
@@ -50,15 +80,87 @@ impl Harness {
     }
 
     pub fn with(config: PubSubConfig) -> Self {
-        Self { ps: PubSub::new(config, 7), now: Now::at(0), next_id: 0, raw: Vec::new() }
+        let mut h = Self {
+            ps: PubSub::new(config, 7),
+            now: Now::at(0),
+            config,
+            log: SimLog::default(),
+            auto_persist: true,
+            seed: 7,
+            next_id: 0,
+            raw: Vec::new(),
+        };
+        h.ps.handle_recovery_done(h.now, &journal(), 0);
+        h.drain();
+        h
     }
 
-    fn drain(&mut self) -> Vec<Out> {
+    /// Takes every output: storage instructions go to the simulated log, network outputs are
+    /// returned decoded (and kept raw in `raw`).
+    pub fn drain(&mut self) -> Vec<Out> {
         self.raw.clear();
-        while let Some(output) = self.ps.poll_output() {
-            self.raw.push(output);
+        loop {
+            while let Some(output) = self.ps.poll_output() {
+                match output {
+                    Output::Append { log, seq, record } => {
+                        assert_eq!(log, journal());
+                        assert_eq!(seq, self.log.next_seq, "predicted sequence");
+                        self.log.bytes += record.len() as u64;
+                        self.log.max_bytes = self.log.max_bytes.max(self.log.bytes);
+                        self.log.records.insert(seq, record);
+                        self.log.next_seq += 1;
+                    }
+                    Output::Roll { log } => {
+                        assert_eq!(log, journal());
+                        self.log.rolls += 1;
+                    }
+                    Output::TruncateBefore { log, seq } => {
+                        assert_eq!(log, journal());
+                        let kept = self.log.records.split_off(&seq);
+                        let dropped: u64 = self.log.records.values().map(|r| r.len() as u64).sum();
+                        self.log.bytes -= dropped;
+                        self.log.records = kept;
+                        self.log.truncations.push(seq);
+                    }
+                    network => self.raw.push(network),
+                }
+            }
+            if !self.auto_persist || self.log.durable == self.log.next_seq {
+                break;
+            }
+            self.log.durable = self.log.next_seq;
+            self.ps.handle_persisted(self.now, &journal(), self.log.durable);
         }
         self.raw.iter().map(decode).collect()
+    }
+
+    /// Reports everything appended so far as durable.
+    pub fn persist_all(&mut self) -> Vec<Out> {
+        self.log.durable = self.log.next_seq;
+        self.ps.handle_persisted(self.now, &journal(), self.log.durable);
+        self.drain()
+    }
+
+    /// The journal failed for good.
+    pub fn fail(&mut self, why: &str) -> Vec<Out> {
+        self.ps.handle_storage_failed(self.now, &journal(), why);
+        self.drain()
+    }
+
+    /// A crash and restart: records that were not durable are lost, a new broker (another seed)
+    /// replays the rest at the current time, connections are gone.
+    pub fn restart(&mut self) -> Vec<Out> {
+        self.log.records.retain(|&seq, _| seq < self.log.durable);
+        self.log.next_seq = self.log.durable;
+        self.log.bytes = self.log.records.values().map(|r| r.len() as u64).sum();
+        self.seed += 1;
+        self.ps = PubSub::new(self.config, self.seed);
+        for (&seq, record) in &self.log.records {
+            self.ps.handle_recovered(self.now, &journal(), seq, record.clone());
+            assert!(self.ps.poll_output().is_none(), "no output during replay");
+        }
+        self.ps.handle_recovery_done(self.now, &journal(), self.log.next_seq);
+        self.drain()
     }
 
     pub fn send(&mut self, conn: u64, request: PubSubRequest) -> Vec<Out> {
@@ -115,9 +217,12 @@ impl Harness {
     }
 }
 
-/// Asserts a request was answered OK, before anything else.
+/// Asserts a request was answered OK: exactly one reply among `outs`, and it is OK. (A retained
+/// PUBLISH is answered once its record is durable, so live pushes to other connections may come
+/// before its reply.)
 pub(super) fn ok(outs: &[Out]) {
-    assert!(matches!(outs.first(), Some(Out::Reply(_, _, Reply::Ok))), "{outs:?}");
+    let replies: Vec<_> = outs.iter().filter(|o| matches!(o, Out::Reply(..))).collect();
+    assert!(matches!(replies[..], [Out::Reply(_, _, Reply::Ok)]), "{outs:?}");
 }
 
 /// Asserts a request was answered with exactly this ERR text and nothing else.

@@ -195,6 +195,17 @@ proptest! {
                     let got = h.publish_with(conn, &topic, options, &payload);
                     if topic.is_empty() {
                         want.push(Out::Reply(conn, h.last_id(), Reply::Err("Invalid topic: empty".into())));
+                    } else if retain {
+                        // Answered once its record is durable: live pushes to the other
+                        // connections go out first; the publisher's own push waits behind its
+                        // reply.
+                        let mut pushes = Vec::new();
+                        model.publish(&topic, options, &payload, &mut pushes);
+                        let (own, others): (Vec<_>, Vec<_>) =
+                            pushes.into_iter().partition(|p| matches!(p, Out::Push(c, ..) if *c == conn));
+                        want.extend(others);
+                        want.push(Out::Reply(conn, h.last_id(), Reply::Ok));
+                        want.extend(own);
                     } else {
                         want.push(Out::Reply(conn, h.last_id(), Reply::Ok));
                         model.publish(&topic, options, &payload, &mut want);
@@ -227,5 +238,21 @@ proptest! {
         prop_assert_eq!(h.ps.tree.node_count(), 1);
         prop_assert_eq!(h.ps.stats().shared_groups, 0);
         prop_assert!(h.ps.conns.is_empty());
+        // A restart recovers exactly the live retained set from the journal.
+        h.restart();
+        let got: Vec<_> = h
+            .ps
+            .retained
+            .matching("#", h.now.mono_ms)
+            .iter()
+            .map(|m| (m.topic.to_string(), m.payload().to_vec()))
+            .collect();
+        let want: Vec<_> = model
+            .retained
+            .values()
+            .filter(|r| r.expires_at.is_none_or(|at| model.now < at))
+            .map(|r| (r.topic.clone(), r.payload.clone()))
+            .collect();
+        prop_assert_eq!(got, want);
     }
 }

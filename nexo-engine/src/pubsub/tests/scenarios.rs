@@ -429,9 +429,14 @@ fn counters_and_topic_listing() {
         connections: 4,
         pending_push_bytes: stats.pending_push_bytes,
         tracked_topics: 3,
+        skipped_records: 0,
+        recovery_refused: 0,
+        journal_bytes: stats.journal_bytes,
+        snapshots: 0,
+        storage_failed: false,
     };
     assert_eq!(stats, want);
-    assert!(stats.retained_bytes > 0 && stats.pending_push_bytes > 0);
+    assert!(stats.retained_bytes > 0 && stats.pending_push_bytes > 0 && stats.journal_bytes > 0);
     let topics = h.ps.topics(0, 10);
     let rows: Vec<_> = topics
         .iter()

@@ -1,0 +1,114 @@
+//! What both runtimes share for the dashboard: each broker's snapshot slot and the
+//! [`Overview`] built from them.
+//!
+//! It owns no thread, socket or channel: a runtime calls [`Dashboard::attach`] on the recovered
+//! brokers before it starts them (each driver then publishes its broker's snapshot into a slot
+//! while it runs), counts its own connections, and implements `nexo_ui::Source` with
+//! [`Dashboard::overview`] plus its own way of sending a [`crate::BrokerInput::Inspect`]. Reading
+//! an overview only clones the slots under their locks: it never waits on a broker's work.
+
+use nexo_engine::observe::{BrokerSnapshot, Observe, Overview};
+use nexo_engine::{Broker, Now};
+
+use crate::clock::Clock;
+use crate::driver::{BrokerDriver, SnapshotSlot};
+use crate::settings::Settings;
+use crate::startup::Brokers;
+
+/// The shared half of a runtime's dashboard source.
+#[derive(Debug)]
+pub struct Dashboard {
+    runtime: &'static str,
+    clock: Clock,
+    fsync: String,
+    max_connections: u64,
+    slots: Vec<SnapshotSlot>,
+}
+
+impl Dashboard {
+    /// Makes every broker in `brokers` publish snapshots; `runtime` names the binary's runtime
+    /// (`mio`, `tokio`).
+    pub fn attach(runtime: &'static str, settings: &Settings, clock: Clock, brokers: &mut Brokers) -> Self {
+        let now = clock.now();
+        let slots = vec![
+            observe(&mut brokers.store, now),
+            observe(&mut brokers.pubsub, now),
+            observe(&mut brokers.queue, now),
+            // Stream: `observe(&mut brokers.stream, now)` joins here once the Stream broker is in
+            // `Brokers` (and implements `nexo_engine::Observe`).
+        ];
+        Self {
+            runtime,
+            clock,
+            fsync: settings.fsync.to_string(),
+            max_connections: settings.max_connections as u64,
+            slots,
+        }
+    }
+
+    /// The whole server now, with `connections` client connections open.
+    pub fn overview(&self, connections: u64) -> Overview {
+        let now = self.clock.now();
+        let brokers = self
+            .slots
+            .iter()
+            .filter_map(|slot| slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
+            .collect::<Vec<BrokerSnapshot>>();
+        Overview {
+            runtime: self.runtime.to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_ms: now.mono_ms,
+            wall_ms: now.wall_ms,
+            connections,
+            max_connections: self.max_connections,
+            memory_rss_bytes: process_rss_bytes(),
+            fsync: self.fsync.clone(),
+            brokers,
+        }
+    }
+}
+
+fn observe<B: Broker + Observe>(driver: &mut BrokerDriver<B>, now: Now) -> SnapshotSlot {
+    let slot = SnapshotSlot::default();
+    driver.observe(slot.clone(), now);
+    slot
+}
+
+/// Resident memory of this process (`VmRSS` of `/proc/self/status`), where the OS tells.
+pub fn process_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.trim_start_matches("VmRSS:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::driver::BrokerInput;
+
+    #[test]
+    fn overview_reads_published_snapshots() {
+        let dir = std::env::temp_dir().join(format!("nexo-dashboard-test-{}", std::process::id()));
+        let settings = Settings::parse_from(["nexo", "--data-dir", &dir.to_string_lossy(), "--seed", "1"]);
+        let clock = Clock::start();
+        let mut brokers = crate::startup::start_brokers(&settings, &clock).unwrap();
+        let dashboard = Dashboard::attach("test", &settings, clock, &mut brokers);
+        let overview = dashboard.overview(3);
+        assert_eq!(overview.brokers.len(), 3);
+        assert_eq!(overview.connections, 3);
+        assert!(overview.healthy());
+        assert!(overview.memory_rss_bytes.is_some_and(|b| b > 0));
+        assert_eq!(overview.fsync, "always");
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let query = nexo_engine::Query::Stats;
+        let responder = crate::driver::Responder::new(move |answer| tx.send(answer).unwrap());
+        brokers.store.handle(clock.now(), BrokerInput::Inspect(query, responder));
+        assert!(matches!(rx.recv().unwrap(), nexo_engine::Answer::Stats(_)));
+        drop(brokers);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
