@@ -46,7 +46,19 @@ pub fn expected_reply_kind(request: &Request) -> ReplyKind {
             }
             StoreRequest::IncrBy { .. } | StoreRequest::Ttl { .. } => ReplyKind::Int,
             StoreRequest::MGet { .. } => ReplyKind::Values,
-            StoreRequest::Scan { .. } => ReplyKind::Keys,
+            StoreRequest::Scan { .. } | StoreRequest::Keys { .. } => ReplyKind::Keys,
+            StoreRequest::SetExt { .. }
+            | StoreRequest::GetDel { .. }
+            | StoreRequest::GetEx { .. }
+            | StoreRequest::Rename { .. }
+            | StoreRequest::Flush
+            | StoreRequest::Info => ReplyKind::Data,
+            StoreRequest::ExpireAt { .. } => ReplyKind::Flag,
+            StoreRequest::DelCount { .. }
+            | StoreRequest::Exists { .. }
+            | StoreRequest::Append { .. }
+            | StoreRequest::Strlen { .. }
+            | StoreRequest::DbSize => ReplyKind::Int,
         },
         Request::Queue(r) => match r {
             QueueRequest::Create { .. }
@@ -67,18 +79,31 @@ pub fn expected_reply_kind(request: &Request) -> ReplyKind {
         Request::PubSub(r) => match r {
             PubSubRequest::Publish { .. }
             | PubSubRequest::Subscribe { .. }
-            | PubSubRequest::Unsubscribe { .. } => ReplyKind::Data,
+            | PubSubRequest::Unsubscribe { .. }
+            | PubSubRequest::SubscribeChannel { .. }
+            | PubSubRequest::UnsubscribeChannel { .. }
+            | PubSubRequest::SubscribeGlob { .. }
+            | PubSubRequest::UnsubscribeGlob { .. } => ReplyKind::Data,
+            PubSubRequest::PublishCount { .. } => ReplyKind::Int,
         },
         Request::Stream(r) => match r {
-            StreamRequest::Publish { .. } => ReplyKind::Seq,
+            StreamRequest::Publish { .. }
+            | StreamRequest::SeekSeq { .. }
+            | StreamRequest::SeekTime { .. } => ReplyKind::Seq,
             StreamRequest::Fetch { .. } => ReplyKind::StreamMessages,
             StreamRequest::Join { .. } => ReplyKind::Joined,
+            StreamRequest::ReplayDlq { .. } => ReplyKind::Count,
+            StreamRequest::ListDlq { .. } => ReplyKind::StreamDeadLetters,
+            StreamRequest::ListTopics { .. } => ReplyKind::StreamTopics,
+            StreamRequest::ListGroups { .. } => ReplyKind::StreamGroups,
             StreamRequest::Create { .. }
             | StreamRequest::Ack { .. }
             | StreamRequest::Exists { .. }
             | StreamRequest::Delete { .. }
             | StreamRequest::Seek { .. }
-            | StreamRequest::Leave { .. } => ReplyKind::Data,
+            | StreamRequest::Leave { .. }
+            | StreamRequest::Nack { .. }
+            | StreamRequest::DeleteGroup { .. } => ReplyKind::Data,
         },
     }
 }

@@ -55,6 +55,7 @@
 mod client;
 mod error;
 mod queue;
+mod stream;
 
 #[cfg(test)]
 mod tests;
@@ -68,6 +69,11 @@ pub use nexo_proto::options::{
 };
 pub use nexo_proto::reply::QueueInfo;
 pub use nexo_proto::reply::{DlqMessage, QueueMessage, StreamMessage};
+pub use nexo_proto::reply::{StreamDeadLetter, StreamGroupInfo, StreamTopicInfo};
 pub use nexo_proto::request::*;
 pub use nexo_proto::{Push, Reply, ReplyKind, Uuid};
 pub use queue::{CONSUME_LOOP_DEFAULT_WAIT_MS, ConsumeLoopStats};
+pub use stream::{
+    GROUP_CONSUMER_DEFAULT_LIMIT, GROUP_CONSUMER_DEFAULT_WAIT_MS, GroupConsumerOptions, GroupConsumerStats,
+    GroupMember, SeekTarget,
+};

@@ -335,6 +335,7 @@ fn store_reply(store: &mut BTreeMap<Bytes, Bytes>, request: StoreRequest) -> Rep
                 _ => Reply::Keys { cursor: 0, keys: keys[half.saturating_sub(1)..].to_vec() },
             }
         }
+        other => Reply::error(format!("not in the fake: {other:?}")),
     }
 }
 

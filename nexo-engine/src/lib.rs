@@ -32,17 +32,21 @@
 pub mod broker;
 pub mod ids;
 pub mod log;
+pub mod observe;
 pub mod output;
 pub mod pubsub;
 pub mod queue;
 pub mod store;
+pub mod stream;
 pub mod time;
 
 pub use broker::Broker;
 pub use ids::{ConnId, SeededRng, SeededState};
 pub use log::{LogId, StoredRecord};
+pub use observe::{Answer, BrokerKind, BrokerSnapshot, BrokerStats, Observe, Overview, Query};
 pub use output::{CloseReason, Output};
 pub use pubsub::{PubSub, PubSubConfig, PubSubStats, TopicStats};
 pub use queue::{Queue, QueueConfig, QueueSnapshot, QueueStats};
 pub use store::{EvictionPolicy, Store, StoreConfig, StoreStats};
+pub use stream::{GroupSnapshot, Stream, StreamConfig, StreamStats, TopicSnapshot};
 pub use time::Now;

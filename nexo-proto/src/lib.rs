@@ -20,6 +20,7 @@ pub mod primitives;
 pub mod push;
 pub mod reply;
 pub mod request;
+pub mod resp;
 
 pub use error::DecodeError;
 pub use frame::{FrameHeader, FrameType, HEADER_LEN, RawFrame};

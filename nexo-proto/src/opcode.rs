@@ -73,6 +73,32 @@ pub mod store {
     pub const MSET: u8 = 0x0B;
     /// SCAN: list keys matching a glob, with a cursor (extension).
     pub const SCAN: u8 = 0x0C;
+    /// SET_EXT: SET with Redis's options (NX, XX, GET, KEEPTTL, ms and absolute expiry) (extension).
+    pub const SET_EXT: u8 = 0x0D;
+    /// DEL_COUNT: delete many keys, answer how many existed (extension).
+    pub const DEL_COUNT: u8 = 0x0E;
+    /// EXISTS: count the live keys among many (extension).
+    pub const EXISTS: u8 = 0x0F;
+    /// GETDEL: read and delete a key (extension).
+    pub const GET_DEL: u8 = 0x40;
+    /// GETEX: read a key and change its expiry (extension).
+    pub const GET_EX: u8 = 0x41;
+    /// APPEND: append bytes to a value (extension).
+    pub const APPEND: u8 = 0x42;
+    /// STRLEN: length of a value (extension).
+    pub const STRLEN: u8 = 0x43;
+    /// KEYS: every key matching a glob, bounded (extension).
+    pub const KEYS: u8 = 0x44;
+    /// RENAME: move a value to another key (extension).
+    pub const RENAME: u8 = 0x45;
+    /// DBSIZE: number of keys (extension).
+    pub const DBSIZE: u8 = 0x46;
+    /// FLUSH: remove every key (extension).
+    pub const FLUSH: u8 = 0x47;
+    /// EXPIRE_AT: set an absolute wall-clock deadline in milliseconds (extension).
+    pub const EXPIRE_AT: u8 = 0x48;
+    /// INFO: the Store's sizes and counters as `name:value` lines (extension).
+    pub const INFO: u8 = 0x49;
 }
 
 /// Queue opcodes (v1).
@@ -117,9 +143,19 @@ pub mod pubsub {
     pub const SUBSCRIBE: u8 = 0x22;
     /// UNSUBSCRIBE.
     pub const UNSUBSCRIBE: u8 = 0x23;
+    /// PUBLISH_COUNT: publish to any channel name, answer the number of pushes (extension).
+    pub const PUBLISH_COUNT: u8 = 0x24;
+    /// SUBSCRIBE_CHANNEL: exact-match subscription to one channel name (extension).
+    pub const SUBSCRIBE_CHANNEL: u8 = 0x25;
+    /// UNSUBSCRIBE_CHANNEL (extension).
+    pub const UNSUBSCRIBE_CHANNEL: u8 = 0x26;
+    /// SUBSCRIBE_GLOB: Redis glob-pattern subscription; deliveries name the pattern (extension).
+    pub const SUBSCRIBE_GLOB: u8 = 0x27;
+    /// UNSUBSCRIBE_GLOB (extension).
+    pub const UNSUBSCRIBE_GLOB: u8 = 0x28;
 }
 
-/// Stream opcodes (v1.0.2 layout).
+/// Stream opcodes (v1.0.2 layout, then extensions).
 pub mod stream {
     /// CREATE.
     pub const CREATE: u8 = 0x30;
@@ -139,6 +175,22 @@ pub mod stream {
     pub const SEEK: u8 = 0x38;
     /// LEAVE.
     pub const LEAVE: u8 = 0x39;
+    /// NACK: release a pending message for redelivery, now or after a delay (extension).
+    pub const NACK: u8 = 0x3A;
+    /// SEEK_SEQ: move a group to a sequence (extension).
+    pub const SEEK_SEQ: u8 = 0x3B;
+    /// SEEK_TIME: move a group to the first message at or after a timestamp (extension).
+    pub const SEEK_TIME: u8 = 0x3C;
+    /// LIST_DLQ: a page of a group's dead letters (extension).
+    pub const LIST_DLQ: u8 = 0x3D;
+    /// REPLAY_DLQ: hand dead letters back to the group for redelivery (extension).
+    pub const REPLAY_DLQ: u8 = 0x3E;
+    /// DELETE_GROUP: remove a consumer group (extension).
+    pub const DELETE_GROUP: u8 = 0x3F;
+    /// LIST_TOPICS: topics with their sequence range (extension).
+    pub const LIST_TOPICS: u8 = 0x70;
+    /// LIST_GROUPS: a topic's groups with lag and pending counts (extension).
+    pub const LIST_GROUPS: u8 = 0x71;
 }
 
 #[cfg(test)]

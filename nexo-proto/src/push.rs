@@ -8,6 +8,47 @@ use crate::error::DecodeError;
 use crate::frame::{FrameType, write_frame};
 use crate::primitives::{Fields, put_blob};
 
+/// Meta byte of a push that names the glob pattern it matched (extension; plain pushes have 0).
+pub const META_PATTERN: u8 = 0x01;
+
+/// A whole push frame taken apart without copying (server side: a RESP connection re-encodes
+/// the shared v1 frame in its own protocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushParts<'a> {
+    /// The glob pattern that matched (pattern pushes only).
+    pub pattern: Option<&'a [u8]>,
+    /// The concrete topic.
+    pub topic: &'a [u8],
+    /// The message bytes.
+    pub payload: &'a [u8],
+}
+
+impl<'a> PushParts<'a> {
+    /// Splits a whole push frame (header included) as encoded by [`Push::encode_frame`] or
+    /// [`Push::encode_pattern_frame`]; `None` for anything else.
+    pub fn split(frame: &'a [u8]) -> Option<Self> {
+        let header = crate::FrameHeader::peek(frame)?;
+        let payload = frame.get(crate::HEADER_LEN..)?;
+        fn blob(input: &[u8]) -> Option<(&[u8], &[u8])> {
+            let len = u32::from_be_bytes(input.get(..4)?.try_into().ok()?) as usize;
+            let rest = input.get(4..)?;
+            Some((rest.get(..len)?, rest.get(len..)?))
+        }
+        match header.meta {
+            0 => {
+                let (topic, payload) = blob(payload)?;
+                Some(Self { pattern: None, topic, payload })
+            }
+            META_PATTERN => {
+                let (pattern, rest) = blob(payload)?;
+                let (topic, payload) = blob(rest)?;
+                Some(Self { pattern: Some(pattern), topic, payload })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A message pushed to a subscriber: the concrete topic and the payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Push {
@@ -37,6 +78,20 @@ impl Push {
         });
     }
 
+    /// Encodes a pattern push (meta [`META_PATTERN`], extension): payload `str pattern`,
+    /// `str topic`, message bytes. Sent only for glob subscriptions (`SUBSCRIBE_GLOB`), which v1
+    /// clients never make.
+    pub fn encode_pattern_frame(pattern: &str, topic: &str, payload: &[u8]) -> Bytes {
+        let len = crate::HEADER_LEN + 8 + pattern.len() + topic.len() + payload.len();
+        let mut out = BytesMut::with_capacity(len);
+        write_frame(&mut out, FrameType::Push, META_PATTERN, 0, |b| {
+            put_blob(b, pattern.as_bytes());
+            put_blob(b, topic.as_bytes());
+            b.extend_from_slice(payload);
+        });
+        out.freeze()
+    }
+
     /// Decodes the payload of a push frame (client side).
     ///
     /// # Errors
@@ -45,5 +100,26 @@ impl Push {
         let mut f = Fields::new(payload);
         let topic = f.string()?;
         Ok(Self { topic, payload: f.rest() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_back() {
+        let plain = Push::encode_frame("a/b", b"hi");
+        assert_eq!(
+            PushParts::split(&plain),
+            Some(PushParts { pattern: None, topic: b"a/b", payload: b"hi" })
+        );
+        let pattern = Push::encode_pattern_frame("a/*", "a/b", b"x");
+        assert_eq!(pattern[1], META_PATTERN);
+        assert_eq!(
+            PushParts::split(&pattern),
+            Some(PushParts { pattern: Some(b"a/*"), topic: b"a/b", payload: b"x" })
+        );
+        assert_eq!(PushParts::split(&plain[..12]), None);
     }
 }

@@ -55,6 +55,55 @@ pub struct StreamMessage {
     pub payload: Bytes,
 }
 
+/// One dead letter of a Stream LIST_DLQ reply (extension).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDeadLetter {
+    /// Sequence in the topic.
+    pub seq: u64,
+    /// Wall-clock publish time in milliseconds.
+    pub timestamp_ms: u64,
+    /// Deliveries made before it was dead-lettered.
+    pub deliveries: u32,
+    /// Body.
+    pub payload: Bytes,
+}
+
+/// One topic of a Stream LIST_TOPICS reply (extension).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamTopicInfo {
+    /// Topic name.
+    pub name: String,
+    /// Oldest retained sequence (the next sequence when the topic is empty).
+    pub first_seq: u64,
+    /// Newest durable sequence (0 when nothing was ever published).
+    pub last_seq: u64,
+    /// Retention by age in milliseconds (0 = unlimited).
+    pub max_age_ms: u64,
+    /// Retention by size in bytes (0 = unlimited).
+    pub max_bytes: u64,
+    /// Consumer groups.
+    pub groups: u32,
+}
+
+/// One consumer group of a Stream LIST_GROUPS reply (extension).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamGroupInfo {
+    /// Group name.
+    pub name: String,
+    /// Generation (bumped by every seek).
+    pub generation: u64,
+    /// Everything up to this sequence is acknowledged or dead-lettered.
+    pub ack_floor: u64,
+    /// Newest sequence of the topic minus the ack floor.
+    pub lag: u64,
+    /// Messages delivered and not yet acknowledged.
+    pub pending: u64,
+    /// Members now.
+    pub members: u32,
+    /// Dead letters kept.
+    pub dead: u32,
+}
+
 /// One queue of a Queue LIST reply (extension).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueInfo {
@@ -126,6 +175,30 @@ pub enum Reply {
         /// This page, by name.
         queues: Vec<QueueInfo>,
     },
+    /// `DATA u32 total`, `u32 n`, n × (`u64 seq`, `u64 timestamp_ms`, `u32 deliveries`,
+    /// `u32 len`, payload) (Stream LIST_DLQ, extension).
+    StreamDeadLetters {
+        /// Dead letters of the group in all.
+        total: u32,
+        /// This page, by sequence.
+        messages: Vec<StreamDeadLetter>,
+    },
+    /// `DATA u32 total`, `u32 n`, n × (`str name`, `u64 first_seq`, `u64 last_seq`,
+    /// `u64 max_age_ms`, `u64 max_bytes`, `u32 groups`) (Stream LIST_TOPICS, extension).
+    StreamTopics {
+        /// Topics in all.
+        total: u32,
+        /// This page, by name.
+        topics: Vec<StreamTopicInfo>,
+    },
+    /// `DATA u32 total`, `u32 n`, n × (`str name`, `u64 generation`, `u64 ack_floor`, `u64 lag`,
+    /// `u64 pending`, `u32 members`, `u32 dead`) (Stream LIST_GROUPS, extension).
+    StreamGroups {
+        /// Groups of the topic in all.
+        total: u32,
+        /// This page, by name.
+        groups: Vec<StreamGroupInfo>,
+    },
 }
 
 /// Which DATA layout a client expects for its request.
@@ -155,6 +228,12 @@ pub enum ReplyKind {
     Joined,
     /// Queue LIST page.
     QueueList,
+    /// Stream LIST_DLQ page.
+    StreamDeadLetters,
+    /// Stream LIST_TOPICS page.
+    StreamTopics,
+    /// Stream LIST_GROUPS page.
+    StreamGroups,
 }
 
 impl Reply {
@@ -210,6 +289,15 @@ impl Reply {
             Self::Joined { consumer_id, .. } => 8 + 8 + BLOB + consumer_id.len(),
             Self::QueueList { queues, .. } => {
                 4 + 4 + queues.iter().map(|q| BLOB + q.name.len() + 4 * 8).sum::<usize>()
+            }
+            Self::StreamDeadLetters { messages, .. } => {
+                4 + 4 + messages.iter().map(|m| 8 + 8 + 4 + BLOB + m.payload.len()).sum::<usize>()
+            }
+            Self::StreamTopics { topics, .. } => {
+                4 + 4 + topics.iter().map(|t| BLOB + t.name.len() + 4 * 8 + 4).sum::<usize>()
+            }
+            Self::StreamGroups { groups, .. } => {
+                4 + 4 + groups.iter().map(|g| BLOB + g.name.len() + 4 * 8 + 4 + 4).sum::<usize>()
             }
         }
     }
@@ -279,6 +367,39 @@ impl Reply {
                 b.put_u64(*ack_floor);
                 b.put_u64(*generation);
                 put_blob(b, consumer_id.as_bytes());
+            }
+            Self::StreamDeadLetters { total, messages } => {
+                b.put_u32(*total);
+                b.put_u32(messages.len() as u32);
+                for m in messages {
+                    b.put_u64(m.seq);
+                    b.put_u64(m.timestamp_ms);
+                    b.put_u32(m.deliveries);
+                    put_blob(b, &m.payload);
+                }
+            }
+            Self::StreamTopics { total, topics } => {
+                b.put_u32(*total);
+                b.put_u32(topics.len() as u32);
+                for t in topics {
+                    put_blob(b, t.name.as_bytes());
+                    for n in [t.first_seq, t.last_seq, t.max_age_ms, t.max_bytes] {
+                        b.put_u64(n);
+                    }
+                    b.put_u32(t.groups);
+                }
+            }
+            Self::StreamGroups { total, groups } => {
+                b.put_u32(*total);
+                b.put_u32(groups.len() as u32);
+                for g in groups {
+                    put_blob(b, g.name.as_bytes());
+                    for n in [g.generation, g.ack_floor, g.lag, g.pending] {
+                        b.put_u64(n);
+                    }
+                    b.put_u32(g.members);
+                    b.put_u32(g.dead);
+                }
             }
         }
     }
@@ -373,6 +494,53 @@ impl Reply {
             ReplyKind::Joined => {
                 Self::Joined { ack_floor: f.u64()?, generation: f.u64()?, consumer_id: f.string()? }
             }
+            ReplyKind::StreamDeadLetters => {
+                let total = f.u32()?;
+                let n = f.u32()?;
+                let mut messages = Vec::with_capacity(cap(n, 24));
+                for _ in 0..n {
+                    messages.push(StreamDeadLetter {
+                        seq: f.u64()?,
+                        timestamp_ms: f.u64()?,
+                        deliveries: f.u32()?,
+                        payload: f.blob()?,
+                    });
+                }
+                Self::StreamDeadLetters { total, messages }
+            }
+            ReplyKind::StreamTopics => {
+                let total = f.u32()?;
+                let n = f.u32()?;
+                let mut topics = Vec::with_capacity(cap(n, 40));
+                for _ in 0..n {
+                    topics.push(StreamTopicInfo {
+                        name: f.string()?,
+                        first_seq: f.u64()?,
+                        last_seq: f.u64()?,
+                        max_age_ms: f.u64()?,
+                        max_bytes: f.u64()?,
+                        groups: f.u32()?,
+                    });
+                }
+                Self::StreamTopics { total, topics }
+            }
+            ReplyKind::StreamGroups => {
+                let total = f.u32()?;
+                let n = f.u32()?;
+                let mut groups = Vec::with_capacity(cap(n, 44));
+                for _ in 0..n {
+                    groups.push(StreamGroupInfo {
+                        name: f.string()?,
+                        generation: f.u64()?,
+                        ack_floor: f.u64()?,
+                        lag: f.u64()?,
+                        pending: f.u64()?,
+                        members: f.u32()?,
+                        dead: f.u32()?,
+                    });
+                }
+                Self::StreamGroups { total, groups }
+            }
         })
     }
 
@@ -391,6 +559,9 @@ impl Reply {
             Self::StreamMessages(_) => ReplyKind::StreamMessages,
             Self::Joined { .. } => ReplyKind::Joined,
             Self::QueueList { .. } => ReplyKind::QueueList,
+            Self::StreamDeadLetters { .. } => ReplyKind::StreamDeadLetters,
+            Self::StreamTopics { .. } => ReplyKind::StreamTopics,
+            Self::StreamGroups { .. } => ReplyKind::StreamGroups,
         }
     }
 }

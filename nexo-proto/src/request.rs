@@ -105,6 +105,127 @@ pub enum StoreRequest {
         /// How many slots to examine in this step (a hint, clamped).
         count: u32,
     },
+    /// `0x0D` SET_EXT (extension): `str key`, `u8 flags` (bit 0 NX, bit 1 XX, bit 2 GET),
+    /// `u8 expiry kind`, `u64 expiry value`, `rest value` (see [`Expiry`]) → OK when written, NULL
+    /// when NX/XX kept it from writing; with GET: DATA old value, or NULL when there was none.
+    SetExt {
+        /// Key.
+        key: Bytes,
+        /// Only when the key does not exist.
+        nx: bool,
+        /// Only when the key exists.
+        xx: bool,
+        /// Answer the old value instead of OK.
+        get: bool,
+        /// The deadline the key gets ([`Expiry::Keep`] is Redis's KEEPTTL).
+        expiry: Expiry,
+        /// Value.
+        value: Bytes,
+    },
+    /// `0x0E` DEL_COUNT (extension): `u32 n`, n × `str key` → DATA `i64` keys that existed.
+    DelCount {
+        /// Keys.
+        keys: Vec<Bytes>,
+    },
+    /// `0x0F` EXISTS (extension): `u32 n`, n × `str key` → DATA `i64` live keys among them (a key
+    /// named twice counts twice).
+    Exists {
+        /// Keys.
+        keys: Vec<Bytes>,
+    },
+    /// `0x40` GETDEL (extension): `str key` → DATA value (now deleted) or NULL.
+    GetDel {
+        /// Key.
+        key: Bytes,
+    },
+    /// `0x41` GETEX (extension): `str key`, `u8 expiry kind`, `u64 expiry value` → DATA value or
+    /// NULL; the key's deadline changes as [`Expiry`] says ([`Expiry::Keep`] leaves it).
+    GetEx {
+        /// Key.
+        key: Bytes,
+        /// New deadline.
+        expiry: Expiry,
+    },
+    /// `0x42` APPEND (extension): `str key`, `rest value` → DATA `i64` new length. A new key gets
+    /// no deadline; an existing one keeps its deadline.
+    Append {
+        /// Key.
+        key: Bytes,
+        /// Bytes to append.
+        value: Bytes,
+    },
+    /// `0x43` STRLEN (extension): `str key` → DATA `i64` value length (0 when missing).
+    Strlen {
+        /// Key.
+        key: Bytes,
+    },
+    /// `0x44` KEYS (extension): `str pattern` → DATA as SCAN: `u64 cursor` (0 when complete, else
+    /// a SCAN cursor to continue from), `u32 n`, n × `str key`.
+    Keys {
+        /// Glob pattern (SCAN's syntax).
+        pattern: String,
+    },
+    /// `0x45` RENAME (extension): `str key`, `str new_key` → OK, or ERR `ERR no such key`. The
+    /// value and deadline move; whatever `new_key` held is replaced.
+    Rename {
+        /// Existing key.
+        key: Bytes,
+        /// New name.
+        new_key: Bytes,
+    },
+    /// `0x46` DBSIZE (extension): empty → DATA `i64` keys held.
+    DbSize,
+    /// `0x47` FLUSH (extension): empty → OK; every key is removed.
+    Flush,
+    /// `0x48` EXPIRE_AT (extension): `str key`, `u64 at_ms` (wall clock, ms since the Unix epoch)
+    /// → DATA `u8` 1 set (a time in the past deletes the key) / 0 no such key.
+    ExpireAt {
+        /// Key.
+        key: Bytes,
+        /// Wall-clock deadline in milliseconds.
+        at_ms: u64,
+    },
+    /// `0x49` INFO (extension): empty → DATA text, one `name:value` line (CRLF-terminated) per
+    /// Store size and counter.
+    Info,
+}
+
+/// A deadline change carried by SET_EXT and GETEX: `u8 kind`, `u64 value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Kind `0`: keep the key's current deadline (SET's KEEPTTL; GETEX without options).
+    Keep,
+    /// Kind `1`: `value` milliseconds from now.
+    InMs(u64),
+    /// Kind `2`: at wall-clock `value` milliseconds since the Unix epoch (a past time expires the
+    /// key at once).
+    AtMs(u64),
+    /// Kind `3` (and any other value): no deadline.
+    Persist,
+}
+
+impl Expiry {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, DecodeError> {
+        let kind = f.u8()?;
+        let value = f.u64()?;
+        Ok(match kind {
+            0 => Self::Keep,
+            1 => Self::InMs(value),
+            2 => Self::AtMs(value),
+            _ => Self::Persist,
+        })
+    }
+
+    fn encode(self, b: &mut BytesMut) {
+        let (kind, value) = match self {
+            Self::Keep => (0, 0),
+            Self::InMs(ms) => (1, ms),
+            Self::AtMs(ms) => (2, ms),
+            Self::Persist => (3, 0),
+        };
+        b.put_u8(kind);
+        b.put_u64(value);
+    }
 }
 
 /// Queue commands (`0x10–0x1F`).
@@ -245,9 +366,41 @@ pub enum PubSubRequest {
         /// The pattern as subscribed.
         pattern: String,
     },
+    /// `0x24` PUBLISH_COUNT (extension): `str topic`, `rest payload` → DATA `i64` pushes queued.
+    /// Any non-empty name is accepted (wildcards and `$share/` included, as Redis channels): it
+    /// reaches exact-channel and glob subscribers, and pattern subscribers too when it is also a
+    /// valid v1 publish topic.
+    PublishCount {
+        /// Channel name.
+        topic: String,
+        /// Message body.
+        payload: Bytes,
+    },
+    /// `0x25` SUBSCRIBE_CHANNEL (extension): `str channel` → OK; exact-match subscription.
+    SubscribeChannel {
+        /// Channel name, matched byte for byte.
+        channel: String,
+    },
+    /// `0x26` UNSUBSCRIBE_CHANNEL (extension): `str channel` → OK.
+    UnsubscribeChannel {
+        /// Channel name.
+        channel: String,
+    },
+    /// `0x27` SUBSCRIBE_GLOB (extension): `str pattern` → OK; Redis glob pattern (`*`, `?`,
+    /// `[...]`, `\`); deliveries are pattern pushes (meta `0x01`: `str pattern`, `str topic`,
+    /// payload).
+    SubscribeGlob {
+        /// Glob pattern.
+        pattern: String,
+    },
+    /// `0x28` UNSUBSCRIBE_GLOB (extension): `str pattern` → OK.
+    UnsubscribeGlob {
+        /// Glob pattern as subscribed.
+        pattern: String,
+    },
 }
 
-/// Stream commands (`0x30–0x3F`, v1.0.2 layout).
+/// Stream commands (`0x30–0x39` in the v1.0.2 layout; extensions on `0x3A–0x3F` and `0x70–0x7F`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamRequest {
     /// `0x30` CREATE.
@@ -329,6 +482,91 @@ pub enum StreamRequest {
         /// Generation.
         generation: u64,
     },
+    /// `0x3A` NACK (extension): `str topic`, `str group`, `str consumer_id`, `u64 generation`,
+    /// `u64 seq`, `u64 delay_ms` → OK; the pending message is redelivered at once (`delay_ms` 0)
+    /// or after the delay, or dead-lettered when it reached the delivery limit.
+    Nack {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// Member id.
+        consumer_id: String,
+        /// Generation.
+        generation: u64,
+        /// Sequence to release.
+        seq: u64,
+        /// Delay before the redelivery, in milliseconds.
+        delay_ms: u64,
+    },
+    /// `0x3B` SEEK_SEQ (extension): `str topic`, `str group`, `u64 seq` → DATA `u64`: the first
+    /// sequence the group will get (`seq` clamped to the retained range). Resets the group and
+    /// bumps its generation, as SEEK.
+    SeekSeq {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// First sequence to deliver.
+        seq: u64,
+    },
+    /// `0x3C` SEEK_TIME (extension): `str topic`, `str group`, `u64 timestamp_ms` → DATA `u64`:
+    /// the first sequence published at or after the timestamp (the next sequence if none).
+    SeekTime {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// Wall-clock milliseconds.
+        timestamp_ms: u64,
+    },
+    /// `0x3D` LIST_DLQ (extension): `str topic`, `str group`, `u32 offset`, `u32 limit` → DATA
+    /// dead letters by sequence (see [`crate::reply::StreamDeadLetter`]).
+    ListDlq {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// Page start.
+        offset: u32,
+        /// Page size (clamped).
+        limit: u32,
+    },
+    /// `0x3E` REPLAY_DLQ (extension): `str topic`, `str group`, `u64 seq` → DATA `u32`: dead
+    /// letters handed back for redelivery (`seq` 0 = all of them).
+    ReplayDlq {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// One dead letter, or 0 for all.
+        seq: u64,
+    },
+    /// `0x3F` DELETE_GROUP (extension): `str topic`, `str group` → OK (also for a missing group).
+    DeleteGroup {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+    },
+    /// `0x70` LIST_TOPICS (extension): `u32 offset`, `u32 limit` → DATA topics by name (see
+    /// [`crate::reply::StreamTopicInfo`]).
+    ListTopics {
+        /// Page start.
+        offset: u32,
+        /// Page size (clamped to 1000).
+        limit: u32,
+    },
+    /// `0x71` LIST_GROUPS (extension): `str topic`, `u32 offset`, `u32 limit` → DATA groups by
+    /// name (see [`crate::reply::StreamGroupInfo`]).
+    ListGroups {
+        /// Topic.
+        topic: String,
+        /// Page start.
+        offset: u32,
+        /// Page size (clamped to 1000).
+        limit: u32,
+    },
 }
 
 impl Request {
@@ -365,6 +603,19 @@ impl Request {
                 StoreRequest::MGet { .. } => s::MGET,
                 StoreRequest::MSet { .. } => s::MSET,
                 StoreRequest::Scan { .. } => s::SCAN,
+                StoreRequest::SetExt { .. } => s::SET_EXT,
+                StoreRequest::DelCount { .. } => s::DEL_COUNT,
+                StoreRequest::Exists { .. } => s::EXISTS,
+                StoreRequest::GetDel { .. } => s::GET_DEL,
+                StoreRequest::GetEx { .. } => s::GET_EX,
+                StoreRequest::Append { .. } => s::APPEND,
+                StoreRequest::Strlen { .. } => s::STRLEN,
+                StoreRequest::Keys { .. } => s::KEYS,
+                StoreRequest::Rename { .. } => s::RENAME,
+                StoreRequest::DbSize => s::DBSIZE,
+                StoreRequest::Flush => s::FLUSH,
+                StoreRequest::ExpireAt { .. } => s::EXPIRE_AT,
+                StoreRequest::Info => s::INFO,
             },
             Self::Queue(r) => match r {
                 QueueRequest::Create { .. } => q::CREATE,
@@ -387,6 +638,11 @@ impl Request {
                 PubSubRequest::Publish { .. } => p::PUBLISH,
                 PubSubRequest::Subscribe { .. } => p::SUBSCRIBE,
                 PubSubRequest::Unsubscribe { .. } => p::UNSUBSCRIBE,
+                PubSubRequest::PublishCount { .. } => p::PUBLISH_COUNT,
+                PubSubRequest::SubscribeChannel { .. } => p::SUBSCRIBE_CHANNEL,
+                PubSubRequest::UnsubscribeChannel { .. } => p::UNSUBSCRIBE_CHANNEL,
+                PubSubRequest::SubscribeGlob { .. } => p::SUBSCRIBE_GLOB,
+                PubSubRequest::UnsubscribeGlob { .. } => p::UNSUBSCRIBE_GLOB,
             },
             Self::Stream(r) => match r {
                 StreamRequest::Create { .. } => t::CREATE,
@@ -398,6 +654,14 @@ impl Request {
                 StreamRequest::Delete { .. } => t::DELETE,
                 StreamRequest::Seek { .. } => t::SEEK,
                 StreamRequest::Leave { .. } => t::LEAVE,
+                StreamRequest::Nack { .. } => t::NACK,
+                StreamRequest::SeekSeq { .. } => t::SEEK_SEQ,
+                StreamRequest::SeekTime { .. } => t::SEEK_TIME,
+                StreamRequest::ListDlq { .. } => t::LIST_DLQ,
+                StreamRequest::ReplayDlq { .. } => t::REPLAY_DLQ,
+                StreamRequest::DeleteGroup { .. } => t::DELETE_GROUP,
+                StreamRequest::ListTopics { .. } => t::LIST_TOPICS,
+                StreamRequest::ListGroups { .. } => t::LIST_GROUPS,
             },
         }
     }
@@ -453,8 +717,38 @@ fn decode_store(op: u8, f: &mut Fields<'_>, payload_len: usize) -> Result<StoreR
             StoreRequest::MSet { options, pairs }
         }
         SCAN => StoreRequest::Scan { cursor: f.u64()?, pattern: f.string()?, count: f.u32()? },
+        SET_EXT => {
+            let key = f.str_bytes()?;
+            let flags = f.u8()?;
+            let expiry = Expiry::decode(f)?;
+            let (nx, xx, get) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
+            StoreRequest::SetExt { key, nx, xx, get, expiry, value: f.rest() }
+        }
+        DEL_COUNT => StoreRequest::DelCount { keys: key_list(f, payload_len)? },
+        EXISTS => StoreRequest::Exists { keys: key_list(f, payload_len)? },
+        GET_DEL => StoreRequest::GetDel { key: f.str_bytes()? },
+        GET_EX => StoreRequest::GetEx { key: f.str_bytes()?, expiry: Expiry::decode(f)? },
+        APPEND => StoreRequest::Append { key: f.str_bytes()?, value: f.rest() },
+        STRLEN => StoreRequest::Strlen { key: f.str_bytes()? },
+        KEYS => StoreRequest::Keys { pattern: f.string()? },
+        RENAME => StoreRequest::Rename { key: f.str_bytes()?, new_key: f.str_bytes()? },
+        DBSIZE => StoreRequest::DbSize,
+        FLUSH => StoreRequest::Flush,
+        EXPIRE_AT => StoreRequest::ExpireAt { key: f.str_bytes()?, at_ms: f.u64()? },
+        INFO => StoreRequest::Info,
         _ => return Err(unknown("Store", op)),
     })
+}
+
+/// `u32 n`, n × `str key` (MGET, DEL_COUNT, EXISTS).
+fn key_list(f: &mut Fields<'_>, payload_len: usize) -> Result<Vec<Bytes>, DecodeError> {
+    let n = f.u32()? as usize;
+    // Each key takes at least 4 bytes, so this never reserves beyond the frame's size.
+    let mut keys = Vec::with_capacity(n.min(payload_len / 4));
+    for _ in 0..n {
+        keys.push(f.str_bytes()?);
+    }
+    Ok(keys)
 }
 
 fn encode_store(r: &StoreRequest, b: &mut BytesMut) {
@@ -492,6 +786,35 @@ fn encode_store(r: &StoreRequest, b: &mut BytesMut) {
             b.put_u64(*cursor);
             put_blob(b, pattern.as_bytes());
             b.put_u32(*count);
+        }
+        StoreRequest::SetExt { key, nx, xx, get, expiry, value } => {
+            put_blob(b, key);
+            b.put_u8(u8::from(*nx) | u8::from(*xx) << 1 | u8::from(*get) << 2);
+            expiry.encode(b);
+            b.extend_from_slice(value);
+        }
+        StoreRequest::DelCount { keys } | StoreRequest::Exists { keys } => {
+            b.put_u32(keys.len() as u32);
+            keys.iter().for_each(|k| put_blob(b, k));
+        }
+        StoreRequest::GetDel { key } | StoreRequest::Strlen { key } => put_blob(b, key),
+        StoreRequest::GetEx { key, expiry } => {
+            put_blob(b, key);
+            expiry.encode(b);
+        }
+        StoreRequest::Append { key, value } => {
+            put_blob(b, key);
+            b.extend_from_slice(value);
+        }
+        StoreRequest::Keys { pattern } => put_blob(b, pattern.as_bytes()),
+        StoreRequest::Rename { key, new_key } => {
+            put_blob(b, key);
+            put_blob(b, new_key);
+        }
+        StoreRequest::DbSize | StoreRequest::Flush | StoreRequest::Info => {}
+        StoreRequest::ExpireAt { key, at_ms } => {
+            put_blob(b, key);
+            b.put_u64(*at_ms);
         }
     }
 }
@@ -584,6 +907,11 @@ fn decode_pubsub(op: u8, f: &mut Fields<'_>) -> Result<PubSubRequest, DecodeErro
         PUBLISH => PubSubRequest::Publish { topic: f.string()?, options: f.json()?, payload: f.rest() },
         SUBSCRIBE => PubSubRequest::Subscribe { pattern: f.string()? },
         UNSUBSCRIBE => PubSubRequest::Unsubscribe { pattern: f.string()? },
+        PUBLISH_COUNT => PubSubRequest::PublishCount { topic: f.string()?, payload: f.rest() },
+        SUBSCRIBE_CHANNEL => PubSubRequest::SubscribeChannel { channel: f.string()? },
+        UNSUBSCRIBE_CHANNEL => PubSubRequest::UnsubscribeChannel { channel: f.string()? },
+        SUBSCRIBE_GLOB => PubSubRequest::SubscribeGlob { pattern: f.string()? },
+        UNSUBSCRIBE_GLOB => PubSubRequest::UnsubscribeGlob { pattern: f.string()? },
         _ => return Err(unknown("PubSub", op)),
     })
 }
@@ -598,6 +926,14 @@ fn encode_pubsub(r: &PubSubRequest, b: &mut BytesMut) {
         PubSubRequest::Subscribe { pattern } | PubSubRequest::Unsubscribe { pattern } => {
             put_blob(b, pattern.as_bytes())
         }
+        PubSubRequest::PublishCount { topic, payload } => {
+            put_blob(b, topic.as_bytes());
+            b.extend_from_slice(payload);
+        }
+        PubSubRequest::SubscribeChannel { channel: name }
+        | PubSubRequest::UnsubscribeChannel { channel: name }
+        | PubSubRequest::SubscribeGlob { pattern: name }
+        | PubSubRequest::UnsubscribeGlob { pattern: name } => put_blob(b, name.as_bytes()),
     }
 }
 
@@ -631,6 +967,28 @@ fn decode_stream(op: u8, f: &mut Fields<'_>) -> Result<StreamRequest, DecodeErro
             consumer_id: f.string()?,
             generation: f.u64()?,
         },
+        NACK => StreamRequest::Nack {
+            topic: f.string()?,
+            group: f.string()?,
+            consumer_id: f.string()?,
+            generation: f.u64()?,
+            seq: f.u64()?,
+            delay_ms: f.u64()?,
+        },
+        SEEK_SEQ => StreamRequest::SeekSeq { topic: f.string()?, group: f.string()?, seq: f.u64()? },
+        SEEK_TIME => {
+            StreamRequest::SeekTime { topic: f.string()?, group: f.string()?, timestamp_ms: f.u64()? }
+        }
+        LIST_DLQ => StreamRequest::ListDlq {
+            topic: f.string()?,
+            group: f.string()?,
+            offset: f.u32()?,
+            limit: f.u32()?,
+        },
+        REPLAY_DLQ => StreamRequest::ReplayDlq { topic: f.string()?, group: f.string()?, seq: f.u64()? },
+        DELETE_GROUP => StreamRequest::DeleteGroup { topic: f.string()?, group: f.string()? },
+        LIST_TOPICS => StreamRequest::ListTopics { offset: f.u32()?, limit: f.u32()? },
+        LIST_GROUPS => StreamRequest::ListGroups { topic: f.string()?, offset: f.u32()?, limit: f.u32()? },
         _ => return Err(unknown("Stream", op)),
     })
 }
@@ -675,6 +1033,40 @@ fn encode_stream(r: &StreamRequest, b: &mut BytesMut) {
                 put_blob(b, s.as_bytes());
             }
             b.put_u64(*generation);
+        }
+        StreamRequest::Nack { topic, group, consumer_id, generation, seq, delay_ms } => {
+            for s in [topic, group, consumer_id] {
+                put_blob(b, s.as_bytes());
+            }
+            b.put_u64(*generation);
+            b.put_u64(*seq);
+            b.put_u64(*delay_ms);
+        }
+        StreamRequest::SeekSeq { topic, group, seq: value }
+        | StreamRequest::SeekTime { topic, group, timestamp_ms: value }
+        | StreamRequest::ReplayDlq { topic, group, seq: value } => {
+            put_blob(b, topic.as_bytes());
+            put_blob(b, group.as_bytes());
+            b.put_u64(*value);
+        }
+        StreamRequest::ListDlq { topic, group, offset, limit } => {
+            put_blob(b, topic.as_bytes());
+            put_blob(b, group.as_bytes());
+            b.put_u32(*offset);
+            b.put_u32(*limit);
+        }
+        StreamRequest::DeleteGroup { topic, group } => {
+            put_blob(b, topic.as_bytes());
+            put_blob(b, group.as_bytes());
+        }
+        StreamRequest::ListTopics { offset, limit } => {
+            b.put_u32(*offset);
+            b.put_u32(*limit);
+        }
+        StreamRequest::ListGroups { topic, offset, limit } => {
+            put_blob(b, topic.as_bytes());
+            b.put_u32(*offset);
+            b.put_u32(*limit);
         }
     }
 }

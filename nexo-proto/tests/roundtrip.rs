@@ -6,8 +6,10 @@ use bytes::{Bytes, BytesMut};
 use nexo_proto::options::{
     ConsumeOptions, PublishOptions, PushOptions, QueueOptions, Retention, SetOptions, StreamOptions,
 };
-use nexo_proto::reply::{DlqMessage, QueueInfo, QueueMessage, StreamMessage};
-use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
+use nexo_proto::reply::{
+    DlqMessage, QueueInfo, QueueMessage, StreamDeadLetter, StreamGroupInfo, StreamMessage, StreamTopicInfo,
+};
+use nexo_proto::request::{Expiry, PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_proto::{
     DEFAULT_MAX_FRAME_BYTES, FrameType, HEADER_LEN, Inbound, Oversized, Push, Reply, ReplyKind, Request,
     decode_request_frame, frame::split_frame,
@@ -103,6 +105,32 @@ fn store_request() -> impl Strategy<Value = StoreRequest> {
             pattern,
             count
         }),
+        (text_bytes(), any::<[bool; 3]>(), expiry(), bytes()).prop_map(
+            |(key, [nx, xx, get], expiry, value)| {
+                StoreRequest::SetExt { key, nx, xx, get, expiry, value }
+            }
+        ),
+        prop::collection::vec(text_bytes(), 0..6).prop_map(|keys| StoreRequest::DelCount { keys }),
+        prop::collection::vec(text_bytes(), 0..6).prop_map(|keys| StoreRequest::Exists { keys }),
+        text_bytes().prop_map(|key| StoreRequest::GetDel { key }),
+        (text_bytes(), expiry()).prop_map(|(key, expiry)| StoreRequest::GetEx { key, expiry }),
+        (text_bytes(), bytes()).prop_map(|(key, value)| StoreRequest::Append { key, value }),
+        text_bytes().prop_map(|key| StoreRequest::Strlen { key }),
+        text().prop_map(|pattern| StoreRequest::Keys { pattern }),
+        (text_bytes(), text_bytes()).prop_map(|(key, new_key)| StoreRequest::Rename { key, new_key }),
+        Just(StoreRequest::DbSize),
+        Just(StoreRequest::Flush),
+        (text_bytes(), any::<u64>()).prop_map(|(key, at_ms)| StoreRequest::ExpireAt { key, at_ms }),
+        Just(StoreRequest::Info),
+    ]
+}
+
+fn expiry() -> impl Strategy<Value = Expiry> {
+    prop_oneof![
+        Just(Expiry::Keep),
+        any::<u64>().prop_map(Expiry::InMs),
+        any::<u64>().prop_map(Expiry::AtMs),
+        Just(Expiry::Persist),
     ]
 }
 
@@ -145,6 +173,11 @@ fn pubsub_request() -> impl Strategy<Value = PubSubRequest> {
         }),
         text().prop_map(|pattern| PubSubRequest::Subscribe { pattern }),
         text().prop_map(|pattern| PubSubRequest::Unsubscribe { pattern }),
+        (text(), bytes()).prop_map(|(topic, payload)| PubSubRequest::PublishCount { topic, payload }),
+        text().prop_map(|channel| PubSubRequest::SubscribeChannel { channel }),
+        text().prop_map(|channel| PubSubRequest::UnsubscribeChannel { channel }),
+        text().prop_map(|pattern| PubSubRequest::SubscribeGlob { pattern }),
+        text().prop_map(|pattern| PubSubRequest::UnsubscribeGlob { pattern }),
     ]
 }
 
@@ -181,6 +214,41 @@ fn stream_request() -> impl Strategy<Value = StreamRequest> {
         }),
         (text(), text(), text(), any::<u64>()).prop_map(|(topic, group, consumer_id, generation)| {
             StreamRequest::Leave { topic, group, consumer_id, generation }
+        }),
+        (text(), text(), text(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+            |(topic, group, consumer_id, generation, seq, delay_ms)| StreamRequest::Nack {
+                topic,
+                group,
+                consumer_id,
+                generation,
+                seq,
+                delay_ms
+            }
+        ),
+        (text(), text(), any::<u64>()).prop_map(|(topic, group, seq)| StreamRequest::SeekSeq {
+            topic,
+            group,
+            seq
+        }),
+        (text(), text(), any::<u64>()).prop_map(|(topic, group, timestamp_ms)| StreamRequest::SeekTime {
+            topic,
+            group,
+            timestamp_ms
+        }),
+        (text(), text(), any::<u32>(), any::<u32>()).prop_map(|(topic, group, offset, limit)| {
+            StreamRequest::ListDlq { topic, group, offset, limit }
+        }),
+        (text(), text(), any::<u64>()).prop_map(|(topic, group, seq)| StreamRequest::ReplayDlq {
+            topic,
+            group,
+            seq
+        }),
+        (text(), text()).prop_map(|(topic, group)| StreamRequest::DeleteGroup { topic, group }),
+        (any::<u32>(), any::<u32>()).prop_map(|(offset, limit)| StreamRequest::ListTopics { offset, limit }),
+        (text(), any::<u32>(), any::<u32>()).prop_map(|(topic, offset, limit)| StreamRequest::ListGroups {
+            topic,
+            offset,
+            limit
         }),
     ]
 }
@@ -249,6 +317,49 @@ fn reply() -> impl Strategy<Value = Reply> {
             )
         )
             .prop_map(|(total, queues)| Reply::QueueList { total, queues }),
+        (
+            any::<u32>(),
+            prop::collection::vec(
+                (any::<u64>(), any::<u64>(), any::<u32>(), bytes()).prop_map(
+                    |(seq, timestamp_ms, deliveries, payload)| StreamDeadLetter {
+                        seq,
+                        timestamp_ms,
+                        deliveries,
+                        payload
+                    }
+                ),
+                0..4
+            )
+        )
+            .prop_map(|(total, messages)| Reply::StreamDeadLetters { total, messages }),
+        (
+            any::<u32>(),
+            prop::collection::vec(
+                (text(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u32>()).prop_map(
+                    |(name, first_seq, last_seq, max_age_ms, max_bytes, groups)| StreamTopicInfo {
+                        name,
+                        first_seq,
+                        last_seq,
+                        max_age_ms,
+                        max_bytes,
+                        groups
+                    }
+                ),
+                0..4
+            )
+        )
+            .prop_map(|(total, topics)| Reply::StreamTopics { total, topics }),
+        (
+            any::<u32>(),
+            prop::collection::vec(
+                (text(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u32>(), any::<u32>())
+                    .prop_map(|(name, generation, ack_floor, lag, pending, members, dead)| {
+                        StreamGroupInfo { name, generation, ack_floor, lag, pending, members, dead }
+                    }),
+                0..4
+            )
+        )
+            .prop_map(|(total, groups)| Reply::StreamGroups { total, groups }),
     ]
 }
 
@@ -328,9 +439,14 @@ proptest! {
         let ends_in_rest = matches!(
             req,
             Request::Echo(_)
-                | Request::Store(StoreRequest::Set { .. } | StoreRequest::SetNx { .. })
+                | Request::Store(
+                    StoreRequest::Set { .. }
+                        | StoreRequest::SetNx { .. }
+                        | StoreRequest::SetExt { .. }
+                        | StoreRequest::Append { .. }
+                )
                 | Request::Queue(QueueRequest::Push { .. })
-                | Request::PubSub(PubSubRequest::Publish { .. })
+                | Request::PubSub(PubSubRequest::Publish { .. } | PubSubRequest::PublishCount { .. })
                 | Request::Stream(StreamRequest::Publish { .. })
         );
         prop_assume!(!ends_in_rest);
@@ -502,7 +618,7 @@ proptest! {
     }
 }
 
-const ALL_KINDS: [ReplyKind; 12] = [
+const ALL_KINDS: [ReplyKind; 15] = [
     ReplyKind::Data,
     ReplyKind::Flag,
     ReplyKind::Int,
@@ -515,6 +631,9 @@ const ALL_KINDS: [ReplyKind; 12] = [
     ReplyKind::StreamMessages,
     ReplyKind::Joined,
     ReplyKind::QueueList,
+    ReplyKind::StreamDeadLetters,
+    ReplyKind::StreamTopics,
+    ReplyKind::StreamGroups,
 ];
 
 /// Opcodes whose second field is a `json` options object.

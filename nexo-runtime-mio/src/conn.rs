@@ -9,6 +9,7 @@ use std::io::{self, Read};
 use bytes::BytesMut;
 use mio::net::TcpStream;
 use nexo_engine::ConnId;
+use nexo_server::resp::RespConn;
 
 use crate::write_queue::WriteQueue;
 
@@ -67,6 +68,8 @@ pub struct Conn {
     pub unread: bool,
     /// Accepted over the connection limit (counted apart from open connections).
     pub refused: bool,
+    /// The RESP session, when the first byte chose RESP.
+    pub resp: Option<Box<RespConn>>,
 }
 
 impl Conn {
@@ -82,13 +85,18 @@ impl Conn {
             detected: false,
             unread: false,
             refused: false,
+            resp: None,
         }
     }
 
     /// Whether the loop may read more requests from this connection now.
     pub fn may_read(&self, write_limit: usize) -> bool {
         match self.phase {
-            Phase::Open => self.out.queued_bytes() < write_limit && self.in_flight < IN_FLIGHT_MAX,
+            Phase::Open => {
+                // Replies a RESP connection holds for ordering count toward its write limit.
+                let held = self.resp.as_ref().map_or(0, |r| r.outbound.held_bytes());
+                self.out.queued_bytes() + held < write_limit && self.in_flight < IN_FLIGHT_MAX
+            }
             Phase::Refusing { .. } => true,
             Phase::Closing { .. } => false,
         }

@@ -6,17 +6,19 @@
 
 mod conn;
 mod net;
+mod ui;
 mod worker;
 mod write_queue;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::channel;
 
 use mio::{Poll, Waker};
-use nexo_server::{Clock, Settings, logging, startup};
+use nexo_server::resp::{RespContext, RespSettings};
+use nexo_server::{Clock, Dashboard, Settings, logging, startup};
 
 use crate::net::{NetLimits, NetParts, Network, WAKER};
 
@@ -39,7 +41,9 @@ fn main() -> ExitCode {
 fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!("nexo (mio) starting");
     let clock = Clock::start();
-    let brokers = startup::start_brokers(settings, &clock)?;
+    let mut brokers = startup::start_brokers(settings, &clock)?;
+    let store_config = *brokers.store.broker().config();
+    let dashboard = settings.ui_addr().map(|_| Dashboard::attach("mio", settings, clock, &mut brokers));
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (out_tx, out_rx) = channel();
@@ -51,9 +55,27 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let listener = mio::net::TcpListener::bind(addr)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr()?;
+    let resp = Arc::new(RespContext::new(RespSettings::from_settings(settings, local.port(), &store_config)));
+    let ui_listener = settings.ui_addr().map(nexo_ui::bind).transpose()?;
+
+    // The dashboard runs on its own thread with a small current-thread tokio runtime.
+    let connections = Arc::new(AtomicU64::new(0));
+    let mut ui_local = None;
+    let mut ui_source = None;
+    if let (Some(ui_listener), Some(dashboard)) = (ui_listener, dashboard) {
+        ui_local = Some(ui_listener.local_addr()?);
+        let inputs = ui::Inputs {
+            store: store.inputs.clone(),
+            pubsub: pubsub.inputs.clone(),
+            queue: queue.inputs.clone(),
+        };
+        let source = Arc::new(ui::MioSource::new(dashboard, connections.clone(), inputs));
+        nexo_ui::spawn_thread(ui_listener, source.clone())?;
+        ui_source = Some(source);
+    }
 
     let shutdown = Arc::new(AtomicBool::new(false));
-    watch_signals(shutdown.clone(), waker)?;
+    watch_signals(shutdown.clone(), waker, ui_source)?;
 
     let limits = NetLimits {
         max_connections: settings.max_connections,
@@ -70,9 +92,14 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         queue,
         outputs: out_rx,
         shutdown,
+        connections,
+        resp,
     })?;
     tracing::info!("listening on {local}");
-    announce(&startup::ready_line(local, None));
+    if let Some(ui) = ui_local {
+        tracing::info!("dashboard on http://{ui}/");
+    }
+    announce(&startup::ready_line(local, ui_local));
     network.run()?;
     Ok(())
 }
@@ -86,13 +113,21 @@ fn announce(line: &str) {
     let _ = out.flush();
 }
 
-/// A thread that turns SIGINT/SIGTERM into the shutdown flag and wakes the network thread.
-fn watch_signals(shutdown: Arc<AtomicBool>, waker: Arc<Waker>) -> std::io::Result<()> {
+/// A thread that turns SIGINT/SIGTERM into the shutdown flag and wakes the network thread. The
+/// dashboard lets go of the workers' channels first, so they close when the network thread's do.
+fn watch_signals(
+    shutdown: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    ui: Option<Arc<ui::MioSource>>,
+) -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new().name("nexo-signals".into()).spawn(move || {
         if let Some(signal) = signals.forever().next() {
             tracing::info!("signal {signal}: shutting down");
+            if let Some(ui) = &ui {
+                ui.detach();
+            }
             shutdown.store(true, Ordering::Relaxed);
             let _ = waker.wake();
         }

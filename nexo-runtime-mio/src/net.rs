@@ -14,15 +14,18 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TrySendError};
 use std::time::Duration;
 
+use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use nexo_engine::{ConnId, Output};
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest};
+use nexo_proto::resp::is_resp_first_byte;
 use nexo_proto::{HEADER_LEN, Reply, decode_request_frame};
+use nexo_server::resp::{Action, RespConn, RespContext, TOO_MANY_CLIENTS};
 use nexo_server::{Clock, Routed, route};
 use slab::Slab;
 
@@ -75,6 +78,12 @@ pub struct Network {
     backlogged: bool,
     shutdown: Arc<AtomicBool>,
     draining_until: Option<u64>,
+    /// Open connections, for the dashboard (mirrors `open_count`).
+    connections: Arc<AtomicU64>,
+    /// Shared by the RESP sessions.
+    resp: Arc<RespContext>,
+    /// Reused action buffer of RESP decoding.
+    resp_actions: Vec<Action>,
 }
 
 /// Everything [`Network::new`] needs.
@@ -98,6 +107,10 @@ pub struct NetParts {
     pub outputs: Receiver<Vec<Output>>,
     /// Set by the signal thread.
     pub shutdown: Arc<AtomicBool>,
+    /// Where the open-connection count is published for the dashboard.
+    pub connections: Arc<AtomicU64>,
+    /// Shared by the RESP sessions.
+    pub resp: Arc<RespContext>,
 }
 
 impl Network {
@@ -106,7 +119,19 @@ impl Network {
     /// # Errors
     /// Registration failed.
     pub fn new(parts: NetParts) -> io::Result<Self> {
-        let NetParts { poll, mut listener, limits, clock, store, pubsub, queue, outputs, shutdown } = parts;
+        let NetParts {
+            poll,
+            mut listener,
+            limits,
+            clock,
+            store,
+            pubsub,
+            queue,
+            outputs,
+            shutdown,
+            connections,
+            resp,
+        } = parts;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         Ok(Self {
             poll,
@@ -130,6 +155,9 @@ impl Network {
             backlogged: false,
             shutdown,
             draining_until: None,
+            connections,
+            resp,
+            resp_actions: Vec::new(),
         })
     }
 
@@ -242,7 +270,10 @@ impl Network {
         let id = ConnId(self.next_conn_id);
         self.next_conn_id += 1;
         match phase {
-            Phase::Open => self.open_count += 1,
+            Phase::Open => {
+                self.open_count += 1;
+                self.connections.store(self.open_count as u64, Ordering::Relaxed);
+            }
             _ => self.refusing_count += 1,
         }
         self.by_id.insert(id.0, key);
@@ -308,17 +339,31 @@ impl Network {
             match conn.read_buf.first() {
                 None => return,
                 Some(&b) if b <= 0x1F => conn.detected = true,
+                Some(&b) if is_resp_first_byte(b) => {
+                    conn.detected = true;
+                    if conn.phase == Phase::Open {
+                        conn.resp = Some(Box::new(RespConn::new(self.resp.clone(), conn.id)));
+                    }
+                }
                 Some(_) => return self.close(key, "not the v1 protocol"),
             }
         }
         if let Phase::Refusing { .. } = conn.phase {
-            if let Some(header) = nexo_proto::FrameHeader::peek(&conn.read_buf) {
+            if conn.read_buf.first().is_some_and(|&b| is_resp_first_byte(b)) {
+                conn.out.push_chunk(Bytes::from_static(TOO_MANY_CLIENTS), 0);
+                conn.read_buf.clear();
+                conn.phase = Phase::Closing { deadline_ms: now + CLOSE_WAIT_MS };
+                self.dirty.push(key);
+            } else if let Some(header) = nexo_proto::FrameHeader::peek(&conn.read_buf) {
                 conn.out.push_reply(header.id, &Reply::Err("Too many connections".into()));
                 conn.read_buf.clear();
                 conn.phase = Phase::Closing { deadline_ms: now + CLOSE_WAIT_MS };
                 self.dirty.push(key);
             }
             return;
+        }
+        if conn.resp.is_some() {
+            return self.decode_resp(key);
         }
         let mut answered = false;
         while conn.phase == Phase::Open {
@@ -363,6 +408,48 @@ impl Network {
         }
     }
 
+    /// Parses a RESP connection's commands: local answers and engine requests, in order.
+    fn decode_resp(&mut self, key: usize) {
+        let now = self.clock.now();
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        let Some(resp) = conn.resp.as_mut() else { return };
+        let mut actions = std::mem::take(&mut self.resp_actions);
+        while conn.phase == Phase::Open {
+            if conn.in_flight >= IN_FLIGHT_MAX {
+                if !conn.unread {
+                    conn.unread = true;
+                    self.retry.push(key);
+                }
+                break;
+            }
+            if !resp.session.handle_one(now, &mut conn.read_buf, &mut actions) {
+                break;
+            }
+            for action in actions.drain(..) {
+                match action {
+                    Action::Slot(slot) => resp.outbound.handle_slot(slot),
+                    Action::Store { id, request } => {
+                        conn.in_flight += 1;
+                        self.store_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                    }
+                    Action::PubSub { id, request } => {
+                        conn.in_flight += 1;
+                        self.pubsub_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                    }
+                    Action::Close => {
+                        conn.read_buf.clear();
+                        conn.phase = Phase::Closing { deadline_ms: now.mono_ms + CLOSE_WAIT_MS };
+                    }
+                }
+            }
+        }
+        self.resp_actions = actions;
+        if let Some((bytes, released)) = resp.outbound.take_output() {
+            conn.out.push_chunk(bytes, released.push_report);
+        }
+        self.dirty.push(key);
+    }
+
     fn retry_reads(&mut self) {
         if self.backlogged || self.retry.is_empty() {
             return;
@@ -396,14 +483,30 @@ impl Network {
                 let Some(&key) = self.by_id.get(&conn.0) else { return };
                 if let Some(c) = self.conns.get_mut(key) {
                     c.in_flight = c.in_flight.saturating_sub(1);
-                    c.out.push_reply(id, &reply);
+                    match c.resp.as_mut() {
+                        Some(resp) => {
+                            resp.outbound.handle_reply(id, &reply);
+                            if let Some((bytes, released)) = resp.outbound.take_output() {
+                                c.out.push_chunk(bytes, released.push_report);
+                            }
+                        }
+                        None => c.out.push_reply(id, &reply),
+                    }
                     self.dirty.push(key);
                 }
             }
             Output::Push { conn, frame } => {
                 let Some(&key) = self.by_id.get(&conn.0) else { return };
                 if let Some(c) = self.conns.get_mut(key) {
-                    c.out.push_frame(frame);
+                    match c.resp.as_mut() {
+                        Some(resp) => {
+                            resp.outbound.handle_push(&frame);
+                            if let Some((bytes, released)) = resp.outbound.take_output() {
+                                c.out.push_chunk(bytes, released.push_report);
+                            }
+                        }
+                        None => c.out.push_frame(frame),
+                    }
                     self.dirty.push(key);
                 }
             }
@@ -491,6 +594,7 @@ impl Network {
             self.refusing_count -= 1;
         } else {
             self.open_count -= 1;
+            self.connections.store(self.open_count as u64, Ordering::Relaxed);
         }
         tracing::debug!("conn {} closed: {why}", conn.id.0);
     }

@@ -56,6 +56,18 @@ fn run<B: Broker>(
     outputs: Sender<Vec<Output>>,
     waker: Arc<mio::Waker>,
 ) {
+    serve(&mut driver, &clock, &rx, &outputs, &waker);
+    driver.sync_before_exit(clock.now());
+}
+
+/// The worker loop, until the network thread drops the input channel.
+fn serve<B: Broker>(
+    driver: &mut BrokerDriver<B>,
+    clock: &Clock,
+    rx: &Receiver<Vec<WorkerInput<B::Request>>>,
+    outputs: &Sender<Vec<Output>>,
+    waker: &mio::Waker,
+) {
     let mut drained = Vec::new();
     loop {
         let now = clock.now();
@@ -73,10 +85,10 @@ fn run<B: Broker>(
         };
         let mut open = true;
         if let Some(batch) = first {
-            apply(&mut driver, &clock, batch);
+            apply(driver, clock, batch);
             for _ in 1..BATCHES_PER_TURN {
                 match rx.try_recv() {
-                    Ok(batch) => apply(&mut driver, &clock, batch),
+                    Ok(batch) => apply(driver, clock, batch),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         open = false;
@@ -87,7 +99,7 @@ fn run<B: Broker>(
         }
         driver.handle_timeout(clock.now());
         // One drain per turn: every append of this turn shares one fsync (group commit).
-        driver.drain(&clock, &mut drained);
+        driver.drain(clock, &mut drained);
         if !drained.is_empty() {
             if outputs.send(std::mem::take(&mut drained)).is_err() {
                 return;

@@ -17,7 +17,8 @@ const IOV_MAX: usize = 64;
 #[derive(Debug)]
 struct Chunk {
     bytes: Bytes,
-    is_push: bool,
+    /// v1 push bytes this chunk carries, reported to Pub/Sub once it is written.
+    report: usize,
 }
 
 /// Ordered outgoing data of one connection.
@@ -50,7 +51,15 @@ impl WriteQueue {
     pub fn push_frame(&mut self, frame: Bytes) {
         self.seal_staging();
         self.queued += frame.len();
-        self.chunks.push_back(Chunk { bytes: frame, is_push: true });
+        self.chunks.push_back(Chunk { report: frame.len(), bytes: frame });
+    }
+
+    /// Queues bytes encoded elsewhere (a RESP connection's released replies and messages) that
+    /// stand for `report` bytes of v1 push frames.
+    pub fn push_chunk(&mut self, bytes: Bytes, report: usize) {
+        self.seal_staging();
+        self.queued += bytes.len();
+        self.chunks.push_back(Chunk { bytes, report });
     }
 
     /// Bytes queued and not yet written.
@@ -61,7 +70,7 @@ impl WriteQueue {
     fn seal_staging(&mut self) {
         if !self.staging.is_empty() {
             let bytes = self.staging.split().freeze();
-            self.chunks.push_back(Chunk { bytes, is_push: false });
+            self.chunks.push_back(Chunk { bytes, report: 0 });
         }
     }
 
@@ -110,9 +119,7 @@ impl WriteQueue {
                 break;
             }
             n -= left;
-            if front.is_push {
-                push_bytes += front.bytes.len();
-            }
+            push_bytes += front.report;
             self.chunks.pop_front();
             self.front_written = 0;
         }

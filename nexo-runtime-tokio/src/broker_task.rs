@@ -9,9 +9,10 @@
 
 use std::collections::HashMap;
 
+use nexo_engine::observe::Query;
 use nexo_engine::{Broker, CloseReason, ConnId, Output};
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest};
-use nexo_server::{BrokerDriver, Clock};
+use nexo_server::{BrokerDriver, Clock, Responder};
 use tokio::sync::mpsc;
 
 use crate::outbox::Outbox;
@@ -42,6 +43,10 @@ pub enum BrokerInput<R> {
     Flushed(ConnId, usize),
     /// The server is stopping: end long-polls so connections can drain.
     Shutdown,
+    /// A read-only dashboard query, answered between batches.
+    Inspect(Query, Responder),
+    /// The server is about to exit: fsync what the fsync mode left unsynced, then answer.
+    SyncBeforeExit(tokio::sync::oneshot::Sender<()>),
 }
 
 /// The channels into the broker tasks, cloned into every connection.
@@ -61,6 +66,24 @@ impl Brokers {
         let _ = self.store.send(BrokerInput::Disconnect(conn)).await;
         let _ = self.pubsub.send(BrokerInput::Disconnect(conn)).await;
         let _ = self.queue.send(BrokerInput::Disconnect(conn)).await;
+    }
+
+    /// Asks every broker to fsync what is unsynced, and waits (at most `limit`) until they did.
+    pub async fn sync_before_exit(&self, limit: std::time::Duration) {
+        let (store_done, store_wait) = tokio::sync::oneshot::channel();
+        let (pubsub_done, pubsub_wait) = tokio::sync::oneshot::channel();
+        let (queue_done, queue_wait) = tokio::sync::oneshot::channel();
+        let _ = self.store.send(BrokerInput::SyncBeforeExit(store_done)).await;
+        let _ = self.pubsub.send(BrokerInput::SyncBeforeExit(pubsub_done)).await;
+        let _ = self.queue.send(BrokerInput::SyncBeforeExit(queue_done)).await;
+        let all = async {
+            let _ = store_wait.await;
+            let _ = pubsub_wait.await;
+            let _ = queue_wait.await;
+        };
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::warn!("brokers did not finish their final fsync in time");
+        }
     }
 
     /// Tells every broker the server is stopping.
@@ -122,6 +145,14 @@ async fn run<B: Broker>(
                         }
                         BrokerInput::Flushed(conn, bytes) => nexo_server::BrokerInput::Flushed(conn, bytes),
                         BrokerInput::Shutdown => nexo_server::BrokerInput::Shutdown,
+                        BrokerInput::Inspect(query, responder) => nexo_server::BrokerInput::Inspect(query, responder),
+                        BrokerInput::SyncBeforeExit(done) => {
+                            driver.drain(&clock, &mut outputs);
+                            tokio::task::block_in_place(|| driver.sync_before_exit(clock.now()));
+                            let _ = done.send(());
+                            next = if handled < BATCH { rx.try_recv().ok() } else { None };
+                            continue;
+                        }
                     };
                     driver.handle(now, input);
                     handled += 1;

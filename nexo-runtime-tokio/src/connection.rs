@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use nexo_engine::{CloseReason, ConnId};
+use nexo_proto::resp::is_resp_first_byte;
 use nexo_proto::{Oversized, Reply, decode_request_frame};
-use nexo_server::{Routed, route};
+use nexo_server::resp::{RespContext, RespOutbound};
+use nexo_server::{Clock, Routed, route};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -41,11 +43,15 @@ pub struct Context {
     pub max_frame_bytes: u32,
     /// Unsent reply bytes above which the reader waits.
     pub max_write_buffer_bytes: i64,
+    /// Shared by the RESP sessions.
+    pub resp: Arc<RespContext>,
+    /// The clock (RESP sessions take `now` as an input).
+    pub clock: Clock,
 }
 
 /// Why a connection ended (logged at debug).
 #[derive(Debug)]
-enum End {
+pub enum End {
     /// The client closed its side.
     Eof,
     /// Reading failed.
@@ -62,6 +68,8 @@ enum End {
     BrokerGone,
     /// The server is shutting down.
     Shutdown,
+    /// The RESP session closed it (QUIT, a protocol error, an HTTP client).
+    RespClosed,
 }
 
 impl std::fmt::Display for End {
@@ -75,6 +83,7 @@ impl std::fmt::Display for End {
             Self::Closed(reason) => write!(f, "closed by the engine: {reason}"),
             Self::BrokerGone => f.write_str("a broker has stopped"),
             Self::Shutdown => f.write_str("server shutting down"),
+            Self::RespClosed => f.write_str("closed by the RESP session"),
         }
     }
 }
@@ -148,9 +157,14 @@ async fn read_loop(
         }
         if first_read {
             first_read = false;
-            // Protocol detection: 0x00–0x1F is v1; RESP and anything else close for now.
-            if let Some(&byte) = buf.first().filter(|&&b| b > 0x1F) {
-                return End::NotV1(byte);
+            // Protocol detection: 0x00–0x1F is v1, `*` or a letter RESP; anything else closes.
+            match buf.first() {
+                Some(&byte) if is_resp_first_byte(byte) => {
+                    return crate::resp::read_loop(rd, std::mem::take(&mut buf), outbox, state, conn, ctx)
+                        .await;
+                }
+                Some(&byte) if byte > 0x1F => return End::NotV1(byte),
+                _ => {}
             }
         }
         loop {
@@ -209,22 +223,36 @@ async fn write_loop(
     brokers: &Brokers,
 ) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(WRITE_BATCH);
+    // A RESP connection's reorder buffer, created by its first slot.
+    let mut resp: Option<RespOutbound> = None;
     while let Some(first) = rx.recv().await {
         let (mut replies, mut reply_bytes, mut push_bytes) = (0, 0, 0);
         let mut next = Some(first);
         while let Some(out) = next {
-            match out {
-                Out::Reply { id, reply } => {
+            match (out, resp.as_mut()) {
+                (Out::Slot(slot), _) => resp.get_or_insert_with(RespOutbound::new).handle_slot(slot),
+                (Out::Reply { id, reply }, Some(resp)) => resp.handle_reply(id, &reply),
+                (Out::Push(frame), Some(resp)) => resp.handle_push(&frame),
+                (Out::Reply { id, reply }, None) => {
                     reply.encode(id, &mut buf);
                     replies += 1;
                     reply_bytes += reply_cost(&reply);
                 }
-                Out::Push(frame) => {
+                (Out::Push(frame), None) => {
                     buf.extend_from_slice(&frame);
                     push_bytes += frame.len();
                 }
             }
+            if let Some((bytes, released)) = resp.as_mut().and_then(RespOutbound::take_output) {
+                buf.extend_from_slice(&bytes);
+                replies += i64::try_from(released.replies).unwrap_or(i64::MAX);
+                reply_bytes += i64::try_from(released.cost).unwrap_or(i64::MAX);
+                push_bytes += released.push_report;
+            }
             next = if buf.len() < WRITE_BATCH { rx.try_recv().ok() } else { None };
+        }
+        if buf.is_empty() {
+            continue;
         }
         wr.write_all(&buf).await?;
         if buf.capacity() > 16 * WRITE_BATCH {

@@ -9,6 +9,8 @@ mod broker_task;
 mod connection;
 mod outbox;
 mod refuse;
+mod resp;
+mod ui;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -17,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nexo_engine::ConnId;
-use nexo_server::{Clock, Settings, logging, startup};
+use nexo_server::resp::{RespContext, RespSettings};
+use nexo_server::{Clock, Dashboard, Settings, logging, startup};
 use socket2::SockRef;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
@@ -50,7 +53,11 @@ async fn main() -> ExitCode {
 async fn run(settings: Settings) -> Result<(), String> {
     tracing::info!("nexo (tokio) starting");
     let clock = Clock::start();
-    let brokers = startup::start_brokers(&settings, &clock).map_err(|e| e.to_string())?;
+    let mut brokers = startup::start_brokers(&settings, &clock).map_err(|e| e.to_string())?;
+    let dashboard = settings.ui_addr().map(|_| Dashboard::attach("tokio", &settings, clock, &mut brokers));
+    let store_config = *brokers.store.broker().config();
+    let resp =
+        Arc::new(RespContext::new(RespSettings::from_settings(&settings, settings.port, &store_config)));
     let ctx = Arc::new(Context {
         brokers: Brokers {
             store: broker_task::spawn(brokers.store, clock),
@@ -59,6 +66,8 @@ async fn run(settings: Settings) -> Result<(), String> {
         },
         max_frame_bytes: settings.max_frame_bytes,
         max_write_buffer_bytes: i64::try_from(settings.max_write_buffer_bytes).unwrap_or(i64::MAX),
+        resp: Arc::clone(&resp),
+        clock,
     });
 
     let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
@@ -67,11 +76,26 @@ async fn run(settings: Settings) -> Result<(), String> {
     let addr = SocketAddr::new(settings.bind, settings.port);
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
-    announce(&startup::ready_line(local, None));
-    tracing::info!(%local, "listening");
-
+    resp.set_port(local.port());
     let max_connections = settings.max_connections.min(Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max_connections));
+    let ui_listener = settings.ui_addr().map(nexo_ui::bind).transpose().map_err(|e| e.to_string())?;
+    let mut ui_local = None;
+    if let (Some(ui_listener), Some(dashboard)) = (ui_listener, dashboard) {
+        let addr = ui_listener.local_addr().map_err(|e| format!("cannot read the dashboard address: {e}"))?;
+        ui_local = Some(addr);
+        let source =
+            ui::TokioSource::new(dashboard, ctx.brokers.clone(), Arc::clone(&slots), max_connections);
+        tokio::spawn(async move {
+            if let Err(e) = nexo_ui::serve(ui_listener, Arc::new(source)).await {
+                tracing::error!(error = %e, "the dashboard stopped");
+            }
+        });
+        tracing::info!("dashboard on http://{addr}/");
+    }
+    announce(&startup::ready_line(local, ui_local));
+    tracing::info!(%local, "listening");
+
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let (stop, stopping) = watch::channel(false);
     let mut next_conn = 0u64;
@@ -116,6 +140,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
         tracing::info!("connections still writing after the grace period; closing them");
     }
+    ctx.brokers.sync_before_exit(SHUTDOWN_GRACE).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use nexo_engine::CloseReason;
 use nexo_proto::{HEADER_LEN, Reply};
+use nexo_server::resp::{Expect, RespOutbound, Slot};
 use tokio::sync::{Notify, mpsc};
 
 /// Most requests of one connection that may be read but not yet answered and written
@@ -37,6 +38,8 @@ pub enum Out {
     },
     /// An already-encoded push frame, shared with every other receiver.
     Push(Bytes),
+    /// A RESP connection's next slot in request order (see `nexo_server::resp`).
+    Slot(Slot),
 }
 
 /// Counters and signals shared by a connection's reader, writer and every [`Outbox`] clone.
@@ -125,6 +128,15 @@ impl Outbox {
     pub fn reply(&self, id: u32, reply: Reply) {
         self.0.state.reply_bytes.fetch_add(reply_cost(&reply), Ordering::Relaxed);
         let _ = self.0.tx.send(Out::Reply { id, reply });
+    }
+
+    /// Queues a RESP slot; a local answer counts toward the write limit like a reply.
+    pub fn resp_slot(&self, slot: Slot) {
+        if let Expect::Local(bytes) = &slot.expect {
+            let cost = i64::try_from(RespOutbound::local_cost(bytes)).unwrap_or(i64::MAX);
+            self.0.state.reply_bytes.fetch_add(cost, Ordering::Relaxed);
+        }
+        let _ = self.0.tx.send(Out::Slot(slot));
     }
 
     /// Queues a push frame.

@@ -195,7 +195,10 @@ struct Observer<B> {
 
 impl<B> std::fmt::Debug for Observer<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Observer").field("kind", &self.kind).field("dirty", &self.dirty).finish_non_exhaustive()
+        f.debug_struct("Observer")
+            .field("kind", &self.kind)
+            .field("dirty", &self.dirty)
+            .finish_non_exhaustive()
     }
 }
 
@@ -317,14 +320,19 @@ impl<B: Broker> BrokerDriver<B> {
             FsyncMode::Interval(ms) if !d.unsynced.is_empty() => Some(d.last_sync_ms + ms),
             _ => None,
         });
-        let snapshot = self.observer.as_ref().filter(|o| o.dirty).map(|o| o.published_ms + SNAPSHOT_INTERVAL_MS);
+        let snapshot =
+            self.observer.as_ref().filter(|o| o.dirty).map(|o| o.published_ms + SNAPSHOT_INTERVAL_MS);
         [broker, sync, snapshot].into_iter().flatten().min()
     }
 
     /// Publishes the broker's snapshot if it changed and the last one is at least
     /// [`SNAPSHOT_INTERVAL_MS`] old (called after every drain and timeout).
     fn publish_if_due(&mut self, now: Now) {
-        if self.observer.as_ref().is_some_and(|o| o.dirty && now.mono_ms >= o.published_ms + SNAPSHOT_INTERVAL_MS) {
+        if self
+            .observer
+            .as_ref()
+            .is_some_and(|o| o.dirty && now.mono_ms >= o.published_ms + SNAPSHOT_INTERVAL_MS)
+        {
             self.publish(now);
         }
     }
@@ -362,6 +370,14 @@ impl<B: Broker> BrokerDriver<B> {
             self.sync_unsynced(now);
         }
         self.publish_if_due(now);
+    }
+
+    /// Before the process exits: fsync every log with unsynced records (`--fsync interval` and
+    /// `never` leave some), so a clean shutdown loses nothing.
+    pub fn sync_before_exit(&mut self, now: Now) {
+        if self.durability.as_ref().is_some_and(|d| !d.unsynced.is_empty()) {
+            self.sync_unsynced(now);
+        }
     }
 
     /// Drains the broker: storage instructions are carried out (with group commit), network

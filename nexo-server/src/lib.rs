@@ -11,6 +11,7 @@ pub mod clock;
 pub mod dashboard;
 pub mod driver;
 pub mod logging;
+pub mod resp;
 pub mod route;
 pub mod settings;
 pub mod startup;

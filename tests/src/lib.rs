@@ -13,6 +13,7 @@
 )]
 
 pub mod cases;
+pub mod prom;
 pub mod server;
 pub mod wire;
 
@@ -94,6 +95,25 @@ macro_rules! __for_each_case {
             queue_data_dir_lock,
             queue_journal_bounded,
             queue_fsync_modes,
+            // ui (the dashboard)
+            ui_json_api,
+            ui_metrics_parse,
+            ui_port_taken_exits_nonzero,
+            ui_env_settings,
+            ui_sigterm_with_dashboard_exits_zero,
+            ui_browser_renders_every_broker,
+            // resp
+            resp_connection_commands,
+            resp_strings,
+            resp_keys,
+            resp_expiry,
+            resp_pipeline_across_brokers,
+            resp_pubsub,
+            resp3_pushes,
+            resp_pubsub_cross_protocol,
+            resp_errors_and_limits,
+            resp_redis_tools,
+            store_redis_extensions_over_v1,
             // lifecycle
             lifecycle_sigterm_exits_zero,
             lifecycle_port_taken_exits_nonzero,

@@ -40,6 +40,10 @@ pub struct Server {
     data_dir: PathBuf,
     bin: PathBuf,
     extra: Vec<String>,
+    /// Started with the dashboard on an ephemeral port ([`Server::start_with_ui`]).
+    with_ui: bool,
+    /// The dashboard's address from the ready line, when it runs.
+    ui: Option<SocketAddr>,
 }
 
 impl Server {
@@ -57,13 +61,22 @@ impl Server {
     pub fn start_with(bin: &Path, extra: &[&str]) -> Self {
         let dir = tempfile::Builder::new().prefix("nexo-e2e-").tempdir().expect("create temp data dir");
         let path = dir.path().to_path_buf();
-        Self::spawn(bin, path, Some(dir), extra.iter().map(|s| (*s).to_owned()).collect())
+        Self::spawn(bin, path, Some(dir), extra.iter().map(|s| (*s).to_owned()).collect(), false)
+    }
+
+    /// Starts `bin` like [`Server::start_with`] but with the dashboard on: `--ui-port 0` instead
+    /// of `--no-ui`. The ready line must then read `nexo ready v1=<ip:port> ui=<ip:port>`; the
+    /// dashboard's address is [`Server::ui_addr`].
+    pub fn start_with_ui(bin: &Path, extra: &[&str]) -> Self {
+        let dir = tempfile::Builder::new().prefix("nexo-e2e-").tempdir().expect("create temp data dir");
+        let path = dir.path().to_path_buf();
+        Self::spawn(bin, path, Some(dir), extra.iter().map(|s| (*s).to_owned()).collect(), true)
     }
 
     /// Starts `bin` like [`Server::start_with`] but on the data directory `dir`, which the harness
     /// neither creates nor removes (the caller owns it, e.g. to start a second server on it).
     pub fn start_in(bin: &Path, dir: &Path, extra: &[&str]) -> Self {
-        Self::spawn(bin, dir.to_path_buf(), None, extra.iter().map(|s| (*s).to_owned()).collect())
+        Self::spawn(bin, dir.to_path_buf(), None, extra.iter().map(|s| (*s).to_owned()).collect(), false)
     }
 
     /// Stops this server if it still runs (SIGTERM, as [`Server::terminate`]; after
@@ -80,9 +93,9 @@ impl Server {
             self.terminate();
         }
         let owned = self.owned_dir.take();
-        let (bin, dir) = (self.bin.clone(), self.data_dir.clone());
+        let (bin, dir, with_ui) = (self.bin.clone(), self.data_dir.clone(), self.with_ui);
         drop(self);
-        Self::spawn(&bin, dir, owned, extra.iter().map(|s| (*s).to_owned()).collect())
+        Self::spawn(&bin, dir, owned, extra.iter().map(|s| (*s).to_owned()).collect(), with_ui)
     }
 
     fn spawn(
@@ -90,9 +103,14 @@ impl Server {
         data_dir: PathBuf,
         owned_dir: Option<tempfile::TempDir>,
         extra: Vec<String>,
+        with_ui: bool,
     ) -> Self {
+        let ui_flags: &[&str] =
+            if with_ui { &["--ui-bind", "127.0.0.1", "--ui-port", "0"] } else { &["--no-ui"] };
         let mut child = Command::new(bin)
-            .args(["--bind", "127.0.0.1", "--port", "0", "--no-ui", "--data-dir"])
+            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .args(ui_flags)
+            .arg("--data-dir")
             .arg(&data_dir)
             .args(&extra)
             .stdin(Stdio::null())
@@ -132,19 +150,30 @@ impl Server {
             data_dir,
             bin: bin.into(),
             extra,
+            with_ui,
+            ui: None,
         };
         let line = match rx.recv_timeout(READY_TIMEOUT) {
             Ok(Ok(line)) => line,
             Ok(Err(e)) => server.fail(&format!("reading the ready line failed: {e}")),
             Err(_) => server.fail(&format!("no ready line within {READY_TIMEOUT:?}")),
         };
-        match parse_ready_line(&line) {
-            Some(addr) => server.addr = addr,
-            None => server.fail(&format!(
+        match (with_ui, parse_ready_line_ui(&line)) {
+            (false, Some((addr, None))) => server.addr = addr,
+            (true, Some((addr, Some(ui)))) => (server.addr, server.ui) = (addr, Some(ui)),
+            (false, _) => server.fail(&format!(
                 "expected a first stdout line `nexo ready v1=<ip:port> ui=off`, got {line:?}"
+            )),
+            (true, _) => server.fail(&format!(
+                "expected a first stdout line `nexo ready v1=<ip:port> ui=<ip:port>`, got {line:?}"
             )),
         }
         server
+    }
+
+    /// The dashboard's address from the ready line; panics when the server runs without it.
+    pub fn ui_addr(&self) -> SocketAddr {
+        self.ui.unwrap_or_else(|| self.fail_ref("this server was started without the dashboard"))
     }
 
     /// The address of the v1 listener from the ready line.
@@ -328,13 +357,23 @@ fn drain_stderr(pipe: impl Read, ring: &Mutex<VecDeque<String>>) {
 
 /// Parses `nexo ready v1=<ip:port> ui=off` (with its newline); `None` if it does not match.
 pub fn parse_ready_line(line: &str) -> Option<SocketAddr> {
+    match parse_ready_line_ui(line)? {
+        (addr, None) => Some(addr),
+        (_, Some(_)) => None,
+    }
+}
+
+/// Parses `nexo ready v1=<ip:port> ui=<ip:port|off>` (with its newline) into the v1 address and
+/// the dashboard's (`None` for `off`); `None` if the line does not match.
+pub fn parse_ready_line_ui(line: &str) -> Option<(SocketAddr, Option<SocketAddr>)> {
     let line = line.strip_suffix('\n').unwrap_or(line);
     let rest = line.strip_prefix("nexo ready v1=")?;
     let (addr, ui) = rest.split_once(' ')?;
-    if ui != "ui=off" {
-        return None;
-    }
-    addr.parse().ok()
+    let ui = match ui.strip_prefix("ui=")? {
+        "off" => None,
+        ui => Some(ui.parse().ok()?),
+    };
+    Some((addr.parse().ok()?, ui))
 }
 
 /// `VmRSS` of a process in bytes.
@@ -358,6 +397,11 @@ mod tests {
         assert_eq!(parse_ready_line("nexo ready v1=127.0.0.1:1 ui=127.0.0.1:2\n"), None);
         assert_eq!(parse_ready_line("listening on 127.0.0.1:1\n"), None);
         assert_eq!(parse_ready_line(""), None);
+        let v1: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let ui: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        assert_eq!(parse_ready_line_ui("nexo ready v1=127.0.0.1:1 ui=127.0.0.1:2\n"), Some((v1, Some(ui))));
+        assert_eq!(parse_ready_line_ui("nexo ready v1=127.0.0.1:1 ui=off\n"), Some((v1, None)));
+        assert_eq!(parse_ready_line_ui("nexo ready v1=127.0.0.1:1 ui=somewhere\n"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! count limit. It must not emit outputs or touch the tree: the broker decides what a full
 //! connection means (a slow-consumer close for live messages, a skip for retained ones).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::shared::GroupId;
 
@@ -85,12 +85,21 @@ pub(crate) struct ConnState {
     pub pending: Pending,
     /// Closed as a slow consumer: no more pushes or subscriptions until it disconnects.
     pub closed: bool,
+    /// Exact channel names (Redis SUBSCRIBE).
+    pub channels: BTreeSet<Box<str>>,
+    /// Glob patterns (Redis PSUBSCRIBE).
+    pub globs: BTreeSet<Box<str>>,
 }
 
 impl ConnState {
     /// Nothing left worth keeping: no subscriptions, nothing pending, not closed.
     pub fn is_idle(&self) -> bool {
-        !self.closed && self.subs.is_empty() && self.pending.is_empty()
+        !self.closed && self.total_subscriptions() == 0 && self.pending.is_empty()
+    }
+
+    /// Subscriptions of every kind (what the per-connection limit counts).
+    pub fn total_subscriptions(&self) -> usize {
+        self.subs.len() + self.channels.len() + self.globs.len()
     }
 }
 

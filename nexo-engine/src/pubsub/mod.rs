@@ -34,6 +34,15 @@
 //!   cannot make a subscriber loop on reconnects.
 //! * **UNSUBSCRIBE** answers `OK` whether or not the exact string was subscribed (invalid
 //!   strings included, since they cannot be subscribed).
+//! * **Redis-style subscriptions** (`channels`, for RESP): SUBSCRIBE_CHANNEL matches a channel
+//!   name byte for byte, SUBSCRIBE_GLOB a Redis glob; both count toward the per-connection
+//!   subscription limit (globs also toward [`MAX_GLOBS_PER_CONN`]) and the same slow-consumer
+//!   bounds. Every publish (v1 PUBLISH or PUBLISH_COUNT) pushes, after the tree's receivers, the
+//!   plain frame once to each exact-channel subscriber and a pattern frame (meta `0x01`, naming
+//!   the glob) once per matching glob to each of its subscribers, as Redis sends one `message`
+//!   plus one `pmessage` per matching pattern. PUBLISH_COUNT accepts any name up to the topic
+//!   length limit; it reaches tree subscribers only when it is also a valid v1 publish topic,
+//!   and answers the number of pushes queued.
 //!
 //! # Durability of retained messages
 //!
@@ -87,6 +96,7 @@ pub mod journal;
 pub mod topic;
 pub mod tree;
 
+mod channels;
 mod compact;
 mod config;
 mod durable;
@@ -113,12 +123,14 @@ use crate::log::LogId;
 use crate::output::{CloseReason, Output};
 use crate::time::Now;
 
+pub use channels::MAX_GLOBS_PER_CONN;
 pub use config::PubSubConfig;
 pub use stats::{PubSubStats, TopicStats};
 pub use topic::{Subscription, TopicError, TopicLimits};
 pub use tree::TopicTree;
 pub use view::{RETAINED_HEAD_BYTES, RetainedView, SubscriptionKind, SubscriptionList, SubscriptionView};
 
+use channels::Channels;
 use durable::Journal;
 use fanout::{ConnState, SubKind};
 use journal::Record;
@@ -171,6 +183,8 @@ struct Counters {
 pub struct PubSub {
     config: PubSubConfig,
     tree: TopicTree<SubKey>,
+    /// Redis-style exact-channel and glob subscriptions.
+    channels: Channels,
     shared: SharedGroups,
     retained: RetainedStore,
     conns: HashMap<ConnId, ConnState, SeededState>,
@@ -194,6 +208,7 @@ impl PubSub {
         Self {
             config,
             tree: TopicTree::new(),
+            channels: Channels::default(),
             shared: SharedGroups::default(),
             retained: RetainedStore::default(),
             conns: HashMap::with_hasher(hasher),
@@ -221,11 +236,11 @@ impl PubSub {
             delivered: c.delivered,
             dropped: c.dropped,
             slow_consumer_closes: c.slow_consumer_closes,
-            subscriptions: as_u64(self.conns.values().map(|s| s.subs.len()).sum()),
+            subscriptions: as_u64(self.conns.values().map(ConnState::total_subscriptions).sum()),
             shared_groups: as_u64(self.shared.len()),
             retained: as_u64(self.retained.len()),
             retained_bytes: as_u64(self.retained.bytes()),
-            connections: as_u64(self.conns.values().filter(|s| !s.subs.is_empty()).count()),
+            connections: as_u64(self.conns.values().filter(|s| s.total_subscriptions() > 0).count()),
             pending_push_bytes: as_u64(self.conns.values().map(|s| s.pending.bytes()).sum()),
             tracked_topics: as_u64(self.topics.len()),
             skipped_records: self.replay.skipped,
@@ -328,7 +343,8 @@ impl PubSub {
         keys.dedup();
         // Encoding copies the payload out of the connection's read buffer, so the frame is owned
         // memory that can be retained.
-        let frame = (options.retain || !keys.is_empty()).then(|| Push::encode_frame(topic, payload));
+        let frame = (options.retain || !keys.is_empty() || self.channels.may_receive(topic))
+            .then(|| Push::encode_frame(topic, payload));
         let retained = match &frame {
             Some(frame) if options.retain => self.retain(now, topic, options, frame, payload).map(Some),
             _ => Ok(None),
@@ -343,17 +359,127 @@ impl PubSub {
         }
         let mut delivered = 0;
         if let Some(frame) = &frame {
-            for &key in &keys {
-                let pushed = match key {
-                    SubKey::Conn(receiver) => self.push_live(receiver, frame),
-                    SubKey::Group(group) => self.push_shared(group, frame),
-                };
-                delivered += u64::from(pushed);
-            }
+            delivered = self.fan_out(topic, payload, frame, &keys);
         }
         self.counters.published += 1;
         self.topics.record_publish(topic, keys.len() as u64, delivered);
         self.scratch = keys;
+    }
+
+    /// Pushes one message to the tree's matches `keys`, then to exact-channel subscribers, then
+    /// once per matching glob to that glob's subscribers (a pattern push naming it); returns the
+    /// pushes queued.
+    fn fan_out(&mut self, topic: &str, payload: &[u8], frame: &Bytes, keys: &[SubKey]) -> u64 {
+        let mut delivered = 0;
+        for &key in keys {
+            let pushed = match key {
+                SubKey::Conn(receiver) => self.push_live(receiver, frame),
+                SubKey::Group(group) => self.push_shared(group, frame),
+            };
+            delivered += u64::from(pushed);
+        }
+        if !self.channels.may_receive(topic) {
+            return delivered;
+        }
+        let mut exact = Vec::new();
+        self.channels.exact_receivers(topic, &mut exact);
+        for conn in exact {
+            delivered += u64::from(self.push_live(conn, frame));
+        }
+        let globs: Vec<(Bytes, Vec<ConnId>)> = self
+            .channels
+            .glob_receivers(topic)
+            .into_iter()
+            .map(|(pattern, conns)| (Push::encode_pattern_frame(pattern, topic, payload), conns))
+            .collect();
+        for (pattern_frame, conns) in globs {
+            for conn in conns {
+                delivered += u64::from(self.push_live(conn, &pattern_frame));
+            }
+        }
+        delivered
+    }
+
+    /// PUBLISH_COUNT: any channel name; the reply is the number of pushes queued (sent after
+    /// them, as Redis answers a PUBLISH after filling its subscribers' buffers).
+    fn publish_count(&mut self, conn: ConnId, id: u32, topic: &str, payload: &Bytes) {
+        let max = self.config.max_topic_bytes;
+        if topic.len() > max {
+            return self.reply(conn, id, Reply::error(TopicError::TopicTooLong { max }));
+        }
+        let mut keys = std::mem::take(&mut self.scratch);
+        keys.clear();
+        // Tree subscribers get it only when it is also a valid v1 publish topic.
+        if topic::validate_topic(topic, self.config.topic_limits()).is_ok() {
+            self.tree.collect_matches(topic, &mut keys);
+            keys.sort_unstable();
+            keys.dedup();
+        }
+        let mut delivered = 0;
+        if !keys.is_empty() || self.channels.may_receive(topic) {
+            let frame = Push::encode_frame(topic, payload);
+            delivered = self.fan_out(topic, payload, &frame, &keys);
+        }
+        self.counters.published += 1;
+        self.topics.record_publish(topic, keys.len() as u64, delivered);
+        self.scratch = keys;
+        self.reply(conn, id, Reply::Int(i64::try_from(delivered).unwrap_or(i64::MAX)));
+    }
+
+    /// SUBSCRIBE_CHANNEL / SUBSCRIBE_GLOB: an exact channel or a glob pattern for `conn`.
+    fn subscribe_channel(&mut self, conn: ConnId, id: u32, name: &str, glob: bool) {
+        let max_bytes = self.config.max_topic_bytes;
+        if name.len() > max_bytes {
+            let err = if glob {
+                TopicError::PatternTooLong { max: max_bytes }
+            } else {
+                TopicError::TopicTooLong { max: max_bytes }
+            };
+            return self.reply(conn, id, Reply::error(err));
+        }
+        let max = self.config.max_subscriptions_per_conn;
+        let state = self.conns.entry(conn).or_default();
+        if state.closed {
+            return self.reply(conn, id, Reply::Err(CLOSING_TEXT.to_owned()));
+        }
+        let held = if glob { state.globs.contains(name) } else { state.channels.contains(name) };
+        if !held {
+            let refusal = if state.total_subscriptions() >= max {
+                Some(format!("Too many subscriptions (max {max})"))
+            } else if glob && state.globs.len() >= MAX_GLOBS_PER_CONN {
+                Some(format!("Too many pattern subscriptions (max {MAX_GLOBS_PER_CONN})"))
+            } else {
+                None
+            };
+            if let Some(text) = refusal {
+                self.release_if_idle(conn);
+                return self.reply(conn, id, Reply::Err(text));
+            }
+            if glob {
+                state.globs.insert(Box::from(name));
+                self.channels.add_glob(name, conn);
+            } else {
+                state.channels.insert(Box::from(name));
+                self.channels.add_exact(name, conn);
+            }
+        }
+        self.reply(conn, id, Reply::Ok);
+    }
+
+    /// UNSUBSCRIBE_CHANNEL / UNSUBSCRIBE_GLOB; always OK.
+    fn unsubscribe_channel(&mut self, conn: ConnId, id: u32, name: &str, glob: bool) {
+        if let Some(state) = self.conns.get_mut(&conn) {
+            let held = if glob { state.globs.remove(name) } else { state.channels.remove(name) };
+            if held {
+                if glob {
+                    self.channels.remove_glob(name, conn);
+                } else {
+                    self.channels.remove_exact(name, conn);
+                }
+                self.release_if_idle(conn);
+            }
+        }
+        self.reply(conn, id, Reply::Ok);
     }
 
     /// Stores (or, for an empty payload, clears) the retained message of `topic` and journals
@@ -451,8 +577,15 @@ impl PubSub {
 
     fn drop_all_subscriptions(&mut self, conn: ConnId) {
         let Some(state) = self.conns.get_mut(&conn) else { return };
+        let (channels, globs) = (std::mem::take(&mut state.channels), std::mem::take(&mut state.globs));
         for (pattern, kind) in std::mem::take(&mut state.subs) {
             self.drop_subscription(conn, &pattern, kind);
+        }
+        for channel in channels {
+            self.channels.remove_exact(&channel, conn);
+        }
+        for pattern in globs {
+            self.channels.remove_glob(&pattern, conn);
         }
     }
 
@@ -489,7 +622,7 @@ impl PubSub {
             return self.reply(conn, id, Reply::Err(CLOSING_TEXT.to_owned()));
         }
         if !state.subs.contains_key(pattern) {
-            if state.subs.len() >= max {
+            if state.total_subscriptions() >= max {
                 self.release_if_idle(conn);
                 return self.reply(conn, id, Reply::Err(format!("Too many subscriptions (max {max})")));
             }
@@ -547,6 +680,13 @@ impl Broker for PubSub {
             }
             PubSubRequest::Subscribe { pattern } => self.subscribe(now, conn, id, &pattern),
             PubSubRequest::Unsubscribe { pattern } => self.unsubscribe(conn, id, &pattern),
+            PubSubRequest::PublishCount { topic, payload } => self.publish_count(conn, id, &topic, &payload),
+            PubSubRequest::SubscribeChannel { channel } => self.subscribe_channel(conn, id, &channel, false),
+            PubSubRequest::UnsubscribeChannel { channel } => {
+                self.unsubscribe_channel(conn, id, &channel, false)
+            }
+            PubSubRequest::SubscribeGlob { pattern } => self.subscribe_channel(conn, id, &pattern, true),
+            PubSubRequest::UnsubscribeGlob { pattern } => self.unsubscribe_channel(conn, id, &pattern, true),
         }
     }
 

@@ -60,12 +60,27 @@ impl Store {
             StoreRequest::MGet { keys } => self.mget(now, &keys),
             StoreRequest::MSet { options, pairs } => self.mset(now, options, &pairs),
             StoreRequest::Scan { cursor, pattern, count } => Ok(self.scan(now, cursor, &pattern, count)),
+            StoreRequest::SetExt { key, nx, xx, get, expiry, value } => {
+                self.set_ext(now, &key, (nx, xx, get), expiry, &value)
+            }
+            StoreRequest::DelCount { keys } => self.del_count(now, &keys),
+            StoreRequest::Exists { keys } => self.exists(now, &keys),
+            StoreRequest::GetDel { key } => self.get_del(now, &key),
+            StoreRequest::GetEx { key, expiry } => self.get_ex(now, &key, expiry),
+            StoreRequest::Append { key, value } => self.append(now, &key, &value),
+            StoreRequest::Strlen { key } => self.strlen(now, &key),
+            StoreRequest::Keys { pattern } => Ok(self.keys(now, &pattern)),
+            StoreRequest::Rename { key, new_key } => self.rename(now, &key, &new_key),
+            StoreRequest::DbSize => Ok(Reply::Int(self.table.len() as i64)),
+            StoreRequest::Flush => Ok(self.flush()),
+            StoreRequest::ExpireAt { key, at_ms } => self.expire_at_wall(now, &key, at_ms),
+            StoreRequest::Info => Ok(self.info()),
         };
         result.unwrap_or_else(Reply::error)
     }
 
     /// Position of `key` if it exists and has not expired; an expired key is removed at once.
-    fn live(&mut self, now: Now, key: &[u8]) -> Option<usize> {
+    pub(crate) fn live(&mut self, now: Now, key: &[u8]) -> Option<usize> {
         let pos = self.table.find(key)?;
         if self.table.get(pos)?.is_expired(now.mono_ms) {
             self.expire_at(pos);
@@ -87,7 +102,7 @@ impl Store {
     }
 
     /// Stores owned copies of `key` and `value` with `deadline` (memory already made room for).
-    fn write(&mut self, now: Now, key: &[u8], value: Bytes, deadline: Option<u64>) {
+    pub(crate) fn write(&mut self, now: Now, key: &[u8], value: Bytes, deadline: Option<u64>) {
         let tick = self.tick();
         match self.table.find(key) {
             Some(pos) => {

@@ -62,8 +62,10 @@
 
 mod commands;
 mod evict;
-mod glob;
+mod extended;
+pub(crate) mod glob;
 mod table;
+mod view;
 
 #[cfg(test)]
 mod model_tests;
@@ -81,6 +83,9 @@ use crate::output::Output;
 use crate::time::Now;
 
 use self::table::Table;
+
+pub use self::extended::KEYS_MAX_REPLY_BYTES;
+pub use self::view::{KEY_PAGE_MAX, KEY_PAGE_MAX_EXAMINED, KeyPage, KeyView, VALUE_HEAD_BYTES};
 
 /// Fixed bytes counted per entry on top of its key and value: what one key costs the process
 /// beyond its payload. On a 64-bit target an entry takes 96 bytes in the dense vector (two
@@ -210,6 +215,8 @@ pub enum StoreError {
     NotAnInteger,
     /// A key longer than [`MAX_KEY_BYTES`].
     KeyTooLong,
+    /// RENAME of a key that does not exist.
+    NoSuchKey,
 }
 
 impl std::fmt::Display for StoreError {
@@ -218,6 +225,7 @@ impl std::fmt::Display for StoreError {
             Self::OutOfMemory => f.write_str("OOM: store memory limit reached"),
             Self::NotAnInteger => f.write_str("ERR value is not an integer or out of range"),
             Self::KeyTooLong => write!(f, "Invalid key: longer than {MAX_KEY_BYTES} bytes"),
+            Self::NoSuchKey => f.write_str("ERR no such key"),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use nexo_proto::Reply;
 use nexo_proto::options::SetOptions;
-use nexo_proto::request::StoreRequest as R;
+use nexo_proto::request::{Expiry, StoreRequest as R};
 use proptest::prelude::*;
 
 use super::table::entry_bytes;
@@ -41,7 +41,14 @@ enum Op {
     Req(R),
     Advance(u64),
     Timeout,
-    FullScan { pattern: usize, count: u32 },
+    FullScan {
+        pattern: usize,
+        count: u32,
+    },
+    /// KEYS with a pattern, compared as a set with the model's live keys.
+    Keys {
+        pattern: usize,
+    },
 }
 
 fn key() -> impl Strategy<Value = Bytes> {
@@ -76,6 +83,27 @@ fn request() -> impl Strategy<Value = R> {
         2 => prop::collection::vec(key(), 0..5).prop_map(|keys| R::MGet { keys }),
         2 => (options(), prop::collection::vec((key(), value()), 0..5))
             .prop_map(|(options, pairs)| R::MSet { options, pairs }),
+        3 => (key(), any::<[bool; 3]>(), expiry(), value())
+            .prop_map(|(key, [nx, xx, get], expiry, value)| R::SetExt { key, nx, xx, get, expiry, value }),
+        1 => prop::collection::vec(key(), 0..4).prop_map(|keys| R::DelCount { keys }),
+        1 => prop::collection::vec(key(), 0..4).prop_map(|keys| R::Exists { keys }),
+        1 => key().prop_map(|key| R::GetDel { key }),
+        1 => (key(), expiry()).prop_map(|(key, expiry)| R::GetEx { key, expiry }),
+        2 => (key(), value()).prop_map(|(key, value)| R::Append { key, value }),
+        1 => key().prop_map(|key| R::Strlen { key }),
+        1 => (key(), key()).prop_map(|(key, new_key)| R::Rename { key, new_key }),
+        1 => (key(), 0u64..3_000).prop_map(|(key, at)| R::ExpireAt { key, at_ms: Now::at(0).wall_ms + at }),
+        1 => Just(R::Flush),
+    ]
+}
+
+/// Expiry changes; absolute times are wall-clock readings of `Now::at(0..3000)`.
+fn expiry() -> impl Strategy<Value = Expiry> {
+    prop_oneof![
+        Just(Expiry::Keep),
+        (0u64..2_000).prop_map(Expiry::InMs),
+        (0u64..3_000).prop_map(|at| Expiry::AtMs(Now::at(0).wall_ms + at)),
+        Just(Expiry::Persist),
     ]
 }
 
@@ -87,6 +115,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(Op::Advance),
         1 => Just(Op::Timeout),
         1 => (0..PATTERNS.len(), 0u32..6).prop_map(|(pattern, count)| Op::FullScan { pattern, count }),
+        1 => (0..PATTERNS.len()).prop_map(|pattern| Op::Keys { pattern }),
     ]
 }
 
@@ -164,7 +193,87 @@ impl Model {
                 }
                 Reply::Ok
             }
-            R::Scan { .. } => unreachable!("full scans are an Op of their own"),
+            R::SetExt { key, nx, xx, get, expiry, value } => {
+                let old = map.get(key).cloned();
+                let answer = |written: bool| match (get, &old) {
+                    (true, Some((v, _))) => Reply::Data(v.clone()),
+                    (true, None) => Reply::Null,
+                    (false, _) if written => Reply::Ok,
+                    (false, _) => Reply::Null,
+                };
+                if (*nx && old.is_some()) || (*xx && old.is_none()) {
+                    return answer(false);
+                }
+                match Self::deadline_of(now, *expiry, old.as_ref().and_then(|(_, d)| *d)) {
+                    Some(d) if d <= now => {
+                        map.remove(key);
+                    }
+                    deadline => {
+                        map.insert(key.clone(), (value.clone(), deadline));
+                    }
+                }
+                answer(true)
+            }
+            R::DelCount { keys } => {
+                Reply::Int(keys.iter().filter(|k| map.remove(*k).is_some()).count() as i64)
+            }
+            R::Exists { keys } => Reply::Int(keys.iter().filter(|k| map.contains_key(*k)).count() as i64),
+            R::GetDel { key } => map.remove(key).map_or(Reply::Null, |(v, _)| Reply::Data(v)),
+            R::GetEx { key, expiry } => {
+                let Some((value, current)) = map.get(key).cloned() else { return Reply::Null };
+                match Self::deadline_of(now, *expiry, current) {
+                    Some(d) if d <= now => {
+                        map.remove(key);
+                    }
+                    deadline => {
+                        map.insert(key.clone(), (value.clone(), deadline));
+                    }
+                }
+                Reply::Data(value)
+            }
+            R::Append { key, value } => {
+                let (mut joined, deadline) =
+                    map.get(key).map_or((Vec::new(), None), |(v, d)| (v.to_vec(), *d));
+                joined.extend_from_slice(value);
+                let len = joined.len() as i64;
+                map.insert(key.clone(), (Bytes::from(joined), deadline));
+                Reply::Int(len)
+            }
+            R::Strlen { key } => Reply::Int(map.get(key).map_or(0, |(v, _)| v.len() as i64)),
+            R::Rename { key, new_key } => {
+                let Some(entry) = map.remove(key) else {
+                    return Reply::Err("ERR no such key".into());
+                };
+                map.insert(new_key.clone(), entry);
+                Reply::Ok
+            }
+            R::ExpireAt { key, at_ms } => {
+                let wall = Now::at(now).wall_ms;
+                match map.get_mut(key) {
+                    None => Reply::Flag(false),
+                    Some(_) if *at_ms <= wall => Reply::Flag(map.remove(key).is_some()),
+                    Some((_, d)) => {
+                        *d = Some(now + (at_ms - wall));
+                        Reply::Flag(true)
+                    }
+                }
+            }
+            R::Flush => {
+                map.clear();
+                Reply::Ok
+            }
+            R::Scan { .. } | R::Keys { .. } | R::DbSize | R::Info => {
+                unreachable!("scans and KEYS are Ops of their own; DBSIZE and INFO are not modelled")
+            }
+        }
+    }
+
+    fn deadline_of(now: u64, expiry: Expiry, current: Option<u64>) -> Option<u64> {
+        match expiry {
+            Expiry::Keep => current,
+            Expiry::InMs(ms) => Some(now + ms),
+            Expiry::AtMs(at) => Some(now + at.saturating_sub(Now::at(now).wall_ms)),
+            Expiry::Persist => None,
         }
     }
 }
@@ -229,6 +338,21 @@ proptest! {
                         .collect();
                     prop_assert_eq!(full_scan(&mut store, now, text, count), expected, "pattern {}", text);
                 }
+                Op::Keys { pattern } => {
+                    let (text, matches) = PATTERNS[pattern];
+                    model.prune(now.mono_ms);
+                    let expected: Vec<Bytes> = model.map.keys()
+                        .filter(|k| matches(std::str::from_utf8(k).unwrap()))
+                        .cloned()
+                        .collect();
+                    let Reply::Keys { cursor: 0, mut keys } =
+                        send(&mut store, now, i as u32, R::Keys { pattern: text.into() })
+                    else {
+                        panic!("KEYS must reply Keys with cursor 0")
+                    };
+                    keys.sort();
+                    prop_assert_eq!(keys, expected, "KEYS {}", text);
+                }
             }
             prop_assert_eq!(store.audit(), Ok(()));
             prop_assert_eq!(store.stats().evicted_keys, 0);
@@ -262,6 +386,9 @@ proptest! {
                 Op::Timeout => store.handle_timeout(now),
                 Op::FullScan { pattern, count } => {
                     full_scan(&mut store, now, PATTERNS[pattern].0, count);
+                }
+                Op::Keys { pattern } => {
+                    send(&mut store, now, i as u32, R::Keys { pattern: PATTERNS[pattern].0.into() });
                 }
             }
             prop_assert_eq!(store.audit(), Ok(()));

@@ -166,6 +166,15 @@ impl Table {
         }
     }
 
+    /// Removes every entry.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.index.clear();
+        self.volatile.clear();
+        self.used_bytes = 0;
+        self.volatile_bytes = 0;
+    }
+
     /// Removes the entry at `pos`; the last entry moves into its place.
     pub(crate) fn remove(&mut self, pos: usize) -> Option<Entry> {
         if pos >= self.entries.len() {

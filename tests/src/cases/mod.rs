@@ -13,8 +13,10 @@ mod lifecycle;
 mod load;
 mod pubsub;
 mod queue;
+mod resp;
 mod store;
 mod ttl;
+mod ui;
 
 pub use bad_input::*;
 pub use eviction::*;
@@ -22,8 +24,10 @@ pub use lifecycle::*;
 pub use load::*;
 pub use pubsub::*;
 pub use queue::*;
+pub use resp::*;
 pub use store::*;
 pub use ttl::*;
+pub use ui::*;
 
 /// How long a case waits for something that should come at once (generous: 2 cores, debug).
 pub(crate) const PATIENCE: Duration = Duration::from_secs(10);

@@ -2,6 +2,7 @@
 //! tests, durability and recovery tests of retained messages, and a model-based property test.
 //! Unit tests of each part sit at the bottom of its own file.
 
+mod channels;
 mod durability;
 mod model;
 mod scenarios;

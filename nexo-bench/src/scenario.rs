@@ -1,0 +1,811 @@
+//! What each scenario sends: per-connection request generators, their set-up requests, and how a
+//! reply or push counts.
+//!
+//! Requests are encoded once with `nexo-proto` into a [`Template`]; each send copies the template
+//! and patches the request id and, where it varies, the key digits, the timestamp or the message
+//! id in place, so generating load costs a memcpy, not an allocation. This module does no I/O and
+//! reads no clock: send times arrive as arguments.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use nexo_proto::options::{
+    ConsumeOptions, PublishOptions, PushOptions, QueueOptions, SetOptions, StreamOptions,
+};
+use nexo_proto::reply::{ReplyKind, status};
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
+use nexo_proto::{HEADER_LEN, Reply, Request, Uuid};
+
+use crate::cli::LoadArgs;
+
+/// The load scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// ECHO.
+    Echo,
+    /// Store SET.
+    StoreSet,
+    /// Store GET over a preloaded key space.
+    StoreGet,
+    /// Store GET/SET mix.
+    StoreMixed,
+    /// Pub/Sub publisher/subscriber pairs.
+    PubSub,
+    /// Pub/Sub one publisher, many subscribers.
+    PubSubFanout,
+    /// Pub/Sub many publishers, one subscriber.
+    PubSubFanin,
+    /// Queue PUSH.
+    QueuePush,
+    /// Queue PUSH + CONSUME + ACK.
+    QueueCycle,
+    /// Stream PUBLISH.
+    StreamPublish,
+    /// Stream PUBLISH + FETCH + ACK.
+    StreamCycle,
+}
+
+impl Scenario {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Echo => "echo",
+            Self::StoreSet => "store-set",
+            Self::StoreGet => "store-get",
+            Self::StoreMixed => "store-mixed",
+            Self::PubSub => "pubsub",
+            Self::PubSubFanout => "pubsub-fanout",
+            Self::PubSubFanin => "pubsub-fanin",
+            Self::QueuePush => "queue-push",
+            Self::QueueCycle => "queue-cycle",
+            Self::StreamPublish => "stream-publish",
+            Self::StreamCycle => "stream-cycle",
+        }
+    }
+
+    /// Whether operations are deliveries (pushes received) rather than answered requests.
+    pub fn counts_deliveries(self) -> bool {
+        matches!(self, Self::PubSub | Self::PubSubFanout | Self::PubSubFanin)
+    }
+}
+
+/// A whole request frame encoded with id 0; copied and patched for each send.
+#[derive(Debug, Clone)]
+pub struct Template {
+    bytes: Vec<u8>,
+}
+
+impl Template {
+    /// Encodes `request` once.
+    pub fn of(request: &Request) -> Self {
+        let mut out = BytesMut::new();
+        request.encode(0, &mut out);
+        Self { bytes: out.to_vec() }
+    }
+
+    /// Appends a copy with request id `id`; returns where the frame starts in `out`.
+    pub fn emit(&self, out: &mut BytesMut, id: u32) -> usize {
+        let start = out.len();
+        out.extend_from_slice(&self.bytes);
+        out[start + 2..start + 6].copy_from_slice(&id.to_be_bytes());
+        start
+    }
+
+    /// Length of the whole frame.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Width of the decimal part of Store keys (`key:000000001234`).
+pub const KEY_DIGITS: usize = 12;
+const KEY_PREFIX: &[u8] = b"key:";
+/// Where the key digits start in a frame whose first field is the key.
+const KEY_DIGITS_AT: usize = HEADER_LEN + 4 + KEY_PREFIX.len();
+
+/// The Store key with number `n`.
+pub fn key_bytes(n: u64) -> Bytes {
+    let mut key = KEY_PREFIX.to_vec();
+    key.extend_from_slice(&[b'0'; KEY_DIGITS]);
+    write_digits(&mut key[KEY_PREFIX.len()..], n);
+    Bytes::from(key)
+}
+
+/// Writes `n` as zero-padded decimal into `out` (the low digits if it does not fit).
+pub fn write_digits(out: &mut [u8], mut n: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+/// A small, fast generator (xorshift64*) for key choice and mixes; seeded per connection.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator; any seed works (0 is remapped).
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// Next 64 bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value in `0..bound` (`bound > 0`).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(bound.max(1))) >> 64) as u64
+    }
+}
+
+/// What the reply to a request is expected to be, and so how it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// OK or DATA; nothing to read.
+    Done,
+    /// OK to a cycle's Queue PUSH: one CONSUME is now owed.
+    Pushed,
+    /// DATA or NULL (a Store GET; NULL is a miss).
+    Get,
+    /// A CONSUME batch whose ids must be acked.
+    QueueBatch,
+    /// A Stream PUBLISH sequence.
+    StreamSeq,
+    /// A Stream FETCH batch whose sequences must be acked.
+    StreamBatch,
+    /// A Stream JOIN result (set-up only).
+    Joined,
+}
+
+/// How one reply counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered as expected.
+    Ok,
+    /// A Store GET answered NULL.
+    Miss,
+    /// ERR or an undecodable reply; the text.
+    Error(String),
+}
+
+/// A request sent before the load starts, with its expected reply.
+#[derive(Debug, Clone)]
+pub struct SetupItem {
+    /// The encoded frame (id patched at send).
+    pub template: Template,
+    /// The reply expected.
+    pub expect: Expect,
+}
+
+impl SetupItem {
+    fn new(request: Request, expect: Expect) -> Self {
+        Self { template: Template::of(&request), expect }
+    }
+}
+
+/// The request generator of one connection.
+#[derive(Debug)]
+pub enum Gen {
+    /// Sends one template forever (ECHO, PUSH, stream PUBLISH without cycle).
+    Fixed {
+        /// The frame.
+        template: Template,
+        /// Reply kind.
+        expect: Expect,
+    },
+    /// Store requests on random keys: GETs with probability `get_percent`, SETs otherwise.
+    Store {
+        /// GET frame.
+        get: Template,
+        /// SET frame.
+        set: Template,
+        /// Share of GETs in percent.
+        get_percent: u8,
+        /// Keys `0..keyspace`.
+        keyspace: u64,
+        /// Key choice.
+        rng: Rng,
+    },
+    /// Pub/Sub PUBLISH with the send time in the payload's first 8 bytes.
+    Publish {
+        /// The frame.
+        template: Template,
+        /// Offset of the timestamp from the frame start.
+        stamp_at: usize,
+    },
+    /// Receives pushes only; sends nothing after set-up.
+    Subscriber,
+    /// Queue PUSH, CONSUME (batch 1) and ACK of what was consumed, in that priority reversed:
+    /// acks first, then one CONSUME per acknowledged PUSH, else a new PUSH.
+    QueueCycle {
+        /// PUSH frame.
+        push: Template,
+        /// CONSUME frame.
+        consume: Template,
+        /// ACK frame (id patched).
+        ack: Template,
+        /// PUSHes answered OK for which no CONSUME was sent yet.
+        consumes_owed: u64,
+        /// Message ids to ack.
+        acks: VecDeque<Uuid>,
+    },
+    /// Stream PUBLISH, FETCH (limit 1) and ACK; the member comes from the set-up JOIN.
+    StreamCycle {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// PUBLISH frame.
+        publish: Template,
+        /// FETCH frame (known after JOIN).
+        fetch: Option<Template>,
+        /// ACK frame (known after JOIN; seq patched).
+        ack: Option<Template>,
+        /// PUBLISHes answered for which no FETCH was sent yet.
+        fetches_owed: u64,
+        /// Sequences to ack.
+        acks: VecDeque<u64>,
+    },
+}
+
+impl Gen {
+    /// Appends the next request with id `id`, stamped `send_ns` where the scenario carries a time;
+    /// returns what its reply should be.
+    pub fn next(&mut self, out: &mut BytesMut, id: u32, send_ns: u64) -> Expect {
+        match self {
+            Self::Fixed { template, expect } => {
+                template.emit(out, id);
+                *expect
+            }
+            Self::Store { get, set, get_percent, keyspace, rng } => {
+                let is_get = *get_percent >= 100 || rng.below(100) < u64::from(*get_percent);
+                let key = rng.below(*keyspace);
+                let template = if is_get { &*get } else { &*set };
+                let at = template.emit(out, id) + KEY_DIGITS_AT;
+                write_digits(&mut out[at..at + KEY_DIGITS], key);
+                if is_get { Expect::Get } else { Expect::Done }
+            }
+            Self::Publish { template, stamp_at } => {
+                let at = template.emit(out, id) + *stamp_at;
+                out[at..at + 8].copy_from_slice(&send_ns.to_le_bytes());
+                Expect::Done
+            }
+            Self::Subscriber => Expect::Done,
+            Self::QueueCycle { push, consume, ack, consumes_owed, acks } => {
+                if let Some(msg_id) = acks.pop_front() {
+                    let at = ack.emit(out, id) + HEADER_LEN;
+                    out[at..at + 16].copy_from_slice(&msg_id);
+                    Expect::Done
+                } else if *consumes_owed > 0 {
+                    *consumes_owed -= 1;
+                    consume.emit(out, id);
+                    Expect::QueueBatch
+                } else {
+                    push.emit(out, id);
+                    Expect::Pushed
+                }
+            }
+            Self::StreamCycle { publish, fetch, ack, fetches_owed, acks, .. } => {
+                if let (Some(seq), Some(ack)) = (acks.front().copied(), ack.as_ref()) {
+                    acks.pop_front();
+                    let end = ack.emit(out, id) + ack.len();
+                    out[end - 8..end].copy_from_slice(&seq.to_be_bytes());
+                    Expect::Done
+                } else if let (true, Some(fetch)) = (*fetches_owed > 0, fetch.as_ref()) {
+                    *fetches_owed -= 1;
+                    fetch.emit(out, id);
+                    Expect::StreamBatch
+                } else {
+                    publish.emit(out, id);
+                    Expect::StreamSeq
+                }
+            }
+        }
+    }
+
+    /// Reads a reply with `status_byte` and `payload` to a request that expected `expect`.
+    pub fn on_reply(&mut self, expect: Expect, status_byte: u8, payload: &Bytes) -> Outcome {
+        if status_byte == status::ERR {
+            let text = match Reply::decode(status_byte, payload, ReplyKind::Data) {
+                Ok(Reply::Err(text)) => text,
+                _ => "ERR with an undecodable text".to_string(),
+            };
+            return Outcome::Error(text);
+        }
+        match expect {
+            Expect::Done => match status_byte {
+                status::OK | status::DATA => Outcome::Ok,
+                other => Outcome::Error(format!("unexpected status {other:#04x}")),
+            },
+            Expect::Pushed => match status_byte {
+                status::OK => {
+                    if let Self::QueueCycle { consumes_owed, .. } = self {
+                        *consumes_owed += 1;
+                    }
+                    Outcome::Ok
+                }
+                other => Outcome::Error(format!("unexpected status {other:#04x}")),
+            },
+            Expect::Get => match status_byte {
+                status::DATA => Outcome::Ok,
+                status::NULL => Outcome::Miss,
+                other => Outcome::Error(format!("unexpected status {other:#04x}")),
+            },
+            Expect::QueueBatch => match Reply::decode(status_byte, payload, ReplyKind::QueueMessages) {
+                Ok(Reply::QueueMessages(messages)) => {
+                    if let Self::QueueCycle { acks, consumes_owed, .. } = self {
+                        if messages.is_empty() {
+                            // Nothing was ready (not durable yet): consume again later.
+                            *consumes_owed += 1;
+                        }
+                        acks.extend(messages.iter().map(|m| m.id));
+                    }
+                    Outcome::Ok
+                }
+                other => Outcome::Error(format!("bad CONSUME reply: {other:?}")),
+            },
+            Expect::StreamSeq => match Reply::decode(status_byte, payload, ReplyKind::Seq) {
+                Ok(Reply::Seq(_)) => {
+                    if let Self::StreamCycle { fetches_owed, .. } = self {
+                        *fetches_owed += 1;
+                    }
+                    Outcome::Ok
+                }
+                other => Outcome::Error(format!("bad stream PUBLISH reply: {other:?}")),
+            },
+            Expect::StreamBatch => match Reply::decode(status_byte, payload, ReplyKind::StreamMessages) {
+                Ok(Reply::StreamMessages(messages)) => {
+                    if let Self::StreamCycle { acks, fetches_owed, .. } = self {
+                        if messages.is_empty() {
+                            *fetches_owed += 1;
+                        }
+                        acks.extend(messages.iter().map(|m| m.seq));
+                    }
+                    Outcome::Ok
+                }
+                other => Outcome::Error(format!("bad FETCH reply: {other:?}")),
+            },
+            Expect::Joined => match Reply::decode(status_byte, payload, ReplyKind::Joined) {
+                Ok(Reply::Joined { generation, consumer_id, .. }) => {
+                    if let Self::StreamCycle { topic, group, fetch, ack, .. } = self {
+                        *fetch = Some(Template::of(&Request::Stream(StreamRequest::Fetch {
+                            topic: topic.clone(),
+                            group: group.clone(),
+                            consumer_id: consumer_id.clone(),
+                            generation,
+                            limit: 1,
+                            wait_ms: 0,
+                        })));
+                        *ack = Some(Template::of(&Request::Stream(StreamRequest::Ack {
+                            topic: topic.clone(),
+                            group: group.clone(),
+                            consumer_id,
+                            generation,
+                            seq: 0,
+                        })));
+                    }
+                    Outcome::Ok
+                }
+                other => Outcome::Error(format!("bad JOIN reply: {other:?}")),
+            },
+        }
+    }
+}
+
+/// Send time carried by a push of the Pub/Sub scenarios (first 8 payload bytes after the topic).
+pub fn push_stamp(payload: &[u8]) -> Option<u64> {
+    let topic_len = u32::from_be_bytes(payload.get(..4)?.try_into().ok()?) as usize;
+    let at = 4 + topic_len;
+    Some(u64::from_le_bytes(payload.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// One connection of a run.
+#[derive(Debug)]
+pub struct ConnPlan {
+    /// Its generator.
+    pub gen_: Gen,
+    /// Requests before the load (pipelined; all must succeed).
+    pub setup: Vec<SetupItem>,
+    /// Whether it sends requests during the load.
+    pub requester: bool,
+    /// Whether its answered requests are the scenario's operations (else pushes are).
+    pub counts_replies: bool,
+    /// Index among the requesting connections (fixed-rate staggering, quotas).
+    pub requester_index: u32,
+    /// Subscribers: whose publishes reach it (to know when a `--requests` run is complete).
+    pub fed_by: Feed,
+    /// `--requests` mode: requests this connection sends (requesters).
+    pub quota: Option<u64>,
+    /// `--requests` mode: pushes this connection waits for (subscribers).
+    pub expected_pushes: Option<u64>,
+}
+
+/// Which publishers' messages reach a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// Not a subscriber.
+    Nobody,
+    /// The publisher with this requester index.
+    One(u32),
+    /// Every publisher.
+    All,
+}
+
+/// Every connection of a run.
+#[derive(Debug)]
+pub struct Plan {
+    /// The connections.
+    pub conns: Vec<ConnPlan>,
+    /// How many of them send requests during the load.
+    pub requesters: u32,
+    /// `requests` or `deliveries`.
+    pub unit: &'static str,
+}
+
+fn payload(size: usize, min: usize) -> Bytes {
+    Bytes::from(vec![b'x'; size.max(min)])
+}
+
+fn requester(gen_: Gen, setup: Vec<SetupItem>, index: u32) -> ConnPlan {
+    ConnPlan {
+        gen_,
+        setup,
+        requester: true,
+        counts_replies: true,
+        requester_index: index,
+        fed_by: Feed::Nobody,
+        quota: None,
+        expected_pushes: None,
+    }
+}
+
+fn subscriber(pattern: &str, fed_by: Feed) -> ConnPlan {
+    let sub = Request::PubSub(PubSubRequest::Subscribe { pattern: pattern.to_string() });
+    ConnPlan {
+        gen_: Gen::Subscriber,
+        setup: vec![SetupItem::new(sub, Expect::Done)],
+        requester: false,
+        counts_replies: false,
+        requester_index: 0,
+        fed_by,
+        quota: None,
+        expected_pushes: None,
+    }
+}
+
+fn publisher(topic: &str, size: usize, index: u32) -> ConnPlan {
+    let body = payload(size, 8);
+    let len = body.len();
+    let template = Template::of(&Request::PubSub(PubSubRequest::Publish {
+        topic: topic.to_string(),
+        options: PublishOptions::default(),
+        payload: body,
+    }));
+    let stamp_at = template.len() - len;
+    let mut plan = requester(Gen::Publish { template, stamp_at }, Vec::new(), index);
+    plan.counts_replies = false;
+    plan
+}
+
+fn store_gen(args: &LoadArgs, get_percent: u8, index: u32) -> Gen {
+    let key = key_bytes(0);
+    Gen::Store {
+        get: Template::of(&Request::Store(StoreRequest::Get { key: key.clone() })),
+        set: Template::of(&Request::Store(StoreRequest::Set {
+            key,
+            options: SetOptions::default(),
+            value: payload(args.size, 0),
+        })),
+        get_percent,
+        keyspace: args.keyspace,
+        rng: Rng::new(u64::from(index) + 1),
+    }
+}
+
+/// SETs of every key `k` with `k % of == index` (the preload share of one connection).
+fn preload(args: &LoadArgs, index: u32, of: u32) -> Vec<SetupItem> {
+    (u64::from(index)..args.keyspace)
+        .step_by(of as usize)
+        .map(|k| {
+            let set = StoreRequest::Set {
+                key: key_bytes(k),
+                options: SetOptions::default(),
+                value: payload(args.size, 0),
+            };
+            SetupItem::new(Request::Store(set), Expect::Done)
+        })
+        .collect()
+}
+
+impl Plan {
+    /// `--requests` mode: splits `total` requests over the requesters and tells each subscriber
+    /// how many pushes to wait for.
+    pub fn assign_quotas(&mut self, total: u64) {
+        let n = u64::from(self.requesters.max(1));
+        let quota_of = |i: u32| total / n + u64::from(u64::from(i) < total % n);
+        for c in &mut self.conns {
+            if c.requester {
+                c.quota = Some(quota_of(c.requester_index));
+            }
+            c.expected_pushes = match c.fed_by {
+                Feed::Nobody => None,
+                Feed::One(i) => Some(quota_of(i)),
+                Feed::All => Some(total),
+            };
+        }
+    }
+}
+
+/// The connections of `scenario`; `tag` makes queue, topic and stream names unique to this run.
+pub fn plan(scenario: Scenario, args: &LoadArgs, tag: &str) -> Plan {
+    let n = args.connections;
+    let mut conns = Vec::new();
+    match scenario {
+        Scenario::Echo => {
+            let template = Template::of(&Request::Echo(payload(args.size, 0)));
+            for i in 0..n {
+                conns.push(requester(
+                    Gen::Fixed { template: template.clone(), expect: Expect::Done },
+                    vec![],
+                    i,
+                ));
+            }
+        }
+        Scenario::StoreSet => (0..n).for_each(|i| conns.push(requester(store_gen(args, 0, i), vec![], i))),
+        Scenario::StoreGet | Scenario::StoreMixed => {
+            let get_percent = if scenario == Scenario::StoreGet { 100 } else { args.get_percent };
+            for i in 0..n {
+                conns.push(requester(store_gen(args, get_percent, i), preload(args, i, n), i));
+            }
+        }
+        Scenario::PubSub => {
+            for i in 0..n {
+                let topic = format!("bench/{tag}/{i}");
+                conns.push(subscriber(&topic, Feed::One(i)));
+                conns.push(publisher(&topic, args.size, i));
+            }
+        }
+        Scenario::PubSubFanout => {
+            let topic = format!("bench/{tag}/fanout");
+            for _ in 0..args.subscribers {
+                conns.push(subscriber(&topic, Feed::All));
+            }
+            conns.push(publisher(&topic, args.size, 0));
+        }
+        Scenario::PubSubFanin => {
+            let topic = format!("bench/{tag}/fanin");
+            conns.push(subscriber(&topic, Feed::All));
+            for i in 0..n {
+                conns.push(publisher(&topic, args.size, i));
+            }
+        }
+        Scenario::QueuePush | Scenario::QueueCycle => {
+            for i in 0..n {
+                let name = format!("bench-{tag}-{i}");
+                let create = Request::Queue(QueueRequest::Create {
+                    name: name.clone(),
+                    options: QueueOptions::default(),
+                });
+                let push = Template::of(&Request::Queue(QueueRequest::Push {
+                    name: name.clone(),
+                    options: PushOptions::default(),
+                    payload: payload(args.size, 0),
+                }));
+                let gen_ = if scenario == Scenario::QueuePush {
+                    Gen::Fixed { template: push, expect: Expect::Done }
+                } else {
+                    let consume = ConsumeOptions { batch_size: Some(1), wait_ms: Some(0) };
+                    Gen::QueueCycle {
+                        push,
+                        consume: Template::of(&Request::Queue(QueueRequest::Consume {
+                            name: name.clone(),
+                            options: consume,
+                        })),
+                        ack: Template::of(&Request::Queue(QueueRequest::Ack { id: [0; 16], name })),
+                        consumes_owed: 0,
+                        acks: VecDeque::new(),
+                    }
+                };
+                conns.push(requester(gen_, vec![SetupItem::new(create, Expect::Done)], i));
+            }
+        }
+        Scenario::StreamPublish | Scenario::StreamCycle => {
+            for i in 0..n {
+                let topic = format!("bench-{tag}-{i}");
+                let group = format!("g-{tag}-{i}");
+                let create = Request::Stream(StreamRequest::Create {
+                    topic: topic.clone(),
+                    options: StreamOptions::default(),
+                });
+                let publish = Template::of(&Request::Stream(StreamRequest::Publish {
+                    topic: topic.clone(),
+                    payload: payload(args.size, 0),
+                }));
+                let mut setup = vec![SetupItem::new(create, Expect::Done)];
+                let gen_ = if scenario == Scenario::StreamPublish {
+                    Gen::Fixed { template: publish, expect: Expect::Done }
+                } else {
+                    let join =
+                        Request::Stream(StreamRequest::Join { group: group.clone(), topic: topic.clone() });
+                    setup.push(SetupItem::new(join, Expect::Joined));
+                    Gen::StreamCycle {
+                        topic,
+                        group,
+                        publish,
+                        fetch: None,
+                        ack: None,
+                        fetches_owed: 0,
+                        acks: VecDeque::new(),
+                    }
+                };
+                conns.push(requester(gen_, setup, i));
+            }
+        }
+    }
+    let requesters = conns.iter().filter(|c| c.requester).count() as u32;
+    let unit = if scenario.counts_deliveries() { "deliveries" } else { "requests" };
+    Plan { conns, requesters, unit }
+}
+
+#[cfg(test)]
+mod tests {
+    use nexo_proto::frame::split_frame;
+    use nexo_proto::inbound::{Inbound, decode_request_frame};
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> LoadArgs {
+        let cli = Cli::try_parse_from(["nexo-bench", "echo"].iter().chain(extra)).unwrap();
+        match cli.command {
+            Command::Echo(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    fn decode_one(out: &mut BytesMut) -> (u32, Request) {
+        match decode_request_frame(out, u32::MAX).unwrap().unwrap() {
+            Inbound::Request { id, request } => (id, request),
+            other => panic!("rejected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn store_requests_patch_id_and_key() {
+        let a = args(&["--keyspace", "1000", "--size", "10"]);
+        let mut g = store_gen(&a, 50, 3);
+        let mut out = BytesMut::new();
+        let (mut gets, mut sets) = (0, 0);
+        for id in 0..200u32 {
+            let expect = g.next(&mut out, id, 0);
+            let (got_id, req) = decode_one(&mut out);
+            assert_eq!(got_id, id);
+            let key = match (&req, expect) {
+                (Request::Store(StoreRequest::Get { key }), Expect::Get) => {
+                    gets += 1;
+                    key.clone()
+                }
+                (Request::Store(StoreRequest::Set { key, value, .. }), Expect::Done) => {
+                    assert_eq!(value.len(), 10);
+                    sets += 1;
+                    key.clone()
+                }
+                other => panic!("{other:?}"),
+            };
+            let n: u64 = std::str::from_utf8(&key[4..]).unwrap().parse().unwrap();
+            assert!(n < 1000, "{n}");
+        }
+        assert!(gets > 60 && sets > 60, "a 50/50 mix: {gets}/{sets}");
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn publish_carries_its_send_time() {
+        let plan = publisher("t/1", 4, 0);
+        let Gen::Publish { .. } = &plan.gen_ else { panic!() };
+        let mut g = plan.gen_;
+        let mut out = BytesMut::new();
+        g.next(&mut out, 7, 123_456_789);
+        let (_, req) = decode_one(&mut out);
+        let Request::PubSub(PubSubRequest::Publish { topic, payload, .. }) = req else { panic!() };
+        assert_eq!(topic, "t/1");
+        assert_eq!(payload.len(), 8, "payloads hold at least the 8-byte stamp");
+        // A push of it carries the stamp after the topic.
+        let push = nexo_proto::Push::encode_frame(&topic, &payload);
+        let mut buf = BytesMut::from(&push[..]);
+        let frame = split_frame(&mut buf, u32::MAX).unwrap().unwrap();
+        assert_eq!(push_stamp(&frame.payload), Some(123_456_789));
+        assert_eq!(push_stamp(b"\0\0"), None);
+    }
+
+    #[test]
+    fn queue_cycle_pushes_consumes_then_acks() {
+        let a = args(&["--connections", "1"]);
+        let mut p = plan(Scenario::QueueCycle, &a, "t");
+        assert_eq!(p.conns.len(), 1);
+        let g = &mut p.conns[0].gen_;
+        let mut out = BytesMut::new();
+        // Nothing owed: a PUSH, and another while its OK has not come.
+        assert_eq!(g.next(&mut out, 1, 0), Expect::Pushed);
+        assert!(matches!(decode_one(&mut out).1, Request::Queue(QueueRequest::Push { .. })));
+        // Its OK makes one CONSUME owed.
+        assert_eq!(g.on_reply(Expect::Pushed, status::OK, &Bytes::new()), Outcome::Ok);
+        assert_eq!(g.next(&mut out, 2, 0), Expect::QueueBatch);
+        assert!(matches!(decode_one(&mut out).1, Request::Queue(QueueRequest::Consume { .. })));
+        let batch = Reply::QueueMessages(vec![nexo_proto::reply::QueueMessage {
+            id: [9; 16],
+            payload: Bytes::new(),
+        }]);
+        let mut enc = BytesMut::new();
+        batch.encode(2, &mut enc);
+        let frame = split_frame(&mut enc, u32::MAX).unwrap().unwrap();
+        assert_eq!(g.on_reply(Expect::QueueBatch, frame.header.meta, &frame.payload), Outcome::Ok);
+        assert_eq!(g.next(&mut out, 3, 0), Expect::Done);
+        match decode_one(&mut out).1 {
+            Request::Queue(QueueRequest::Ack { id, name }) => {
+                assert_eq!(id, [9; 16]);
+                assert_eq!(name, "bench-t-0");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_carry_the_server_text() {
+        let mut g = Gen::Subscriber;
+        let mut enc = BytesMut::new();
+        Reply::Err("Stream is not available yet".into()).encode(1, &mut enc);
+        let frame = split_frame(&mut enc, u32::MAX).unwrap().unwrap();
+        assert_eq!(
+            g.on_reply(Expect::Done, frame.header.meta, &frame.payload),
+            Outcome::Error("Stream is not available yet".into())
+        );
+        assert_eq!(g.on_reply(Expect::Get, status::NULL, &Bytes::new()), Outcome::Miss);
+    }
+
+    #[test]
+    fn plans_have_the_right_shape() {
+        let a = args(&["--connections", "4", "--subscribers", "3", "--keyspace", "10"]);
+        let p = plan(Scenario::PubSub, &a, "t");
+        assert_eq!((p.conns.len(), p.requesters, p.unit), (8, 4, "deliveries"));
+        let p = plan(Scenario::PubSubFanout, &a, "t");
+        assert_eq!((p.conns.len(), p.requesters), (4, 1));
+        let p = plan(Scenario::PubSubFanin, &a, "t");
+        assert_eq!((p.conns.len(), p.requesters), (5, 4));
+        let p = plan(Scenario::StoreGet, &a, "t");
+        let preloaded: usize = p.conns.iter().map(|c| c.setup.len()).sum();
+        assert_eq!(preloaded, 10, "every key preloaded once");
+        let p = plan(Scenario::StreamCycle, &a, "t");
+        assert!(p.conns.iter().all(|c| c.setup.len() == 2));
+        assert_eq!(plan(Scenario::Echo, &a, "t").unit, "requests");
+    }
+
+    #[test]
+    fn quotas_split_the_requests() {
+        let a = args(&["--connections", "3"]);
+        let mut p = plan(Scenario::PubSub, &a, "t");
+        p.assign_quotas(10);
+        let quotas: Vec<u64> = p.conns.iter().filter_map(|c| c.quota).collect();
+        assert_eq!(quotas, vec![4, 3, 3]);
+        let expected: Vec<u64> = p.conns.iter().filter_map(|c| c.expected_pushes).collect();
+        assert_eq!(expected, vec![4, 3, 3], "each subscriber waits for its own publisher");
+        let mut p = plan(Scenario::PubSubFanout, &args(&["--subscribers", "2"]), "t");
+        p.assign_quotas(10);
+        assert_eq!(p.conns.iter().filter_map(|c| c.expected_pushes).collect::<Vec<_>>(), vec![10, 10]);
+    }
+
+    #[test]
+    fn digits_and_rng() {
+        assert_eq!(&key_bytes(1234)[..], b"key:000000001234");
+        let mut r = Rng::new(0);
+        assert!((0..1000).all(|_| r.below(7) < 7));
+    }
+}

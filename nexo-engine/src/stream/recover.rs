@@ -1,0 +1,202 @@
+//! Start-up recovery: replaying `streams` journal records into the catalog, snapshots included,
+//! then opening every live topic's data log.
+//!
+//! Owns the replay state (an open snapshot, skipped-record count, where the last complete
+//! snapshot began) and the one function that applies a decoded record to a [`Meta`]. It must
+//! not emit outputs while replaying; what recovery needs (an `OpenLog` per topic, a
+//! `TruncateBefore` left undone) is emitted once replay ends.
+//!
+//! Rules: records are applied in order with the transitions the broker uses live. A record that
+//! does not decode is skipped and counted. A record about a topic or group that does not exist
+//! changes nothing. A `SNAPSHOT_BEGIN` starts a fresh catalog built from the snapshot records
+//! that follow; a matching `SNAPSHOT_END` (its count equals the records seen) replaces the
+//! catalog built so far (keeping the higher incarnation counter and sequence floor). A snapshot
+//! cut short is dropped. After replay, each group restarts from its floor: nothing is pending,
+//! what is not done above the floor is delivered again, and handed-back dead letters are owed a
+//! delivery. When a data log opens, groups are clamped to its range (see `retention`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::Stream;
+use super::group::GroupState;
+use super::journal::{self, Record};
+use super::topic::{Meta, Opening};
+use crate::output::Output;
+use crate::time::Now;
+
+#[derive(Debug)]
+struct OpenSnapshot {
+    begin: u64,
+    meta: Meta,
+    records: u64,
+    bytes: u64,
+}
+
+/// Replay progress.
+#[derive(Debug, Default)]
+pub(crate) struct Replay {
+    open: Option<OpenSnapshot>,
+    /// Records skipped (undecodable, snapshot parts outside a snapshot, a bad end).
+    pub skipped: u64,
+    first_seq: Option<u64>,
+    /// Begin sequence of the last complete snapshot.
+    complete_at: Option<u64>,
+    /// Bytes replayed since the last complete snapshot began.
+    bytes: u64,
+}
+
+/// The limits replay applies as the live broker does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_dead: usize,
+    pub window: u64,
+}
+
+impl Stream {
+    fn limits(&self) -> Limits {
+        Limits { max_dead: self.config.max_dead_per_group, window: self.config.max_ack_window }
+    }
+
+    /// Applies one replayed record.
+    pub(super) fn replay_record(&mut self, seq: u64, record: &Bytes) {
+        self.replay.first_seq.get_or_insert(seq);
+        let len = record.len() as u64;
+        self.replay.bytes += len;
+        let Ok(decoded) = journal::decode(record) else {
+            self.replay.skipped += 1;
+            return;
+        };
+        let limits = self.limits();
+        match decoded {
+            Record::SnapshotBegin { next_incarnation, seq_floor } => {
+                let mut meta = Meta::new(self.config.max_tombstones);
+                meta.next_incarnation = next_incarnation.max(1);
+                meta.seq_floor = seq_floor;
+                let open = OpenSnapshot { begin: seq, meta, records: 0, bytes: len };
+                if self.replay.open.replace(open).is_some() {
+                    self.replay.skipped += 1;
+                }
+            }
+            Record::SnapshotEnd { records } => match self.replay.open.take() {
+                Some(mut open) if open.records == records => {
+                    open.meta.next_incarnation = open.meta.next_incarnation.max(self.meta.next_incarnation);
+                    open.meta.seq_floor = open.meta.seq_floor.max(self.meta.seq_floor);
+                    self.meta = open.meta;
+                    self.replay.complete_at = Some(open.begin);
+                    self.replay.bytes = open.bytes + len;
+                }
+                _ => self.replay.skipped += 1,
+            },
+            part if part.is_snapshot_part() => {
+                let Some(open) = self.replay.open.as_mut() else {
+                    self.replay.skipped += 1;
+                    return;
+                };
+                open.bytes += len;
+                open.records += 1;
+                apply(&mut open.meta, &part, limits);
+            }
+            other => {
+                // Ordinary records are never written inside a snapshot: one cut short by a crash
+                // is abandoned.
+                self.replay.open = None;
+                apply(&mut self.meta, &other, limits);
+            }
+        }
+    }
+
+    /// Replay is over: groups restart from their floors, every live topic's log is opened, and
+    /// a truncation left undone is asked for again.
+    pub(super) fn finish_recovery(&mut self, now: Now, next_seq: u64) {
+        self.replay.open = None;
+        self.durable.next_seq = next_seq;
+        self.durable.durable_next = next_seq;
+        self.durable.bytes_since_snapshot = self.replay.bytes;
+        self.logs.clear();
+        for (name, t) in &mut self.meta.topics {
+            self.logs.insert(t.log.clone(), name.clone());
+            t.groups.values_mut().for_each(GroupState::restart);
+            self.outputs.push_back(Output::OpenLog { log: t.log.clone() });
+        }
+        if let (Some(first), Some(begin)) = (self.replay.first_seq, self.replay.complete_at)
+            && first < begin
+        {
+            self.outputs.push_back(Output::TruncateBefore { log: self.durable.log.clone(), seq: begin });
+        }
+        self.arm_retention(now);
+    }
+}
+
+/// Applies one record to `meta` (live transitions, no outputs).
+pub(crate) fn apply(meta: &mut Meta, record: &Record<'_>, limits: Limits) {
+    match *record {
+        Record::TopicCreate { topic, settings } | Record::SnapTopic { topic, settings } => {
+            meta.insert_topic(topic, settings, Opening::Recovered, None);
+        }
+        Record::TopicDelete { topic, last_seq } | Record::SnapTombstone { topic, last_seq } => {
+            let base = meta.topics.remove(topic).map_or(0, |t| t.settings.base);
+            meta.bury(topic, last_seq.max(base));
+        }
+        Record::GroupCreate { topic, group, generation, ack_floor } => {
+            if let Some(t) = meta.topics.get_mut(topic)
+                && !t.groups.contains_key(group)
+            {
+                let name: Arc<str> = Arc::from(group);
+                t.groups.insert(name.clone(), GroupState::new(name, generation, ack_floor, None));
+            }
+        }
+        Record::GroupSeek { topic, group, generation, ack_floor }
+        | Record::SnapGroup { topic, group, generation, ack_floor } => {
+            if let Some(t) = meta.topics.get_mut(topic) {
+                let name: Arc<str> = Arc::from(group);
+                t.groups.insert(name.clone(), GroupState::new(name, generation, ack_floor, None));
+            }
+        }
+        Record::GroupDelete { topic, group } => {
+            if let Some(t) = meta.topics.get_mut(topic) {
+                t.groups.remove(group);
+            }
+        }
+        Record::SnapshotBegin { .. } | Record::SnapshotEnd { .. } => {}
+        _ => apply_to_group(meta, record, limits),
+    }
+}
+
+/// The records that change one existing group's positions.
+fn apply_to_group(meta: &mut Meta, record: &Record<'_>, limits: Limits) {
+    let (topic, group) = match *record {
+        Record::Ack { topic, group, .. }
+        | Record::Dead { topic, group, .. }
+        | Record::Replay { topic, group, .. }
+        | Record::SnapAcked { topic, group, .. }
+        | Record::SnapDead { topic, group, .. }
+        | Record::SnapReplaying { topic, group, .. } => (topic, group),
+        _ => return,
+    };
+    let Some(g) = meta.topics.get_mut(topic).and_then(|t| t.groups.get_mut(group)) else { return };
+    match record {
+        Record::Ack { seq, .. } => g.mark_done(*seq),
+        Record::Dead { seq, deliveries, .. } | Record::SnapDead { seq, deliveries, .. } => {
+            g.add_dead(*seq, *deliveries, limits.max_dead);
+        }
+        Record::Replay { seq, .. } => {
+            g.replay(*seq);
+        }
+        Record::SnapReplaying { seq, .. } if *seq <= g.floor => {
+            g.replaying.insert(*seq);
+        }
+        Record::SnapAcked { ranges, .. } => {
+            // Bounded by the ack window, whatever the record says.
+            let limit = g.floor.saturating_add(limits.window);
+            for &(first, count) in ranges {
+                let end = first.saturating_add(count).min(limit.saturating_add(1));
+                for seq in first.max(g.floor.saturating_add(1))..end {
+                    g.mark_done(seq);
+                }
+            }
+        }
+        _ => {}
+    }
+}

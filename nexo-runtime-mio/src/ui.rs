@@ -1,0 +1,78 @@
+//! The dashboard's view of this runtime: [`nexo_ui::Source`] over the worker threads.
+//!
+//! Overviews come from the snapshots the workers' drivers publish ([`Dashboard`]) and the
+//! connection count the network thread keeps; queries go to a worker as a one-input batch on its
+//! own channel (`try_send`: a full channel answers busy instead of waiting) and are answered
+//! between its batches. At shutdown [`MioSource::detach`] drops these senders so the workers
+//! see their channels close once the network thread drops its own.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use nexo_engine::observe::{BrokerKind, Overview, Query};
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest};
+use nexo_server::{BrokerInput, Dashboard, Responder};
+use nexo_ui::{InspectError, Pending, Source};
+
+use crate::worker::WorkerInput;
+
+/// The workers' input channels, as the dashboard holds them.
+#[derive(Debug)]
+pub struct Inputs {
+    /// Store worker.
+    pub store: SyncSender<Vec<WorkerInput<StoreRequest>>>,
+    /// Pub/Sub worker.
+    pub pubsub: SyncSender<Vec<WorkerInput<PubSubRequest>>>,
+    /// Queue worker.
+    pub queue: SyncSender<Vec<WorkerInput<QueueRequest>>>,
+}
+
+/// The dashboard source of the mio runtime.
+#[derive(Debug)]
+pub struct MioSource {
+    dashboard: Dashboard,
+    connections: Arc<AtomicU64>,
+    inputs: Mutex<Option<Inputs>>,
+}
+
+impl MioSource {
+    /// A source over `dashboard`, the network thread's open-connection gauge and the workers'
+    /// channels.
+    pub fn new(dashboard: Dashboard, connections: Arc<AtomicU64>, inputs: Inputs) -> Self {
+        Self { dashboard, connections, inputs: Mutex::new(Some(inputs)) }
+    }
+
+    /// Drops the workers' channels (at shutdown); queries then answer "stopped".
+    pub fn detach(&self) {
+        self.inputs.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+}
+
+impl Source for MioSource {
+    fn overview(&self) -> Overview {
+        self.dashboard.overview(self.connections.load(Ordering::Relaxed))
+    }
+
+    fn inspect(&self, broker: BrokerKind, query: Query) -> Result<Pending, InspectError> {
+        let (send, pending) = nexo_ui::pending();
+        let responder = Responder::new(send);
+        let guard = self.inputs.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(inputs) = guard.as_ref() else { return Err(InspectError::Stopped) };
+        match broker {
+            BrokerKind::Store => offer(&inputs.store, BrokerInput::Inspect(query, responder)),
+            BrokerKind::PubSub => offer(&inputs.pubsub, BrokerInput::Inspect(query, responder)),
+            BrokerKind::Queue => offer(&inputs.queue, BrokerInput::Inspect(query, responder)),
+            // Stream: route to its worker once it runs in this binary.
+            BrokerKind::Stream => Err(InspectError::NotRunning),
+        }?;
+        Ok(pending)
+    }
+}
+
+fn offer<R>(tx: &SyncSender<Vec<WorkerInput<R>>>, input: WorkerInput<R>) -> Result<(), InspectError> {
+    tx.try_send(vec![input]).map_err(|e| match e {
+        TrySendError::Full(_) => InspectError::Busy,
+        TrySendError::Disconnected(_) => InspectError::Stopped,
+    })
+}

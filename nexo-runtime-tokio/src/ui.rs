@@ -1,0 +1,66 @@
+//! The dashboard's view of this runtime: [`nexo_ui::Source`] over the broker tasks.
+//!
+//! Overviews come from the snapshots the broker tasks' drivers publish ([`Dashboard`]) and the
+//! connection semaphore (permits taken = connections open); queries go to a broker task over its
+//! input channel with `try_send` (a full channel answers busy instead of waiting) and are
+//! answered between its batches.
+
+use std::sync::Arc;
+
+use nexo_engine::observe::{BrokerKind, Overview, Query};
+use nexo_server::{Dashboard, Responder};
+use nexo_ui::{InspectError, Pending, Source};
+use tokio::sync::Semaphore;
+use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::error::TrySendError;
+
+use crate::broker_task::{BrokerInput, Brokers};
+
+/// The dashboard source of the tokio runtime.
+#[derive(Debug)]
+pub struct TokioSource {
+    dashboard: Dashboard,
+    brokers: Brokers,
+    slots: Arc<Semaphore>,
+    max_connections: usize,
+}
+
+impl TokioSource {
+    /// A source over `dashboard`, the broker tasks' channels and the connection semaphore
+    /// (`max_connections` permits when no connection is open).
+    pub fn new(
+        dashboard: Dashboard,
+        brokers: Brokers,
+        slots: Arc<Semaphore>,
+        max_connections: usize,
+    ) -> Self {
+        Self { dashboard, brokers, slots, max_connections }
+    }
+}
+
+impl Source for TokioSource {
+    fn overview(&self) -> Overview {
+        let open = self.max_connections.saturating_sub(self.slots.available_permits());
+        self.dashboard.overview(open as u64)
+    }
+
+    fn inspect(&self, broker: BrokerKind, query: Query) -> Result<Pending, InspectError> {
+        let (send, pending) = nexo_ui::pending();
+        let responder = Responder::new(send);
+        match broker {
+            BrokerKind::Store => offer(&self.brokers.store, BrokerInput::Inspect(query, responder)),
+            BrokerKind::PubSub => offer(&self.brokers.pubsub, BrokerInput::Inspect(query, responder)),
+            BrokerKind::Queue => offer(&self.brokers.queue, BrokerInput::Inspect(query, responder)),
+            // Stream: route to its task once it runs in this binary.
+            BrokerKind::Stream => Err(InspectError::NotRunning),
+        }?;
+        Ok(pending)
+    }
+}
+
+fn offer<R>(tx: &Sender<BrokerInput<R>>, input: BrokerInput<R>) -> Result<(), InspectError> {
+    tx.try_send(input).map_err(|e| match e {
+        TrySendError::Full(_) => InspectError::Busy,
+        TrySendError::Closed(_) => InspectError::Stopped,
+    })
+}

@@ -1,0 +1,437 @@
+//! The read side of a RESP connection: parsing, connection state and command dispatch.
+//!
+//! Owns what a connection is in RESP terms (protocol version, client name, its subscriptions,
+//! whether it is in RESP2 subscribe mode) and turns each command into [`Action`]s: a local
+//! answer, or engine requests with connection-local sequential ids, each preceded by the slot
+//! that will carry its reply. Data commands are translated in `commands`; this file answers the
+//! connection-level ones (PING, ECHO, SELECT, QUIT, HELLO, CLIENT, COMMAND, INFO, CONFIG, RESET)
+//! and Pub/Sub's subscribe family. It reads no clock (uptime comes in as `now`) and does no I/O.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::{Bytes, BytesMut};
+use nexo_engine::{ConnId, Now};
+use nexo_proto::request::{PubSubRequest, StoreRequest};
+use nexo_proto::resp::encode as enc;
+use nexo_proto::resp::{RespLimits, Version, decode_command};
+
+use super::commands::{self, Command};
+use super::info::{self, Sections};
+use super::outbound::{Expect, Slot, subscribed};
+use super::{Action, RespContext};
+
+/// The RESP side of one connection (see the module docs).
+#[derive(Debug)]
+pub struct RespSession {
+    ctx: Arc<RespContext>,
+    conn: ConnId,
+    limits: RespLimits,
+    next_id: u32,
+    version: Version,
+    name: Option<Bytes>,
+    channels: BTreeSet<Bytes>,
+    patterns: BTreeSet<Bytes>,
+    closed: bool,
+}
+
+impl Drop for RespSession {
+    fn drop(&mut self) {
+        self.ctx.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl RespSession {
+    /// A session for connection `conn`.
+    pub fn new(ctx: Arc<RespContext>, conn: ConnId) -> Self {
+        ctx.connected.fetch_add(1, Ordering::Relaxed);
+        let limits = RespLimits::from_frame_limit(ctx.settings.max_frame_bytes);
+        Self {
+            ctx,
+            conn,
+            limits,
+            next_id: 0,
+            version: Version::Resp2,
+            name: None,
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
+            closed: false,
+        }
+    }
+
+    /// The session asked to close: nothing more is parsed.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The RESP version spoken now.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Parses and handles at most one command from the front of `buf`, appending its actions to
+    /// `out`; `false` when no complete command is buffered (or the session is closed). A stream
+    /// that cannot be framed is answered with the protocol error, then [`Action::Close`].
+    pub fn handle_one(&mut self, now: Now, buf: &mut BytesMut, out: &mut Vec<Action>) -> bool {
+        if self.closed {
+            return false;
+        }
+        match decode_command(buf, &self.limits) {
+            Ok(None) => false,
+            Ok(Some(args)) => {
+                self.handle_command(now, args, out);
+                true
+            }
+            Err(e) => {
+                self.error(out, &e.to_string());
+                self.close(out);
+                buf.clear();
+                true
+            }
+        }
+    }
+
+    fn close(&mut self, out: &mut Vec<Action>) {
+        self.closed = true;
+        out.push(Action::Close);
+    }
+
+    fn next_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
+    }
+
+    fn local(&self, out: &mut Vec<Action>, bytes: BytesMut) {
+        out.push(Action::Slot(Slot {
+            id: None,
+            expect: Expect::Local(bytes.freeze()),
+            version: self.version,
+        }));
+    }
+
+    fn error(&self, out: &mut Vec<Action>, text: &str) {
+        let mut b = BytesMut::new();
+        enc::error(&mut b, text);
+        self.local(out, b);
+    }
+
+    fn simple(&self, out: &mut Vec<Action>, text: &str) {
+        let mut b = BytesMut::new();
+        enc::simple(&mut b, text);
+        self.local(out, b);
+    }
+
+    fn store(&mut self, out: &mut Vec<Action>, request: StoreRequest, expect: Expect) {
+        let id = self.next_id();
+        out.push(Action::Slot(Slot { id: Some(id), expect, version: self.version }));
+        out.push(Action::Store { id, request });
+    }
+
+    fn pubsub(&mut self, out: &mut Vec<Action>, request: PubSubRequest, expect: Expect) {
+        let id = self.next_id();
+        out.push(Action::Slot(Slot { id: Some(id), expect, version: self.version }));
+        out.push(Action::PubSub { id, request });
+    }
+
+    fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    fn handle_command(&mut self, now: Now, args: Vec<Bytes>, out: &mut Vec<Action>) {
+        let name = args[0].to_ascii_uppercase();
+        if name == b"POST" || name == b"HOST:" {
+            // An HTTP client talking to the Redis port (cross-protocol scripting): close, say nothing.
+            return self.close(out);
+        }
+        let Some(command) = Command::lookup(&name) else {
+            return self.error(out, &commands::unknown_command(&args));
+        };
+        if !command.arity_ok(args.len()) {
+            return self.error(out, &commands::wrong_arity(command.name));
+        }
+        if self.version == Version::Resp2 && self.subscriptions() > 0 && !command.allowed_subscribed() {
+            return self.error(
+                out,
+                &format!(
+                    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                    command.name
+                ),
+            );
+        }
+        let rest = &args[1..];
+        match command.name {
+            "ping" => self.ping(rest, out),
+            "echo" => {
+                let mut b = BytesMut::new();
+                enc::bulk(&mut b, &rest[0]);
+                self.local(out, b);
+            }
+            "select" => match commands::parse_int(&rest[0]) {
+                Err(e) => self.error(out, &e),
+                Ok(0) => self.simple(out, "OK"),
+                Ok(_) => self.error(out, "ERR DB index is out of range"),
+            },
+            "quit" => {
+                self.simple(out, "OK");
+                self.close(out);
+            }
+            "hello" => self.hello(rest, out),
+            "client" => self.client(rest, out),
+            "command" => self.command(rest, out),
+            "info" => self.info(now, rest, out),
+            "config" => self.config(rest, out),
+            "reset" => self.reset(out),
+            "publish" => match commands::utf8_name(&rest[0]) {
+                Err(e) => self.error(out, &e),
+                Ok(topic) => {
+                    let request = PubSubRequest::PublishCount { topic, payload: rest[1].clone() };
+                    self.pubsub(out, request, Expect::Int);
+                }
+            },
+            "subscribe" => self.subscribe(rest, false, out),
+            "psubscribe" => self.subscribe(rest, true, out),
+            "unsubscribe" => self.unsubscribe(rest, false, out),
+            "punsubscribe" => self.unsubscribe(rest, true, out),
+            _ => match commands::store_command(command.name, rest) {
+                Ok((request, expect)) => self.store(out, request, expect),
+                Err(e) => self.error(out, &e),
+            },
+        }
+    }
+
+    fn ping(&mut self, rest: &[Bytes], out: &mut Vec<Action>) {
+        if rest.len() > 1 {
+            return self.error(out, &commands::wrong_arity("ping"));
+        }
+        let mut b = BytesMut::new();
+        if self.version == Version::Resp2 && self.subscriptions() > 0 {
+            enc::array(&mut b, 2);
+            enc::bulk(&mut b, b"pong");
+            enc::bulk(&mut b, rest.first().map_or(&b""[..], |m| &m[..]));
+        } else if let Some(message) = rest.first() {
+            enc::bulk(&mut b, message);
+        } else {
+            enc::simple(&mut b, "PONG");
+        }
+        self.local(out, b);
+    }
+
+    fn hello(&mut self, rest: &[Bytes], out: &mut Vec<Action>) {
+        let mut version = self.version;
+        if let Some(requested) = rest.first() {
+            match commands::parse_int(requested) {
+                Ok(2) => version = Version::Resp2,
+                Ok(3) => version = Version::Resp3,
+                Ok(_) => return self.error(out, "NOPROTO unsupported protocol version"),
+                Err(_) => return self.error(out, "ERR Protocol version is not an integer or out of range"),
+            }
+        }
+        let mut name = None;
+        let mut i = 1;
+        while i < rest.len() {
+            let option = rest[i].to_ascii_uppercase();
+            match &option[..] {
+                // No users and passwords yet: the default user accepts any password, as Redis's
+                // `nopass` default user does.
+                b"AUTH" if i + 2 < rest.len() => i += 3,
+                b"SETNAME" if i + 1 < rest.len() => {
+                    name = Some(rest[i + 1].clone());
+                    i += 2;
+                }
+                _ => {
+                    return self.error(
+                        out,
+                        &format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&rest[i])),
+                    );
+                }
+            }
+        }
+        if let Some(name) = name {
+            if let Err(e) = commands::valid_client_name(&name) {
+                return self.error(out, &e);
+            }
+            self.name = (!name.is_empty()).then_some(name);
+        }
+        self.version = version;
+        let mut b = BytesMut::new();
+        info::hello(&mut b, version, self.conn.0);
+        self.local(out, b);
+    }
+
+    fn client(&mut self, rest: &[Bytes], out: &mut Vec<Action>) {
+        let sub = rest[0].to_ascii_uppercase();
+        let arity_error = |name: &str| commands::wrong_arity(&format!("client|{name}"));
+        let mut b = BytesMut::new();
+        match &sub[..] {
+            b"SETNAME" if rest.len() == 2 => {
+                if let Err(e) = commands::valid_client_name(&rest[1]) {
+                    return self.error(out, &e);
+                }
+                self.name = (!rest[1].is_empty()).then(|| rest[1].clone());
+                enc::simple(&mut b, "OK");
+            }
+            b"SETNAME" => return self.error(out, &arity_error("setname")),
+            b"GETNAME" => match &self.name {
+                Some(name) => enc::bulk(&mut b, name),
+                None => enc::null(&mut b, self.version),
+            },
+            b"ID" => enc::integer(&mut b, i64::try_from(self.conn.0).unwrap_or(i64::MAX)),
+            b"SETINFO" if rest.len() == 3 => match &rest[1].to_ascii_uppercase()[..] {
+                b"LIB-NAME" | b"LIB-VER" => enc::simple(&mut b, "OK"),
+                _ => {
+                    let option = String::from_utf8_lossy(&rest[1]);
+                    return self.error(out, &format!("ERR Unrecognized option '{option}'"));
+                }
+            },
+            b"SETINFO" => return self.error(out, &arity_error("setinfo")),
+            b"INFO" => {
+                let name = self.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+                let line = format!(
+                    "id={} name={name} db=0 sub={} psub={} resp={}\n",
+                    self.conn.0,
+                    self.channels.len(),
+                    self.patterns.len(),
+                    self.version.number()
+                );
+                enc::verbatim(&mut b, line.as_bytes(), self.version);
+            }
+            _ => {
+                let sub = String::from_utf8_lossy(&rest[0]);
+                return self.error(out, &format!("ERR unknown subcommand '{sub}'. Try CLIENT HELP."));
+            }
+        }
+        self.local(out, b);
+    }
+
+    fn command(&mut self, rest: &[Bytes], out: &mut Vec<Action>) {
+        let mut b = BytesMut::new();
+        match rest.first().map(|s| s.to_ascii_uppercase()).as_deref() {
+            None => enc::array(&mut b, 0),
+            Some(b"COUNT") => enc::integer(&mut b, Command::count() as i64),
+            Some(b"DOCS") => enc::map(&mut b, 0, self.version),
+            Some(b"LIST") => {
+                let names = Command::names();
+                enc::array(&mut b, names.len());
+                names.iter().for_each(|n| enc::bulk(&mut b, n.as_bytes()));
+            }
+            Some(b"INFO") => {
+                enc::array(&mut b, rest.len() - 1);
+                (1..rest.len()).for_each(|_| enc::null_array(&mut b, self.version));
+            }
+            Some(_) => {
+                let sub = String::from_utf8_lossy(&rest[0]);
+                return self.error(out, &format!("ERR unknown subcommand '{sub}'. Try COMMAND HELP."));
+            }
+        }
+        self.local(out, b);
+    }
+
+    fn info(&mut self, now: Now, rest: &[Bytes], out: &mut Vec<Action>) {
+        let args: Vec<&[u8]> = rest.iter().map(|a| &a[..]).collect();
+        let sections = Sections::from_args(&args);
+        let head = info::local_sections(&self.ctx, sections, now.mono_ms);
+        if sections.needs_store() {
+            let expect = Expect::Info {
+                head,
+                memory: sections.memory,
+                stats: sections.stats,
+                keyspace: sections.keyspace,
+            };
+            return self.store(out, StoreRequest::Info, expect);
+        }
+        let mut b = BytesMut::new();
+        enc::verbatim(&mut b, head.as_bytes(), self.version);
+        self.local(out, b);
+    }
+
+    fn config(&mut self, rest: &[Bytes], out: &mut Vec<Action>) {
+        let sub = rest[0].to_ascii_uppercase();
+        let mut b = BytesMut::new();
+        match &sub[..] {
+            b"GET" if rest.len() >= 2 => {
+                let patterns: Vec<&[u8]> = rest[1..].iter().map(|a| &a[..]).collect();
+                info::config_get(&mut b, self.version, &self.ctx, &patterns);
+            }
+            b"GET" => return self.error(out, &commands::wrong_arity("config|get")),
+            b"RESETSTAT" => enc::simple(&mut b, "OK"),
+            b"SET" => return self.error(out, "ERR CONFIG SET is not supported; use Nexo's flags"),
+            _ => {
+                let sub = String::from_utf8_lossy(&rest[0]);
+                return self.error(out, &format!("ERR unknown subcommand '{sub}'. Try CONFIG HELP."));
+            }
+        }
+        self.local(out, b);
+    }
+
+    fn reset(&mut self, out: &mut Vec<Action>) {
+        for channel in std::mem::take(&mut self.channels) {
+            let channel = String::from_utf8_lossy(&channel).into_owned();
+            self.pubsub(out, PubSubRequest::UnsubscribeChannel { channel }, Expect::Silent);
+        }
+        for pattern in std::mem::take(&mut self.patterns) {
+            let pattern = String::from_utf8_lossy(&pattern).into_owned();
+            self.pubsub(out, PubSubRequest::UnsubscribeGlob { pattern }, Expect::Silent);
+        }
+        self.version = Version::Resp2;
+        self.name = None;
+        self.simple(out, "RESET");
+    }
+
+    fn subscribe(&mut self, names: &[Bytes], glob: bool, out: &mut Vec<Action>) {
+        let kind = if glob { "psubscribe" } else { "subscribe" };
+        for name in names {
+            let text = match commands::utf8_name(name) {
+                Ok(text) => text,
+                Err(e) => {
+                    self.error(out, &e);
+                    continue;
+                }
+            };
+            let set = if glob { &self.patterns } else { &self.channels };
+            let max = self.ctx.settings.max_subscriptions;
+            if !set.contains(name) && self.subscriptions() >= max {
+                self.error(out, &format!("ERR Too many subscriptions (max {max})"));
+                continue;
+            }
+            let set = if glob { &mut self.patterns } else { &mut self.channels };
+            set.insert(name.clone());
+            let count = self.subscriptions();
+            let expect = Expect::Subscribed { kind, name: name.clone(), count };
+            let request = if glob {
+                PubSubRequest::SubscribeGlob { pattern: text }
+            } else {
+                PubSubRequest::SubscribeChannel { channel: text }
+            };
+            self.pubsub(out, request, expect);
+        }
+    }
+
+    fn unsubscribe(&mut self, names: &[Bytes], glob: bool, out: &mut Vec<Action>) {
+        let kind = if glob { "punsubscribe" } else { "unsubscribe" };
+        let set = if glob { &self.patterns } else { &self.channels };
+        let names: Vec<Bytes> = if names.is_empty() { set.iter().cloned().collect() } else { names.to_vec() };
+        if names.is_empty() {
+            let mut b = BytesMut::new();
+            subscribed(&mut b, self.version, kind, None, self.subscriptions());
+            return self.local(out, b);
+        }
+        for name in names {
+            let set = if glob { &mut self.patterns } else { &mut self.channels };
+            set.remove(&name);
+            let count = self.subscriptions();
+            let text = String::from_utf8_lossy(&name).into_owned();
+            let expect = Expect::Subscribed { kind, name, count };
+            let request = if glob {
+                PubSubRequest::UnsubscribeGlob { pattern: text }
+            } else {
+                PubSubRequest::UnsubscribeChannel { channel: text }
+            };
+            self.pubsub(out, request, expect);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

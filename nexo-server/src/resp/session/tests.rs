@@ -1,0 +1,162 @@
+//! Session tests: bytes in, RESP bytes out, with the outbound side and a scripted engine.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use nexo_engine::{ConnId, Now};
+use nexo_proto::Reply;
+use nexo_proto::request::{PubSubRequest, StoreRequest};
+
+use super::RespSession;
+use crate::resp::{Action, RespContext, RespOutbound, RespSettings};
+
+fn ctx() -> Arc<RespContext> {
+    Arc::new(RespContext::new(RespSettings {
+        max_frame_bytes: 1 << 20,
+        max_subscriptions: 3,
+        max_memory_bytes: 1 << 30,
+        eviction: "allkeys-lru".into(),
+        port: 6379,
+        max_connections: 100,
+    }))
+}
+
+/// A session and its outbound side; engine requests are answered by `engine`, in order.
+struct H {
+    session: RespSession,
+    out: RespOutbound,
+    requests: Vec<Action>,
+    closed: bool,
+}
+
+impl H {
+    fn new() -> Self {
+        Self {
+            session: RespSession::new(ctx(), ConnId(7)),
+            out: RespOutbound::new(),
+            requests: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// Feeds `input`; engine requests are collected (not answered); returns what is released.
+    fn feed(&mut self, input: &str) -> String {
+        let mut buf = BytesMut::from(input.as_bytes());
+        let mut actions = Vec::new();
+        while self.session.handle_one(Now::at(5_000), &mut buf, &mut actions) {}
+        for action in actions {
+            match action {
+                Action::Slot(slot) => self.out.handle_slot(slot),
+                Action::Close => self.closed = true,
+                request => self.requests.push(request),
+            }
+        }
+        self.take()
+    }
+
+    fn reply(&mut self, id: u32, reply: Reply) -> String {
+        self.out.handle_reply(id, &reply);
+        self.take()
+    }
+
+    fn take(&mut self) -> String {
+        self.out.take_output().map(|(b, _)| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    }
+}
+
+#[test]
+fn connection_commands_are_answered_locally() {
+    let mut h = H::new();
+    assert_eq!(h.feed("PING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n"), "+PONG\r\n$2\r\nhi\r\n");
+    assert_eq!(
+        h.feed("SELECT 0\r\nSELECT 1\r\nSELECT x\r\n"),
+        "+OK\r\n-ERR DB index is out of range\r\n-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(h.feed("CLIENT SETNAME app\r\nCLIENT GETNAME\r\nCLIENT ID\r\n"), "+OK\r\n$3\r\napp\r\n:7\r\n");
+    assert_eq!(
+        h.feed("CLIENT SETNAME \"a b\"\r\n"),
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(h.feed("NOPE x\r\n"), "-ERR unknown command 'NOPE', with args beginning with: 'x' \r\n");
+    assert_eq!(h.feed("GET\r\n"), "-ERR wrong number of arguments for 'get' command\r\n");
+    assert_eq!(h.feed("SET k v BAD\r\n"), "-ERR syntax error\r\n");
+    assert_eq!(h.feed("CONFIG GET save\r\n"), "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+    assert!(h.feed("COMMAND COUNT\r\n").starts_with(':'));
+    assert!(h.requests.is_empty());
+    assert!(!h.closed);
+    assert_eq!(h.feed("QUIT\r\n"), "+OK\r\n");
+    assert!(h.closed);
+}
+
+#[test]
+fn hello_switches_to_resp3() {
+    let mut h = H::new();
+    let reply = h.feed("HELLO 3\r\n");
+    assert!(reply.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{reply}");
+    assert!(reply.contains("$5\r\nproto\r\n:3\r\n"));
+    h.feed("GET missing\r\n");
+    assert_eq!(h.reply(0, Reply::Null), "_\r\n");
+    assert_eq!(h.feed("HELLO 4\r\n"), "-NOPROTO unsupported protocol version\r\n");
+}
+
+#[test]
+fn pipelines_across_brokers_keep_request_order() {
+    let mut h = H::new();
+    assert_eq!(h.feed("SET k v\r\nPUBLISH ch m\r\nGET k\r\nPING\r\n"), "");
+    assert!(matches!(h.requests[0], Action::Store { id: 0, request: StoreRequest::Set { .. } }));
+    assert!(
+        matches!(&h.requests[1], Action::PubSub { id: 1, request: PubSubRequest::PublishCount { topic, .. } } if topic == "ch")
+    );
+    assert_eq!(h.reply(1, Reply::Int(2)), "", "the Pub/Sub reply waits for the Store's");
+    assert_eq!(h.reply(0, Reply::Ok), "+OK\r\n:2\r\n");
+    assert_eq!(h.reply(2, Reply::Data(Bytes::from_static(b"v"))), "$1\r\nv\r\n+PONG\r\n");
+}
+
+#[test]
+fn subscribe_mode_rules_and_confirmations() {
+    let mut h = H::new();
+    assert_eq!(h.feed("SUBSCRIBE a b\r\n"), "");
+    assert_eq!(h.reply(0, Reply::Ok), "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+    assert_eq!(h.reply(1, Reply::Ok), "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n");
+    assert_eq!(
+        h.feed("GET k\r\n"),
+        "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
+    );
+    assert_eq!(h.feed("PING\r\n"), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    h.feed("PSUBSCRIBE p*\r\n");
+    assert_eq!(h.reply(2, Reply::Ok), "*3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:3\r\n");
+    assert_eq!(h.feed("SUBSCRIBE c\r\n"), "-ERR Too many subscriptions (max 3)\r\n");
+    h.feed("UNSUBSCRIBE\r\n");
+    h.reply(3, Reply::Ok);
+    assert_eq!(h.reply(4, Reply::Ok), "*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:1\r\n");
+    h.feed("PUNSUBSCRIBE\r\n");
+    assert_eq!(h.reply(5, Reply::Ok), "*3\r\n$12\r\npunsubscribe\r\n$2\r\np*\r\n:0\r\n");
+    assert_eq!(h.feed("UNSUBSCRIBE\r\n"), "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n");
+    h.feed("GET k\r\n");
+    assert_eq!(h.reply(6, Reply::Null), "$-1\r\n", "out of subscribe mode");
+}
+
+#[test]
+fn protocol_errors_and_http_close() {
+    let mut h = H::new();
+    assert_eq!(h.feed("*1\r\n$x\r\n"), "-ERR Protocol error: invalid bulk length\r\n");
+    assert!(h.closed);
+    let mut h = H::new();
+    assert_eq!(h.feed("POST / HTTP/1.1\r\nHost: x\r\n"), "");
+    assert!(h.closed);
+    let mut h = H::new();
+    assert_eq!(h.feed("Host: x\r\n"), "");
+    assert!(h.closed);
+}
+
+#[test]
+fn info_asks_the_store_only_when_needed() {
+    let mut h = H::new();
+    let server = h.feed("INFO server\r\n");
+    assert!(server.contains("redis_version:") && server.contains("tcp_port:6379"), "{server}");
+    assert!(h.requests.is_empty());
+    assert_eq!(h.feed("INFO\r\n"), "");
+    let text = h.reply(0, Reply::Data(Bytes::from_static(b"keys:2\r\nexpires:0\r\nused_memory:10\r\n")));
+    assert!(text.contains("# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0"), "{text}");
+    assert!(text.contains("connected_clients:1"));
+}

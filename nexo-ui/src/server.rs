@@ -1,0 +1,215 @@
+//! The dashboard's HTTP server: binding, the accept loop, connections and routing.
+//!
+//! Owns the listener and every dashboard connection (HTTP/1.1 through hyper, keep-alive, at most
+//! [`MAX_CONNECTIONS`] at once, a header deadline), the once-a-second rate sampling, and the
+//! routes that are not JSON: `/` (the page), `/favicon.ico`, `/healthz`, `/metrics`. Only `GET`
+//! and `HEAD` are served (read-only); anything else is `405`, an unknown path `404`. Every
+//! request is answered from published snapshots or within [`crate::INSPECT_TIMEOUT`].
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use nexo_engine::observe::Overview;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use crate::history::History;
+use crate::{Source, api, metrics, page};
+
+/// Dashboard connections served at once; more are closed at once.
+pub const MAX_CONNECTIONS: usize = 256;
+/// How long a connection may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often counters are sampled for the charts.
+const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The dashboard address could not be bound.
+#[derive(Debug)]
+pub struct BindError {
+    addr: SocketAddr,
+    source: std::io::Error,
+}
+
+impl std::fmt::Display for BindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot listen on {} for the dashboard: {} (choose another with --ui-port / NEXO_UI_PORT, \
+             or turn it off with --no-ui)",
+            self.addr, self.source
+        )
+    }
+}
+
+impl std::error::Error for BindError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Binds the dashboard's listener (before the ready line, so a taken port stops the start).
+///
+/// # Errors
+/// The address is taken or not available; the message names it and the flags to change it.
+pub fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
+    let listener = TcpListener::bind(addr).map_err(|source| BindError { addr, source })?;
+    listener.set_nonblocking(true).map_err(|source| BindError { addr, source })?;
+    Ok(listener)
+}
+
+/// What every request handler shares.
+pub struct State {
+    /// The engine.
+    pub source: Arc<dyn Source>,
+    history: Mutex<History>,
+}
+
+impl State {
+    /// The server now.
+    pub fn overview(&self) -> Overview {
+        self.source.overview()
+    }
+
+    /// The rate history (a poisoned lock still holds whole samples).
+    pub fn history(&self) -> MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sample(&self) {
+        let overview = self.overview();
+        self.history().record(&overview);
+    }
+}
+
+/// Serves the dashboard on `listener` until the future is dropped (it runs on the caller's
+/// tokio runtime and spawns one task per connection).
+///
+/// # Errors
+/// The listener cannot be registered with the runtime.
+pub async fn serve(listener: TcpListener, source: Arc<dyn Source>) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let state = Arc::new(State { source, history: Mutex::new(History::default()) });
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let accepted = tokio::select! {
+            _ = tick.tick() => {
+                state.sample();
+                continue;
+            }
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::debug!(error = %e, "dashboard accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::debug!(%peer, "dashboard connection limit reached; closed");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(route(&state, request).await) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "dashboard connection ended");
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Serves the dashboard on a thread of its own with a small current-thread tokio runtime (for
+/// a runtime that has no tokio of its own). The thread runs until the process ends.
+///
+/// # Errors
+/// The thread or its runtime could not be started.
+pub fn spawn_thread(listener: TcpListener, source: Arc<dyn Source>) -> std::io::Result<JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("nexo-ui".into()).spawn(move || {
+        if let Err(e) = runtime.block_on(serve(listener, source)) {
+            tracing::error!(error = %e, "the dashboard stopped");
+        }
+    })
+}
+
+async fn route(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let mut response =
+            text(StatusCode::METHOD_NOT_ALLOWED, "the dashboard is read-only: GET and HEAD only\n");
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let path = request.uri().path();
+    let query = request.uri().query().unwrap_or("");
+    match path {
+        "/" | "/index.html" => with_type(StatusCode::OK, page::INDEX_HTML, "text/html; charset=utf-8"),
+        "/favicon.ico" => with_type(StatusCode::OK, page::FAVICON_SVG, "image/svg+xml"),
+        "/healthz" => healthz(&state.overview()),
+        "/metrics" => with_type(StatusCode::OK, metrics::render(&state.overview()), metrics::CONTENT_TYPE),
+        _ => match path.strip_prefix("/api/") {
+            Some(endpoint) => match api::handle(state, endpoint, query).await {
+                Ok(value) => json_response(StatusCode::OK, &value),
+                Err(e) => json_response(e.status, &json!({ "error": e.message })),
+            },
+            None => text(StatusCode::NOT_FOUND, "not found\n"),
+        },
+    }
+}
+
+/// `200 ok`, or `503` naming the failed logs.
+fn healthz(overview: &Overview) -> Response<Full<Bytes>> {
+    if overview.healthy() {
+        return text(StatusCode::OK, "ok\n");
+    }
+    let failed: Vec<String> = overview
+        .brokers
+        .iter()
+        .flat_map(|b| b.failed_logs.iter().map(move |log| format!("{} log '{log}'", b.kind.name())))
+        .collect();
+    text(StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: storage failed: {}\n", failed.join(", ")))
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
+    with_type(status, value.to_string(), "application/json")
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    with_type(status, body, "text/plain; charset=utf-8")
+}
+
+fn with_type(
+    status: StatusCode,
+    body: impl Into<Bytes>,
+    content_type: &'static str,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
