@@ -49,7 +49,8 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let (out_tx, out_rx) = channel();
     let store = worker::spawn("store", brokers.store, clock, out_tx.clone(), waker.clone())?;
     let pubsub = worker::spawn("pubsub", brokers.pubsub, clock, out_tx.clone(), waker.clone())?;
-    let queue = worker::spawn("queue", brokers.queue, clock, out_tx, waker.clone())?;
+    let queue = worker::spawn("queue", brokers.queue, clock, out_tx.clone(), waker.clone())?;
+    let stream = worker::spawn("stream", brokers.stream, clock, out_tx, waker.clone())?;
 
     let addr = SocketAddr::new(settings.bind, settings.port);
     let listener = mio::net::TcpListener::bind(addr)
@@ -68,6 +69,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
             store: store.inputs.clone(),
             pubsub: pubsub.inputs.clone(),
             queue: queue.inputs.clone(),
+            stream: stream.inputs.clone(),
         };
         let source = Arc::new(ui::MioSource::new(dashboard, connections.clone(), inputs));
         nexo_ui::spawn_thread(ui_listener, source.clone())?;
@@ -90,6 +92,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         store,
         pubsub,
         queue,
+        stream,
         outputs: out_rx,
         shutdown,
         connections,

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use nexo_engine::{ConnId, Output};
-use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest};
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_proto::resp::is_resp_first_byte;
 use nexo_proto::{HEADER_LEN, Reply, decode_request_frame};
 use nexo_server::resp::{Action, RespConn, RespContext, TOO_MANY_CLIENTS};
@@ -69,9 +69,11 @@ pub struct Network {
     store: WorkerHandle<StoreRequest>,
     pubsub: WorkerHandle<PubSubRequest>,
     queue: WorkerHandle<QueueRequest>,
+    stream: WorkerHandle<StreamRequest>,
     store_batch: Vec<WorkerInput<StoreRequest>>,
     pubsub_batch: Vec<WorkerInput<PubSubRequest>>,
     queue_batch: Vec<WorkerInput<QueueRequest>>,
+    stream_batch: Vec<WorkerInput<StreamRequest>>,
     outputs: Receiver<Vec<Output>>,
     retry: Vec<usize>,
     dirty: Vec<usize>,
@@ -103,6 +105,8 @@ pub struct NetParts {
     pub pubsub: WorkerHandle<PubSubRequest>,
     /// Queue worker.
     pub queue: WorkerHandle<QueueRequest>,
+    /// Stream worker.
+    pub stream: WorkerHandle<StreamRequest>,
     /// Outputs of all workers.
     pub outputs: Receiver<Vec<Output>>,
     /// Set by the signal thread.
@@ -127,6 +131,7 @@ impl Network {
             store,
             pubsub,
             queue,
+            stream,
             outputs,
             shutdown,
             connections,
@@ -146,9 +151,11 @@ impl Network {
             store,
             pubsub,
             queue,
+            stream,
             store_batch: Vec::new(),
             pubsub_batch: Vec::new(),
             queue_batch: Vec::new(),
+            stream_batch: Vec::new(),
             outputs,
             retry: Vec::new(),
             dirty: Vec::new(),
@@ -393,6 +400,10 @@ impl Network {
                         conn.in_flight += 1;
                         self.queue_batch.push(WorkerInput::Request { conn: conn.id, id, request });
                     }
+                    Routed::Stream { id, request } => {
+                        conn.in_flight += 1;
+                        self.stream_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                    }
                 },
                 Err(oversized) => {
                     tracing::debug!("conn {}: {oversized}", conn.id.0);
@@ -531,7 +542,8 @@ impl Network {
         let store = send_batch(&self.store.inputs, &mut self.store_batch)?;
         let pubsub = send_batch(&self.pubsub.inputs, &mut self.pubsub_batch)?;
         let queue = send_batch(&self.queue.inputs, &mut self.queue_batch)?;
-        self.backlogged = !(store && pubsub && queue);
+        let stream = send_batch(&self.stream.inputs, &mut self.stream_batch)?;
+        self.backlogged = !(store && pubsub && queue && stream);
         Ok(())
     }
 
@@ -590,6 +602,7 @@ impl Network {
         self.store_batch.push(WorkerInput::Disconnect(conn.id));
         self.pubsub_batch.push(WorkerInput::Disconnect(conn.id));
         self.queue_batch.push(WorkerInput::Disconnect(conn.id));
+        self.stream_batch.push(WorkerInput::Disconnect(conn.id));
         if conn.refused {
             self.refusing_count -= 1;
         } else {
@@ -610,6 +623,7 @@ impl Network {
         self.store_batch.push(WorkerInput::Shutdown);
         self.pubsub_batch.push(WorkerInput::Shutdown);
         self.queue_batch.push(WorkerInput::Shutdown);
+        self.stream_batch.push(WorkerInput::Shutdown);
         for (key, conn) in self.conns.iter_mut() {
             conn.phase = Phase::Closing { deadline_ms: until };
             self.dirty.push(key);
@@ -617,11 +631,14 @@ impl Network {
     }
 
     fn stop_workers(self) {
-        let Self { store, pubsub, queue, .. } = self;
+        let Self { store, pubsub, queue, stream, .. } = self;
         drop(store.inputs);
         drop(pubsub.inputs);
         drop(queue.inputs);
-        for (name, thread) in [("store", store.thread), ("pubsub", pubsub.thread), ("queue", queue.thread)] {
+        drop(stream.inputs);
+        let threads =
+            [("store", store.thread), ("pubsub", pubsub.thread), ("queue", queue.thread), ("stream", stream.thread)];
+        for (name, thread) in threads {
             if thread.join().is_err() {
                 tracing::error!("{name} worker panicked");
             }

@@ -11,7 +11,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use nexo_engine::observe::{BrokerKind, Overview, Query};
-use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest};
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_server::{BrokerInput, Dashboard, Responder};
 use nexo_ui::{InspectError, Pending, Source};
 
@@ -26,6 +26,8 @@ pub struct Inputs {
     pub pubsub: SyncSender<Vec<WorkerInput<PubSubRequest>>>,
     /// Queue worker.
     pub queue: SyncSender<Vec<WorkerInput<QueueRequest>>>,
+    /// Stream worker.
+    pub stream: SyncSender<Vec<WorkerInput<StreamRequest>>>,
 }
 
 /// The dashboard source of the mio runtime.
@@ -63,8 +65,7 @@ impl Source for MioSource {
             BrokerKind::Store => offer(&inputs.store, BrokerInput::Inspect(query, responder)),
             BrokerKind::PubSub => offer(&inputs.pubsub, BrokerInput::Inspect(query, responder)),
             BrokerKind::Queue => offer(&inputs.queue, BrokerInput::Inspect(query, responder)),
-            // Stream: route to its worker once it runs in this binary.
-            BrokerKind::Stream => Err(InspectError::NotRunning),
+            BrokerKind::Stream => offer(&inputs.stream, BrokerInput::Inspect(query, responder)),
         }?;
         Ok(pending)
     }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use nexo_engine::observe::Query;
 use nexo_engine::{Broker, CloseReason, ConnId, Output};
-use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest};
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_server::{BrokerDriver, Clock, Responder};
 use tokio::sync::mpsc;
 
@@ -58,6 +58,8 @@ pub struct Brokers {
     pub pubsub: mpsc::Sender<BrokerInput<PubSubRequest>>,
     /// The Queue task.
     pub queue: mpsc::Sender<BrokerInput<QueueRequest>>,
+    /// The Stream task.
+    pub stream: mpsc::Sender<BrokerInput<StreamRequest>>,
 }
 
 impl Brokers {
@@ -66,20 +68,16 @@ impl Brokers {
         let _ = self.store.send(BrokerInput::Disconnect(conn)).await;
         let _ = self.pubsub.send(BrokerInput::Disconnect(conn)).await;
         let _ = self.queue.send(BrokerInput::Disconnect(conn)).await;
+        let _ = self.stream.send(BrokerInput::Disconnect(conn)).await;
     }
 
     /// Asks every broker to fsync what is unsynced, and waits (at most `limit`) until they did.
     pub async fn sync_before_exit(&self, limit: std::time::Duration) {
-        let (store_done, store_wait) = tokio::sync::oneshot::channel();
-        let (pubsub_done, pubsub_wait) = tokio::sync::oneshot::channel();
-        let (queue_done, queue_wait) = tokio::sync::oneshot::channel();
-        let _ = self.store.send(BrokerInput::SyncBeforeExit(store_done)).await;
-        let _ = self.pubsub.send(BrokerInput::SyncBeforeExit(pubsub_done)).await;
-        let _ = self.queue.send(BrokerInput::SyncBeforeExit(queue_done)).await;
         let all = async {
-            let _ = store_wait.await;
-            let _ = pubsub_wait.await;
-            let _ = queue_wait.await;
+            sync_one(&self.store).await;
+            sync_one(&self.pubsub).await;
+            sync_one(&self.queue).await;
+            sync_one(&self.stream).await;
         };
         if tokio::time::timeout(limit, all).await.is_err() {
             tracing::warn!("brokers did not finish their final fsync in time");
@@ -91,6 +89,15 @@ impl Brokers {
         let _ = self.store.send(BrokerInput::Shutdown).await;
         let _ = self.pubsub.send(BrokerInput::Shutdown).await;
         let _ = self.queue.send(BrokerInput::Shutdown).await;
+        let _ = self.stream.send(BrokerInput::Shutdown).await;
+    }
+}
+
+/// Asks one broker task for its final fsync and waits for the answer.
+async fn sync_one<R>(tx: &mpsc::Sender<BrokerInput<R>>) {
+    let (done, wait) = tokio::sync::oneshot::channel();
+    if tx.send(BrokerInput::SyncBeforeExit(done)).await.is_ok() {
+        let _ = wait.await;
     }
 }
 

@@ -203,6 +203,12 @@ async fn read_loop(
                     .send(BrokerInput::Request { conn, id, req: request, outbox: outbox.clone() })
                     .await
                     .map_err(drop),
+                Routed::Stream { id, request } => ctx
+                    .brokers
+                    .stream
+                    .send(BrokerInput::Request { conn, id, req: request, outbox: outbox.clone() })
+                    .await
+                    .map_err(drop),
             };
             if sent.is_err() {
                 return End::BrokerGone;

@@ -63,6 +63,7 @@ async fn run(settings: Settings) -> Result<(), String> {
             store: broker_task::spawn(brokers.store, clock),
             pubsub: broker_task::spawn(brokers.pubsub, clock),
             queue: broker_task::spawn(brokers.queue, clock),
+            stream: broker_task::spawn(brokers.stream, clock),
         },
         max_frame_bytes: settings.max_frame_bytes,
         max_write_buffer_bytes: i64::try_from(settings.max_write_buffer_bytes).unwrap_or(i64::MAX),

@@ -51,8 +51,7 @@ impl Source for TokioSource {
             BrokerKind::Store => offer(&self.brokers.store, BrokerInput::Inspect(query, responder)),
             BrokerKind::PubSub => offer(&self.brokers.pubsub, BrokerInput::Inspect(query, responder)),
             BrokerKind::Queue => offer(&self.brokers.queue, BrokerInput::Inspect(query, responder)),
-            // Stream: route to its task once it runs in this binary.
-            BrokerKind::Stream => Err(InspectError::NotRunning),
+            BrokerKind::Stream => offer(&self.brokers.stream, BrokerInput::Inspect(query, responder)),
         }?;
         Ok(pending)
     }

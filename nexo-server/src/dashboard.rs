@@ -34,8 +34,7 @@ impl Dashboard {
             observe(&mut brokers.store, now),
             observe(&mut brokers.pubsub, now),
             observe(&mut brokers.queue, now),
-            // Stream: `observe(&mut brokers.stream, now)` joins here once the Stream broker is in
-            // `Brokers` (and implements `nexo_engine::Observe`).
+            observe(&mut brokers.stream, now),
         ];
         Self {
             runtime,

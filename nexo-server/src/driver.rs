@@ -254,7 +254,8 @@ impl<B: Broker> BrokerDriver<B> {
     ///
     /// # Errors
     /// A log cannot be opened or read, or the broker has logs but no storage was given.
-    pub fn recover(&mut self, now: Now) -> Result<Replayed, RecoverError> {
+    pub fn recover(&mut self, clock: &Clock) -> Result<Replayed, RecoverError> {
+        let now = clock.now();
         let logs = self.broker.logs();
         let mut replayed = Replayed::default();
         if logs.is_empty() {
@@ -281,6 +282,13 @@ impl<B: Broker> BrokerDriver<B> {
             self.broker.handle_recovery_done(now, &log, recovery.next_seq);
             replayed.logs.push((log.clone(), count, recovery.dropped_bytes, recovery.dropped_reason));
             durability.names.insert(log, name);
+        }
+        // What replay asked for (e.g. opening a stream topic's data log, a compaction) is done
+        // now, before the first request. Replay answers no one, so no network output is expected.
+        let mut outputs = Vec::new();
+        self.drain(clock, &mut outputs);
+        if !outputs.is_empty() {
+            tracing::warn!("recovery produced {} network outputs; dropped", outputs.len());
         }
         Ok(replayed)
     }

@@ -1,13 +1,13 @@
 //! Where a decoded inbound frame goes: answered at once by the network layer, or handed to a
 //! broker. Both runtimes use this, so they route identically.
 
-use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest};
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_proto::{Inbound, Reply, Request};
 
 /// The destination of one inbound frame.
 #[derive(Debug)]
 pub enum Routed {
-    /// Answer with this reply now (ECHO, a decode error, a broker that is not built yet).
+    /// Answer with this reply now (ECHO, a decode error).
     Answer {
         /// Request id.
         id: u32,
@@ -28,6 +28,13 @@ pub enum Routed {
         /// The command.
         request: QueueRequest,
     },
+    /// Hand to the Stream.
+    Stream {
+        /// Request id.
+        id: u32,
+        /// The command.
+        request: StreamRequest,
+    },
     /// Hand to Pub/Sub.
     PubSub {
         /// Request id.
@@ -46,9 +53,7 @@ pub fn route(inbound: Inbound) -> Routed {
             Request::Store(request) => Routed::Store { id, request },
             Request::PubSub(request) => Routed::PubSub { id, request },
             Request::Queue(request) => Routed::Queue { id, request },
-            Request::Stream(_) => {
-                Routed::Answer { id, reply: Reply::Err("Stream is not available yet".into()) }
-            }
+            Request::Stream(request) => Routed::Stream { id, request },
         },
     }
 }
@@ -57,19 +62,16 @@ pub fn route(inbound: Inbound) -> Routed {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use nexo_proto::request::StreamRequest;
 
     #[test]
-    fn echo_and_unbuilt_brokers_are_answered_here() {
+    fn echo_is_answered_here_and_brokers_get_theirs() {
         let echo = route(Inbound::Request { id: 1, request: Request::Echo(Bytes::from_static(b"hi")) });
         assert!(matches!(echo, Routed::Answer { id: 1, reply: Reply::Data(b) } if &b[..] == b"hi"));
         let stream = route(Inbound::Request {
             id: 2,
             request: Request::Stream(StreamRequest::Exists { topic: "t".into() }),
         });
-        assert!(
-            matches!(stream, Routed::Answer { reply: Reply::Err(t), .. } if t == "Stream is not available yet")
-        );
+        assert!(matches!(stream, Routed::Stream { id: 2, .. }));
         let queue = route(Inbound::Request {
             id: 3,
             request: Request::Queue(QueueRequest::Exists { name: "q".into() }),

@@ -11,6 +11,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::driver::FsyncMode;
 use nexo_engine::QueueConfig;
+use nexo_engine::StreamConfig;
 use nexo_engine::pubsub::PubSubConfig;
 use nexo_engine::store::{EvictionPolicy, StoreConfig};
 
@@ -166,6 +167,11 @@ impl Settings {
     /// The Queue's engine settings: batch replies are capped at the frame limit.
     pub fn queue_config(&self) -> QueueConfig {
         QueueConfig { max_reply_bytes: self.max_frame_bytes as usize, ..QueueConfig::default() }
+    }
+
+    /// The Stream's engine settings: batch replies are capped at the frame limit.
+    pub fn stream_config(&self) -> StreamConfig {
+        StreamConfig { max_reply_bytes: self.max_frame_bytes as usize, ..StreamConfig::default() }
     }
 
     /// Pub/Sub's engine settings (limits not exposed as flags keep their engine defaults).

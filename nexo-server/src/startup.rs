@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use nexo_engine::{PubSub, Queue, Store};
+use nexo_engine::{Broker, PubSub, Queue, Store, Stream};
 use nexo_storage::{FileStorage, StorageError};
 
 use crate::clock::Clock;
@@ -52,6 +52,8 @@ pub struct Brokers {
     pub pubsub: BrokerDriver<PubSub>,
     /// The Queue, on its journal in `<data-dir>/queue`.
     pub queue: BrokerDriver<Queue>,
+    /// The Stream, its journal and topic logs in `<data-dir>/stream`.
+    pub stream: BrokerDriver<Stream>,
 }
 
 /// Why the server could not start.
@@ -92,6 +94,7 @@ pub fn start_brokers(settings: &Settings, clock: &Clock) -> Result<Brokers, Star
     let store_config = settings.store_config(physical);
     let pubsub_config = settings.pubsub_config();
     let queue_config = settings.queue_config();
+    let stream_config = settings.stream_config();
     tracing::info!("engine seed {seed} (replay with --seed)");
     raise_fd_limit(settings.max_connections);
     tracing::info!(
@@ -110,24 +113,13 @@ pub fn start_brokers(settings: &Settings, clock: &Clock) -> Result<Brokers, Star
     );
     tracing::info!("pubsub: {pubsub_config:?}");
     tracing::info!("queue: {queue_config:?}");
+    tracing::info!("stream: {stream_config:?}");
 
     let store = BrokerDriver::new(Store::new(store_config, seed), None);
-    let pubsub_storage = FileStorage::open_dir(&settings.data_dir.join("pubsub"))
-        .map_err(|e| StartError::Storage("pubsub".into(), e))?;
-    let pubsub_durability = Durability::new(Box::new(pubsub_storage), settings.fsync);
-    let mut pubsub =
-        BrokerDriver::new(PubSub::new(pubsub_config, seed ^ 0x5055_4253_5542), Some(pubsub_durability));
-    let replayed = pubsub.recover(clock.now()).map_err(|e| StartError::Recover("pubsub".into(), e))?;
-    log_replay("pubsub", &replayed);
-    let queue_dir = settings.data_dir.join("queue");
-    let queue_storage =
-        FileStorage::open_dir(&queue_dir).map_err(|e| StartError::Storage("queue".into(), e))?;
-    let queue_durability = Durability::new(Box::new(queue_storage), settings.fsync);
-    let mut queue =
-        BrokerDriver::new(Queue::new(queue_config, seed ^ 0x5155_4555_4500), Some(queue_durability));
-    let replayed = queue.recover(clock.now()).map_err(|e| StartError::Recover("queue".into(), e))?;
-    log_replay("queue", &replayed);
-    Ok(Brokers { store, pubsub, queue })
+    let pubsub = durable(PubSub::new(pubsub_config, seed ^ 0x5055_4253_5542), "pubsub", settings, clock)?;
+    let queue = durable(Queue::new(queue_config, seed ^ 0x5155_4555_4500), "queue", settings, clock)?;
+    let stream = durable(Stream::new(stream_config, seed ^ 0x5354_5245_414D), "stream", settings, clock)?;
+    Ok(Brokers { store, pubsub, queue, stream })
 }
 
 /// File descriptors kept beyond one per connection: refusals in progress, listeners, logs.
@@ -145,6 +137,21 @@ fn raise_fd_limit(max_connections: usize) {
         ),
         Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
     }
+}
+
+/// A broker on its own storage root `<data-dir>/<name>` (locked), with its logs replayed.
+fn durable<B: Broker>(
+    broker: B,
+    name: &str,
+    settings: &Settings,
+    clock: &Clock,
+) -> Result<BrokerDriver<B>, StartError> {
+    let storage = FileStorage::open_dir(&settings.data_dir.join(name))
+        .map_err(|e| StartError::Storage(name.into(), e))?;
+    let mut driver = BrokerDriver::new(broker, Some(Durability::new(Box::new(storage), settings.fsync)));
+    let replayed = driver.recover(clock).map_err(|e| StartError::Recover(name.into(), e))?;
+    log_replay(name, &replayed);
+    Ok(driver)
 }
 
 fn log_replay(broker: &str, replayed: &Replayed) {
