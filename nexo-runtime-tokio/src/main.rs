@@ -134,9 +134,11 @@ async fn run(settings: Settings) -> Result<(), String> {
 
     tracing::info!(signal = signal_name, "stopping");
     drop(listener);
-    let _ = stop.send(true);
-    // Parked long-polls end now (empty batches), so their connections can drain.
+    // Parked long-polls end first (empty batches): the brokers see Shutdown before any of the
+    // disconnects the connections send once they are told to stop, so no waiting request is
+    // dropped without its answer.
     ctx.brokers.shutdown().await;
+    let _ = stop.send(true);
     let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
     if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
         tracing::info!("connections still writing after the grace period; closing them");

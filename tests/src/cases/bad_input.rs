@@ -72,7 +72,7 @@ pub fn bad_unknown_broker_opcode(bin: &Path) {
     let server = Server::start(bin);
     let mut s = server.raw();
     let cases = [
-        (0x0Fu8, "Store"),
+        (0x4Au8, "Store"),
         (0x4F, "Store"),
         (0x1F, "Queue"),
         (0x5F, "Queue"),
@@ -292,25 +292,4 @@ pub fn bad_connection_limit(bin: &Path) {
         std::thread::sleep(Duration::from_millis(50));
     }
     expect_echo(&mut b, 6);
-}
-
-/// Stream opcodes answer `Stream is not available yet` until the Stream broker lands (delete
-/// this case then).
-pub fn stream_not_available_yet(bin: &Path) {
-    let server = Server::start(bin);
-    let mut s = server.raw();
-    let topic = || Payload::new().str("events");
-    let cases = [
-        (0x30u8, topic().json("{}").build()),
-        (0x31, topic().raw("payload").build()),
-        (0x33, Payload::new().str("group").str("events").build()),
-        (0x35, topic().build()),
-        (0x36, topic().build()),
-    ];
-    for (i, (op, payload)) in cases.iter().enumerate() {
-        let id = 1000 + i as u32;
-        expect_err(&mut s, &request(*op, id, payload), id, "Stream is not available yet");
-    }
-    expect_echo(&mut s, 1099);
-    other_connection_works(&server);
 }

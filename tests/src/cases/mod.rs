@@ -15,6 +15,7 @@ mod pubsub;
 mod queue;
 mod resp;
 mod store;
+mod stream;
 mod ttl;
 mod ui;
 
@@ -26,6 +27,7 @@ pub use pubsub::*;
 pub use queue::*;
 pub use resp::*;
 pub use store::*;
+pub use stream::*;
 pub use ttl::*;
 pub use ui::*;
 
