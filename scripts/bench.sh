@@ -147,9 +147,12 @@ for round in $(seq "$RUNS"); do
     run fanout-1 "$bin" never pubsub-fanout --subscribers 1
     run fanout-10 "$bin" never pubsub-fanout --subscribers 10
     run queue-cycle "$bin" never queue-cycle
+    run stream-publish "$bin" never stream-publish
+    run stream-cycle "$bin" never stream-cycle
     stop_server
     start_server "$bin" always
     run queue-cycle "$bin" always queue-cycle
+    run stream-publish "$bin" always stream-publish
     stop_server
   done
 done

@@ -85,7 +85,7 @@ pub struct ThreadStats {
     pub requests: u64,
     /// Errors in the window (and closed connections at any time).
     pub errors: u64,
-    /// Store GET misses in the window.
+    /// Store GET misses and empty CONSUME / FETCH batches in the window.
     pub misses: u64,
     /// Latencies of the operations in the window (ns).
     pub hist: Histogram<u64>,

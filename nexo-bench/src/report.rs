@@ -239,6 +239,13 @@ pub fn checks(rows: &[Row]) -> Vec<Check> {
             row("queue-cycle", Some("never")),
             0.5,
         ));
+        out.extend(ratio_check(
+            "Stream publish, fsync always ≥ 0.6 × never",
+            b,
+            row("stream-publish", Some("always")),
+            row("stream-publish", Some("never")),
+            0.6,
+        ));
         if let Some(r) = row("store-get-half-rate", None) {
             let p99 = r.values("p99_us");
             if let (Some(value), Some(worst)) = (median(p99.clone()), p99.iter().copied().reduce(f64::max)) {

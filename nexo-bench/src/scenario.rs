@@ -169,7 +169,7 @@ pub enum Expect {
 pub enum Outcome {
     /// Answered as expected.
     Ok,
-    /// A Store GET answered NULL.
+    /// A Store GET answered NULL, or a CONSUME / FETCH answered an empty batch.
     Miss,
     /// ERR or an undecodable reply; the text.
     Error(String),
@@ -347,7 +347,7 @@ impl Gen {
                         }
                         acks.extend(messages.iter().map(|m| m.id));
                     }
-                    Outcome::Ok
+                    if messages.is_empty() { Outcome::Miss } else { Outcome::Ok }
                 }
                 other => Outcome::Error(format!("bad CONSUME reply: {other:?}")),
             },
@@ -368,7 +368,7 @@ impl Gen {
                         }
                         acks.extend(messages.iter().map(|m| m.seq));
                     }
-                    Outcome::Ok
+                    if messages.is_empty() { Outcome::Miss } else { Outcome::Ok }
                 }
                 other => Outcome::Error(format!("bad FETCH reply: {other:?}")),
             },

@@ -89,7 +89,7 @@ pub struct Report {
     pub requests: u64,
     /// ERR replies, protocol errors and connections the server closed.
     pub errors: u64,
-    /// Store GETs answered NULL.
+    /// Store GETs answered NULL, and CONSUME / FETCH answered with an empty batch.
     pub misses: u64,
     /// Latency of the operations (Pub/Sub: from the publish send time to the push's arrival).
     #[serde(flatten)]
@@ -134,7 +134,7 @@ impl Report {
             out.push_str(&format!("  (publishes answered: {})", self.requests));
         }
         if self.misses > 0 {
-            out.push_str(&format!("  misses {}", self.misses));
+            out.push_str(&format!("  misses (NULL GETs, empty batches) {}", self.misses));
         }
         for sample in &self.error_samples {
             out.push_str(&format!("\n  error: {sample}"));
