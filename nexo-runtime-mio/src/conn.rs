@@ -17,7 +17,8 @@ use crate::write_queue::WriteQueue;
 pub const READ_BUDGET_BYTES: usize = 256 * 1024;
 /// Requests handed to brokers and not yet answered, above which reading pauses.
 pub const IN_FLIGHT_MAX: usize = 16 * 1024;
-const READ_CHUNK: usize = 16 * 1024;
+/// Size of the network thread's one read buffer (each `read` call takes at most this much).
+pub const READ_CHUNK: usize = 64 * 1024;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,35 +105,30 @@ impl Conn {
 
     /// Reads up to the budget into the read buffer, never holding more than `buffer_max` bytes.
     ///
+    /// Reads land in the network thread's shared `scratch` buffer and only the bytes received
+    /// are copied into the connection's buffer, so no per-connection space is zero-filled or
+    /// kept for reads that have not happened (an idle connection holds no read buffer).
+    ///
     /// # Errors
     /// A socket error (the connection is then dead).
-    pub fn read_some(&mut self, buffer_max: usize) -> io::Result<ReadOutcome> {
+    pub fn read_some(&mut self, buffer_max: usize, scratch: &mut [u8]) -> io::Result<ReadOutcome> {
         let mut total = 0;
         while total < READ_BUDGET_BYTES {
             if self.read_buf.len() >= buffer_max {
                 return Ok(ReadOutcome::MoreLikely);
             }
-            let len = self.read_buf.len();
-            let chunk = READ_CHUNK.min(buffer_max - len).max(1);
-            self.read_buf.resize(len + chunk, 0);
-            let result = self.stream.read(&mut self.read_buf[len..]);
-            match result {
-                Ok(0) => {
-                    self.read_buf.truncate(len);
-                    return Ok(ReadOutcome::Eof);
-                }
+            let room = scratch.len().min(buffer_max - self.read_buf.len()).max(1);
+            match self.stream.read(&mut scratch[..room]) {
+                Ok(0) => return Ok(ReadOutcome::Eof),
                 Ok(n) => {
-                    self.read_buf.truncate(len + n);
+                    self.read_buf.extend_from_slice(&scratch[..n]);
                     total += n;
                 }
-                Err(e) => {
-                    self.read_buf.truncate(len);
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => return Ok(ReadOutcome::Drained),
-                        io::ErrorKind::Interrupted => {}
-                        _ => return Err(e),
-                    }
-                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => return Ok(ReadOutcome::Drained),
+                    io::ErrorKind::Interrupted => {}
+                    _ => return Err(e),
+                },
             }
         }
         Ok(ReadOutcome::MoreLikely)

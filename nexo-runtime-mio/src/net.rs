@@ -29,7 +29,7 @@ use nexo_server::resp::{Action, RespConn, RespContext, TOO_MANY_CLIENTS};
 use nexo_server::{Clock, Routed, route};
 use slab::Slab;
 
-use crate::conn::{Conn, IN_FLIGHT_MAX, Phase, ReadOutcome};
+use crate::conn::{Conn, IN_FLIGHT_MAX, Phase, READ_CHUNK, ReadOutcome};
 use crate::worker::{WorkerHandle, WorkerInput};
 
 const LISTENER: Token = Token(0);
@@ -86,6 +86,8 @@ pub struct Network {
     resp: Arc<RespContext>,
     /// Reused action buffer of RESP decoding.
     resp_actions: Vec<Action>,
+    /// The one buffer every socket read lands in before its bytes join a connection's buffer.
+    scratch: Vec<u8>,
 }
 
 /// Everything [`Network::new`] needs.
@@ -165,6 +167,7 @@ impl Network {
             connections,
             resp,
             resp_actions: Vec::new(),
+            scratch: vec![0; READ_CHUNK],
         })
     }
 
@@ -306,7 +309,7 @@ impl Network {
             }
             return;
         }
-        let outcome = conn.read_some(buffer_max);
+        let outcome = conn.read_some(buffer_max, &mut self.scratch);
         match outcome {
             Ok(ReadOutcome::Drained) => conn.unread = false,
             Ok(ReadOutcome::MoreLikely) => {
@@ -323,6 +326,14 @@ impl Network {
             }
         }
         self.decode(key);
+        // Decoded frames took their bytes; an emptied buffer is given back so an idle
+        // connection holds no read memory.
+        if let Some(conn) = self.conns.get_mut(key)
+            && conn.read_buf.is_empty()
+            && conn.read_buf.capacity() > 0
+        {
+            conn.read_buf = bytes::BytesMut::new();
+        }
     }
 
     /// The peer stopped sending: answer what was read, then close once replies are written.
@@ -636,8 +647,12 @@ impl Network {
         drop(pubsub.inputs);
         drop(queue.inputs);
         drop(stream.inputs);
-        let threads =
-            [("store", store.thread), ("pubsub", pubsub.thread), ("queue", queue.thread), ("stream", stream.thread)];
+        let threads = [
+            ("store", store.thread),
+            ("pubsub", pubsub.thread),
+            ("queue", queue.thread),
+            ("stream", stream.thread),
+        ];
         for (name, thread) in threads {
             if thread.join().is_err() {
                 tracing::error!("{name} worker panicked");
