@@ -135,6 +135,12 @@ pub struct Settings {
     /// Pub/Sub: TTL in seconds of retained messages published without one, or `never`.
     #[arg(long, env = "NEXO_PUBSUB_RETAINED_TTL", default_value = "3600", value_parser = parse_ttl)]
     pub pubsub_retained_ttl: TtlSetting,
+    /// Stream: how long a fetched message may stay unacknowledged before it is redelivered (ms).
+    #[arg(long, env = "NEXO_STREAM_ACK_WAIT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stream_ack_wait_ms: u64,
+    /// Stream: deliveries of one message before a failure dead-letters it for its group.
+    #[arg(long, env = "NEXO_STREAM_MAX_DELIVERIES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub stream_max_deliveries: u32,
     /// Seed for the engine's generator (default: fresh OS randomness, logged at start).
     #[arg(long, env = "NEXO_SEED", hide = true)]
     pub seed: Option<u64>,
@@ -171,7 +177,12 @@ impl Settings {
 
     /// The Stream's engine settings: batch replies are capped at the frame limit.
     pub fn stream_config(&self) -> StreamConfig {
-        StreamConfig { max_reply_bytes: self.max_frame_bytes as usize, ..StreamConfig::default() }
+        StreamConfig {
+            max_reply_bytes: self.max_frame_bytes as usize,
+            ack_wait_ms: self.stream_ack_wait_ms,
+            max_deliveries: self.stream_max_deliveries,
+            ..StreamConfig::default()
+        }
     }
 
     /// Pub/Sub's engine settings (limits not exposed as flags keep their engine defaults).

@@ -105,6 +105,7 @@ macro_rules! __for_each_case {
             stream_disconnect_releases_at_once,
             stream_fetch_ended_by_leave_seek_delete,
             stream_nack_redelivery_and_dead_letters,
+            stream_ack_wait_redelivery_and_dead_letter,
             stream_seek_seq_and_time,
             stream_delete_group,
             stream_list_topics_and_groups,

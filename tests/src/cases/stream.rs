@@ -1572,3 +1572,34 @@ pub fn stream_retention_deletes_sealed_segments(bin: &Path) {
         eprintln!("stream_retention_deletes_sealed_segments: {topic} now starts at {f}");
     }
 }
+
+/// `--stream-ack-wait-ms` and `--stream-max-deliveries`: an unacknowledged message is delivered
+/// again once the ack wait has passed (not before), and after the last allowed delivery it is
+/// dead-lettered for its group, where LIST_DLQ shows it and the ack floor moves past it.
+pub fn stream_ack_wait_redelivery_and_dead_letter(bin: &Path) {
+    let server = Server::start_with(bin, &["--stream-ack-wait-ms", "400", "--stream-max-deliveries", "2"]);
+    let mut c = server.client();
+    create(&mut c, "aw");
+    publish_many(&mut c, "aw", &[b"x".to_vec()]);
+    let m = join(&mut c, "aw", "g");
+    let first = Instant::now();
+    assert_eq!(seqs(&fetch(&mut c, &m, 10, 0)), [1]);
+    assert!(fetch(&mut c, &m, 10, 0).is_empty(), "not redelivered before the ack wait");
+    let again = fetch(&mut c, &m, 10, 5_000);
+    let waited = first.elapsed();
+    assert_eq!(seqs(&again), [1], "redelivered after the ack wait");
+    assert!(waited >= Duration::from_millis(390), "redelivered after {waited:?}, before the 400 ms wait");
+    assert!(waited < Duration::from_secs(4), "redelivery took {waited:?}");
+    // The second delivery was the last allowed one: when its wait runs out, it is dead-lettered.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (total, _) = c.list_dead_letters("aw", "g", 0, 10).unwrap();
+        if total == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not dead-lettered after its second ack wait");
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(fetch(&mut c, &m, 10, 600).is_empty(), "a dead-lettered message is not delivered again");
+    assert_eq!(floor_lag_pending(&mut c, "aw", "g"), (1, 0, 0), "dead letters count as done");
+}
