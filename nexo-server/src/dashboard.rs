@@ -96,7 +96,7 @@ mod tests {
         let mut brokers = crate::startup::start_brokers(&settings, &clock).unwrap();
         let dashboard = Dashboard::attach("test", &settings, clock, &mut brokers);
         let overview = dashboard.overview(3);
-        assert_eq!(overview.brokers.len(), 3);
+        assert_eq!(overview.brokers.len(), 4, "store, pubsub, queue and stream");
         assert_eq!(overview.connections, 3);
         assert!(overview.healthy());
         assert!(overview.memory_rss_bytes.is_some_and(|b| b > 0));
