@@ -31,6 +31,7 @@
 
 pub mod broker;
 pub mod ids;
+mod le_reader;
 pub mod log;
 pub mod observe;
 pub mod output;

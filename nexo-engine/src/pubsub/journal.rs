@@ -42,6 +42,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::topic::{TopicLimits, validate_topic};
+use crate::le_reader::{LeReader, TooShort};
 
 /// The only record version written today.
 pub const VERSION: u8 = 1;
@@ -176,7 +177,7 @@ impl Record<'_> {
 /// # Errors
 /// A [`JournalError`] for anything malformed; the record must then be skipped.
 pub fn decode(bytes: &[u8]) -> Result<Record<'_>, JournalError> {
-    let mut r = Reader { rest: bytes };
+    let mut r = Reader::new(bytes);
     let version = r.u8()?;
     if version != VERSION {
         return Err(JournalError::Version(version));
@@ -215,34 +216,16 @@ fn put_set(b: &mut BytesMut, kind: u8, topic: &str, expires_wall_ms: u64, payloa
     b.put_slice(payload);
 }
 
-struct Reader<'a> {
-    rest: &'a [u8],
+/// This journal's field reader (the shared little-endian cursor).
+type Reader<'a> = LeReader<'a, JournalError>;
+
+impl TooShort for JournalError {
+    fn too_short() -> Self {
+        JournalError::Short
+    }
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], JournalError> {
-        if self.rest.len() < n {
-            return Err(JournalError::Short);
-        }
-        let (head, rest) = self.rest.split_at(n);
-        self.rest = rest;
-        Ok(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], JournalError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8, JournalError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u64(&mut self) -> Result<u64, JournalError> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-
     fn topic(&mut self) -> Result<&'a str, JournalError> {
         let len = usize::from(u16::from_le_bytes(self.array()?));
         let topic = std::str::from_utf8(self.take(len)?).map_err(|_| JournalError::Utf8)?;

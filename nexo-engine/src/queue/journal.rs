@@ -41,6 +41,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::config::validate_name;
 use super::state::QueueSettings;
+use crate::le_reader::{LeReader, TooShort};
 
 /// The only record version written today.
 pub const VERSION: u8 = 1;
@@ -328,7 +329,7 @@ impl Record<'_> {
 /// # Errors
 /// A [`JournalError`] for anything malformed; the record must then be skipped.
 pub fn decode(bytes: &[u8]) -> Result<Record<'_>, JournalError> {
-    let mut r = Reader { rest: bytes };
+    let mut r = Reader::new(bytes);
     let version = r.u8()?;
     if version != VERSION {
         return Err(JournalError::Version(version));
@@ -404,42 +405,16 @@ fn state_byte(state: SnapState) -> u8 {
     }
 }
 
-struct Reader<'a> {
-    rest: &'a [u8],
+/// This journal's field reader (the shared little-endian cursor).
+type Reader<'a> = LeReader<'a, JournalError>;
+
+impl TooShort for JournalError {
+    fn too_short() -> Self {
+        JournalError::Short
+    }
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], JournalError> {
-        if self.rest.len() < n {
-            return Err(JournalError::Short);
-        }
-        let (head, rest) = self.rest.split_at(n);
-        self.rest = rest;
-        Ok(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], JournalError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8, JournalError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, JournalError> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-
-    fn u32(&mut self) -> Result<u32, JournalError> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-
-    fn u64(&mut self) -> Result<u64, JournalError> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-
     fn id(&mut self) -> Result<MsgId, JournalError> {
         self.array()
     }
