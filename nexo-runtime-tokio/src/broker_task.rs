@@ -93,6 +93,18 @@ impl Brokers {
     }
 }
 
+/// Hands one request of `conn` to a broker task, in order behind the connection's earlier ones;
+/// `Err` when that task has stopped.
+pub async fn hand_over<R>(
+    tx: &mpsc::Sender<BrokerInput<R>>,
+    conn: ConnId,
+    id: u32,
+    req: R,
+    outbox: &Outbox,
+) -> Result<(), ()> {
+    tx.send(BrokerInput::Request { conn, id, req, outbox: outbox.clone() }).await.map_err(drop)
+}
+
 /// Asks one broker task for its final fsync and waits for the answer.
 async fn sync_one<R>(tx: &mpsc::Sender<BrokerInput<R>>) {
     let (done, wait) = tokio::sync::oneshot::channel();

@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
-use crate::broker_task::{BrokerInput, Brokers};
+use crate::broker_task::{BrokerInput, Brokers, hand_over};
 use crate::outbox::{ConnState, Out, Outbox, reply_cost};
 
 /// Bytes asked of the socket per read.
@@ -185,30 +185,18 @@ async fn read_loop(
                     outbox.reply(id, reply);
                     Ok(())
                 }
-                Routed::Store { id, request } => ctx
-                    .brokers
-                    .store
-                    .send(BrokerInput::Request { conn, id, req: request, outbox: outbox.clone() })
-                    .await
-                    .map_err(drop),
-                Routed::PubSub { id, request } => ctx
-                    .brokers
-                    .pubsub
-                    .send(BrokerInput::Request { conn, id, req: request, outbox: outbox.clone() })
-                    .await
-                    .map_err(drop),
-                Routed::Queue { id, request } => ctx
-                    .brokers
-                    .queue
-                    .send(BrokerInput::Request { conn, id, req: request, outbox: outbox.clone() })
-                    .await
-                    .map_err(drop),
-                Routed::Stream { id, request } => ctx
-                    .brokers
-                    .stream
-                    .send(BrokerInput::Request { conn, id, req: request, outbox: outbox.clone() })
-                    .await
-                    .map_err(drop),
+                Routed::Store { id, request } => {
+                    hand_over(&ctx.brokers.store, conn, id, request, outbox).await
+                }
+                Routed::PubSub { id, request } => {
+                    hand_over(&ctx.brokers.pubsub, conn, id, request, outbox).await
+                }
+                Routed::Queue { id, request } => {
+                    hand_over(&ctx.brokers.queue, conn, id, request, outbox).await
+                }
+                Routed::Stream { id, request } => {
+                    hand_over(&ctx.brokers.stream, conn, id, request, outbox).await
+                }
             };
             if sent.is_err() {
                 return End::BrokerGone;

@@ -11,7 +11,7 @@ use nexo_server::resp::{Action, RespSession};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 
-use crate::broker_task::BrokerInput;
+use crate::broker_task::hand_over;
 use crate::connection::{Context, End};
 use crate::outbox::{ConnState, Outbox};
 
@@ -43,18 +43,12 @@ pub async fn read_loop(
                         outbox.resp_slot(slot);
                         Ok(())
                     }
-                    Action::Store { id, request } => ctx
-                        .brokers
-                        .store
-                        .send(BrokerInput::Request { conn, id, req: request, outbox: outbox.clone() })
-                        .await
-                        .map_err(drop),
-                    Action::PubSub { id, request } => ctx
-                        .brokers
-                        .pubsub
-                        .send(BrokerInput::Request { conn, id, req: request, outbox: outbox.clone() })
-                        .await
-                        .map_err(drop),
+                    Action::Store { id, request } => {
+                        hand_over(&ctx.brokers.store, conn, id, request, outbox).await
+                    }
+                    Action::PubSub { id, request } => {
+                        hand_over(&ctx.brokers.pubsub, conn, id, request, outbox).await
+                    }
                     Action::Close => return End::RespClosed,
                 };
                 if sent.is_err() {
