@@ -57,9 +57,11 @@ impl Stream {
                 t.next_log = next;
                 t.durable_log = next;
                 let (first_wire, next_wire) = (t.first_wire(), t.next_wire());
+                // Below first, then past the end: acks recovered for sequences the log never
+                // held must not carry the floor past its last record.
                 for g in t.groups.values_mut() {
-                    g.clamp_end(next_wire);
                     g.clamp_below(first_wire);
+                    g.clamp_end(next_wire);
                 }
                 let unopened: Vec<_> = t.unopened.drain(..).collect();
                 self.durable.track_data(log.clone(), next);

@@ -262,6 +262,30 @@ fn recovery_skips_garbage_and_clamps_groups_to_the_log() {
 }
 
 #[test]
+fn a_recovered_ack_past_the_end_does_not_carry_the_floor_past_the_log() {
+    // Found by the stream_journal fuzz target: an empty log whose first sequence is above the
+    // group's floor, and an ack for a sequence the log never held.
+    let mut h = Harness::new();
+    let settings = TopicSettings { incarnation: 4, base: 100, max_age_ms: 0, max_bytes: 0 };
+    let records = [
+        Record::TopicCreate { topic: "t", settings }.encode(),
+        Record::GroupSeek { topic: "t", group: "g", generation: 1, ack_floor: 0 }.encode(),
+        Record::Ack { topic: "t", group: "g", seq: 101 }.encode(),
+    ];
+    let j = h.logs.get_mut(&journal()).unwrap();
+    for (i, r) in records.iter().enumerate() {
+        j.records.insert(i as u64 + 1, (0, r.clone()));
+    }
+    (j.next_seq, j.durable) = (4, 4);
+    h.restart();
+    h.answer_opens();
+    let g = h.join(1, "t", "g");
+    assert_eq!(g.floor, 100, "the floor stops at the last sequence handed out");
+    assert_eq!(h.pub_seq("t", "first"), 101);
+    assert_eq!(h.take(1, &g, 10).iter().map(|m| m.0).collect::<Vec<_>>(), [101]);
+}
+
+#[test]
 fn outputs_name_logs_the_storage_accepts() {
     let mut h = Harness::new();
     ok(&h.create(1, &"n".repeat(200)));
