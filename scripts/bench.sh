@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The standard benchmark run: builds the release binaries, measures the machine's fsync latency,
 # runs the standard scenarios against `nexo` and `nexo-tokio` (alternating, three runs each),
-# optionally Redis for orientation and the memory measurements, and writes the tables into
-# docs/BENCHMARKS.md between the `bench-results` markers.
+# the Stream start-up recovery of 1 GiB (scripts/stream-recovery.sh), optionally Redis for
+# orientation and the memory measurements, and writes the tables into docs/BENCHMARKS.md between
+# the `bench-results` markers.
 #
 # Usage: scripts/bench.sh [--no-build] [--no-write]
 # Environment: BENCH_DURATION (seconds per run, default 5), BENCH_WARMUP (default 1),
-# BENCH_RUNS (default 3), BENCH_MEMORY (1 = also measure memory, default 1),
+# BENCH_RUNS (default 3), BENCH_MEMORY (1 = also measure memory, default 1), BENCH_RECOVERY
+# (1 = also time the restart of each binary over 1 GiB of stream data, default 1; ~15 s and
+# 1 GiB of disk per binary, removed afterwards; RECOVERY_* variables pass through, see
+# scripts/stream-recovery.sh),
 # BENCH_DIR (work directory, default target/bench), BENCH_BIN_DIR (take nexo, nexo-tokio and
 # nexo-bench from there instead of target/release; implies --no-build), BENCH_NOTE (a sentence
 # added to the header of the results, e.g. which commit the binaries were built from).
@@ -19,6 +23,7 @@ DURATION=${BENCH_DURATION:-5}
 WARMUP=${BENCH_WARMUP:-1}
 RUNS=${BENCH_RUNS:-3}
 MEMORY=${BENCH_MEMORY:-1}
+RECOVERY=${BENCH_RECOVERY:-1}
 WORK=${BENCH_DIR:-$ROOT/target/bench}
 BUILD=1
 WRITE=1
@@ -116,6 +121,11 @@ run() {
   record "$name" "$bin" "$fsync" "$cmd" "$json"
   printf '  %-22s %-10s fsync=%-6s %12s ops/s  p99 %s µs\n' "$name" "$bin" "$fsync" \
     "$(json_field throughput "$json")" "$(json_field p99_us "$json")" >&2
+  if [[ $json == *'"final_lag"'* ]]; then
+    printf '  %-22s produced %s/s, consumed %s/s, lag max %s, end %s\n' "" \
+      "$(json_field produced_per_s "$json")" "$(json_field consumed_per_s "$json")" \
+      "$(json_field max_lag "$json")" "$(json_field final_lag "$json")" >&2
+  fi
   LAST_JSON=$json
 }
 
@@ -148,6 +158,12 @@ for round in $(seq "$RUNS"); do
     run fanout-10 "$bin" never pubsub-fanout --subscribers 10
     run queue-cycle "$bin" never queue-cycle
     run stream-publish "$bin" never stream-publish
+    max=$(json_field throughput "$LAST_JSON")
+    max=${max%.*}
+    if [[ -n $max && $max -gt 0 ]]; then
+      # Producers at half their maximum, a long-polling group consumer per topic.
+      run stream-keepup "$bin" never stream-keepup --rate $((max / 2))
+    fi
     run stream-cycle "$bin" never stream-cycle
     stop_server
     start_server "$bin" always
@@ -156,6 +172,19 @@ for round in $(seq "$RUNS"); do
     stop_server
   done
 done
+
+RECOVERY_NOTE=""
+if [[ $RECOVERY == 1 ]]; then
+  echo "== stream recovery (1 GiB unless RECOVERY_BYTES says otherwise)" >&2
+  if BENCH_BIN_DIR="$WORK/bin" RECOVERY_DIR="$WORK/recovery" RECOVERY_BINS="nexo nexo-tokio" \
+      scripts/stream-recovery.sh --jsonl "$RESULTS" >>"$LOG"; then
+    RECOVERY_NOTE=" Stream recovery: each binary restarted over ${RECOVERY_BYTES:-1073741824} bytes of
+stream data in ${RECOVERY_TOPICS:-4} topics (${RECOVERY_SIZE:-4096}-byte messages, filled with --fsync never),
+timed from spawn to the ready line, page cache warm."
+  else
+    echo "bench.sh: stream recovery failed or was skipped (see $LOG)" >&2
+  fi
+fi
 
 REDIS_NOTE="redis-server/redis-benchmark not installed: no Redis rows."
 if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
@@ -208,7 +237,7 @@ BLOCK="$WORK/block.md"
   echo "fsync latency of the data directory's filesystem (4 KiB write + fdatasync, 200 times):"
   echo "p50 $FSYNC_P50 µs, p99 $FSYNC_P99 µs. Each row is the median of $RUNS runs of ${DURATION} s"
   echo "(after ${WARMUP} s of warm-up), binaries alternating; defaults 50 connections × pipeline 16,"
-  echo "64-byte payloads. $REDIS_NOTE $NOTE"
+  echo "64-byte payloads. $REDIS_NOTE $NOTE$RECOVERY_NOTE"
   echo "Load average (1, 5, 15 min) before the run: $LOAD_BEFORE; after: $LOAD_AFTER (other work"
   echo "on the machine competes with client and server: compare the spread column before trusting a ratio)."
   echo

@@ -1,5 +1,5 @@
 //! The command line: global options, one subcommand per scenario, and the helper subcommands
-//! (`fsync`, `echo-server`, `mem-store`, `mem-idle`, `report`).
+//! (`fsync`, `echo-server`, `mem-store`, `mem-idle`, `stream-info`, `report`).
 //!
 //! Only parsing and validation live here; what a scenario does is in `scenario`.
 
@@ -54,6 +54,15 @@ pub enum Command {
     StreamPublish(LoadArgs),
     /// Stream PUBLISH + group FETCH + ACK, one topic and group per connection; counts requests.
     StreamCycle(LoadArgs),
+    /// Stream producers (at `--rate` or closed-loop) and a long-polling group consumer per topic;
+    /// reports produced and consumed rates and the consumer lag.
+    ///
+    /// `--connections` producers publish to a topic each; per topic one group member long-polls
+    /// FETCH (`--fetch-limit`, `--fetch-wait-ms`) on a connection of its own and ACKs every
+    /// message before its next FETCH. Counts acknowledged messages; latency is end to end (the
+    /// publish send time carried in the payload → the FETCH reply read). `--requests N`
+    /// publishes N messages in all and waits until every one is acknowledged.
+    StreamKeepup(LoadArgs),
     /// Storage micro-benchmark: append 4 KiB + fdatasync, repeated; prints the median latency.
     Fsync(FsyncArgs),
     /// A minimal v1 ECHO server (to measure the client's own ceiling: run `echo` against it).
@@ -62,6 +71,9 @@ pub enum Command {
     MemStore(MemStoreArgs),
     /// Memory of idle connections: RSS growth of process `--pid` per open connection.
     MemIdle(MemIdleArgs),
+    /// Stream topics of the server and the messages they hold (LIST_TOPICS), e.g. to check what
+    /// a restart recovered.
+    StreamInfo,
     /// Turns the JSON lines written by `scripts/bench.sh` into the markdown table.
     Report(ReportArgs),
 }
@@ -102,6 +114,12 @@ pub struct LoadArgs {
     /// Client threads (each runs an event loop over its share of the connections).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub threads: u32,
+    /// `stream-keepup`: most messages per FETCH (the server clamps it to its maximum, 1000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub fetch_limit: u32,
+    /// `stream-keepup`: long-poll wait of a FETCH that finds nothing, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub fetch_wait_ms: u32,
 }
 
 /// Options of `fsync`.
@@ -268,10 +286,24 @@ mod tests {
             "queue-cycle",
             "stream-publish",
             "stream-cycle",
+            "stream-keepup",
         ] {
             assert!(parse(&[name]).is_ok(), "{name}");
         }
         assert!(parse(&["fsync", "--dir", "/tmp"]).is_ok());
         assert!(parse(&["report", "x.jsonl"]).is_ok());
+        assert!(parse(&["--port", "9", "stream-info", "--json"]).is_ok());
+    }
+
+    #[test]
+    fn keepup_options() {
+        let cli = parse(&["stream-keepup", "--rate", "1000", "--fetch-limit", "50", "--fetch-wait-ms", "0"])
+            .unwrap();
+        let Command::StreamKeepup(a) = &cli.command else { panic!("{cli:?}") };
+        assert_eq!((a.rate, a.fetch_limit, a.fetch_wait_ms), (Some(1000.0), 50, 0));
+        let cli = parse(&["stream-keepup"]).unwrap();
+        let Command::StreamKeepup(a) = &cli.command else { panic!("{cli:?}") };
+        assert_eq!((a.fetch_limit, a.fetch_wait_ms, a.connections), (100, 500, 50));
+        assert!(parse(&["stream-keepup", "--fetch-limit", "0"]).is_err());
     }
 }

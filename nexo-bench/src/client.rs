@@ -23,7 +23,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use nexo_proto::frame::{FrameType, split_frame};
 
-use crate::scenario::{ConnPlan, Expect, Feed, Outcome, push_stamp};
+use crate::scenario::{ConnPlan, Counts, Expect, Feed, Outcome, push_stamp};
 use crate::schedule::Schedule;
 use crate::summary::{new_histogram, record};
 
@@ -40,6 +40,10 @@ pub struct Shared {
     pub progress_ops: AtomicU64,
     /// Errors so far, for the progress line.
     pub progress_errors: AtomicU64,
+    /// Stream PUBLISHes answered since the load began (for the consumer lag).
+    pub published: AtomicU64,
+    /// Stream ACKs answered since the load began (for the consumer lag).
+    pub acked: AtomicU64,
 }
 
 impl Shared {
@@ -51,7 +55,16 @@ impl Shared {
             abort: AtomicBool::new(false),
             progress_ops: AtomicU64::new(0),
             progress_errors: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+            acked: AtomicU64::new(0),
         }
+    }
+
+    /// Stream messages published and not yet acknowledged, as last reported by the threads
+    /// (negative for a moment when an ack's reply is read before its publish's).
+    pub fn lag(&self) -> i64 {
+        let acked = self.acked.load(Ordering::Relaxed);
+        self.published.load(Ordering::Relaxed) as i64 - acked as i64
     }
 
     fn now_ns(&self) -> u64 {
@@ -87,6 +100,14 @@ pub struct ThreadStats {
     pub errors: u64,
     /// Store GET misses and empty CONSUME / FETCH batches in the window.
     pub misses: u64,
+    /// Stream PUBLISHes answered in the window.
+    pub produced: u64,
+    /// Stream ACKs answered in the window (messages consumed).
+    pub consumed: u64,
+    /// Stream PUBLISHes answered since the load began (warm-up included).
+    pub produced_total: u64,
+    /// Stream ACKs answered since the load began (warm-up included).
+    pub consumed_total: u64,
     /// Latencies of the operations in the window (ns).
     pub hist: Histogram<u64>,
     /// Distinct error texts (at most five).
@@ -104,6 +125,10 @@ impl ThreadStats {
             requests: 0,
             errors: 0,
             misses: 0,
+            produced: 0,
+            consumed: 0,
+            produced_total: 0,
+            consumed_total: 0,
             hist: new_histogram(),
             error_samples: Vec::new(),
             window_start_ns: 0,
@@ -123,6 +148,10 @@ impl ThreadStats {
         self.requests += other.requests;
         self.errors += other.errors;
         self.misses += other.misses;
+        self.produced += other.produced;
+        self.consumed += other.consumed;
+        self.produced_total += other.produced_total;
+        self.consumed_total += other.consumed_total;
         let _ = self.hist.add(&other.hist);
         for s in other.error_samples {
             self.sample(s);
@@ -170,7 +199,8 @@ struct Conn {
     plan: ConnPlan,
     setup_next: usize,
     sched: Option<Schedule>,
-    pushes: u64,
+    /// Pushes received (subscribers) or messages acknowledged (stream consumers).
+    deliveries: u64,
     closed: bool,
 }
 
@@ -185,8 +215,10 @@ impl Conn {
             return true;
         }
         let sent_all = !self.plan.requester || self.plan.quota == Some(0);
-        let got_all = self.plan.expected_pushes.is_none_or(|n| self.pushes >= n);
-        sent_all && self.inflight.is_empty() && got_all
+        let got_all = self.plan.expected_deliveries.is_none_or(|n| self.deliveries >= n);
+        // A consumer always has a long-polling FETCH out; only that may still be waiting.
+        let idle = self.inflight.iter().all(|f| self.plan.reacts && f.expect == Expect::StreamBatch);
+        sent_all && idle && got_all
     }
 }
 
@@ -224,6 +256,9 @@ struct Worker<'a> {
     loading: bool,
     progress_ops: u64,
     progress_errors: u64,
+    /// Stream publishes and acks answered since the last report to `Shared`.
+    progress_published: u64,
+    progress_acked: u64,
     /// The first ERR text a set-up request got.
     setup_error: Option<String>,
     /// Reused list of (connection, readable, writable) of one wake-up.
@@ -256,7 +291,7 @@ impl<'a> Worker<'a> {
                 plan,
                 setup_next: 0,
                 sched,
-                pushes: 0,
+                deliveries: 0,
                 closed: false,
             });
         }
@@ -272,6 +307,8 @@ impl<'a> Worker<'a> {
             loading: false,
             progress_ops: 0,
             progress_errors: 0,
+            progress_published: 0,
+            progress_acked: 0,
             setup_error: None,
             ready: Vec::new(),
         })
@@ -477,7 +514,7 @@ impl<'a> Worker<'a> {
             };
             let header = frame.header;
             if header.frame_type == FrameType::Push.byte() {
-                c.pushes += 1;
+                c.deliveries += 1;
                 if !self.loading || c.plan.fed_by == Feed::Nobody {
                     continue;
                 }
@@ -507,11 +544,41 @@ impl<'a> Worker<'a> {
                 }
                 continue;
             }
-            let counts = c.plan.counts_replies;
             let is_error = matches!(outcome, Outcome::Error(_));
+            let counted = match c.plan.counts {
+                Counts::Replies => true,
+                Counts::Acks => sent.expect == Expect::StreamAck,
+                Counts::Nothing => false,
+            };
+            if !is_error {
+                // Stream traffic since the load began, for the consumer lag.
+                match sent.expect {
+                    Expect::StreamSeq => {
+                        self.stats.produced_total += 1;
+                        self.progress_published += 1;
+                        self.stats.produced += u64::from(in_window);
+                    }
+                    Expect::StreamAck => {
+                        self.stats.consumed_total += 1;
+                        self.progress_acked += 1;
+                        self.stats.consumed += u64::from(in_window);
+                        if c.plan.reacts {
+                            c.deliveries += 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // A consumer's FETCH batch: latency from each message's publish time (its stamp).
+            let hist = &mut self.stats.hist;
+            c.plan.gen_.drain_stamps(|stamp| {
+                if in_window {
+                    record(hist, now.saturating_sub(stamp));
+                }
+            });
             if is_error {
                 self.progress_errors += 1;
-            } else if counts {
+            } else if counted {
                 self.progress_ops += 1;
             }
             if !in_window {
@@ -525,10 +592,12 @@ impl<'a> Worker<'a> {
                     self.stats.sample(text);
                 }
                 ok => {
-                    if counts {
+                    self.stats.misses += u64::from(ok == Outcome::Miss);
+                    if counted {
                         self.stats.ops += 1;
-                        self.stats.misses += u64::from(ok == Outcome::Miss);
-                        record(&mut self.stats.hist, now.saturating_sub(sent.sent_ns));
+                        if c.plan.counts == Counts::Replies {
+                            record(&mut self.stats.hist, now.saturating_sub(sent.sent_ns));
+                        }
                     }
                 }
             }
@@ -537,11 +606,11 @@ impl<'a> Worker<'a> {
 
     /// Fills connection `i` up to its in-flight cap (and, at a fixed rate, up to what is due).
     fn pump(&mut self, i: usize, now: u64) {
-        let cap = self.params.pipeline as usize;
         let c = &mut self.conns[i];
-        if c.closed || !c.plan.requester {
+        if c.closed || !(c.plan.requester || c.plan.reacts) {
             return;
         }
+        let cap = c.plan.cap.unwrap_or(self.params.pipeline) as usize;
         let mut room = cap.saturating_sub(c.inflight.len()) as u64;
         if let Some(q) = c.plan.quota {
             room = room.min(q);
@@ -550,12 +619,15 @@ impl<'a> Worker<'a> {
             room = room.min(s.due_count(now));
         }
         for _ in 0..room {
-            let sent_ns = match &mut c.sched {
-                Some(s) => s.take(),
+            let sent_ns = match &c.sched {
+                Some(s) => s.next_ns(),
                 None => now,
             };
             let id = c.next_id;
-            let expect = c.plan.gen_.next(&mut c.wbuf, id, sent_ns);
+            let Some(expect) = c.plan.gen_.next(&mut c.wbuf, id, sent_ns) else { break };
+            if let Some(s) = &mut c.sched {
+                s.take();
+            }
             c.inflight.push_back(InFlight { id, sent_ns, expect });
             c.next_id = c.next_id.wrapping_add(1);
             if let Some(q) = &mut c.plan.quota {
@@ -608,6 +680,14 @@ impl<'a> Worker<'a> {
         if self.progress_errors > 0 {
             self.shared.progress_errors.fetch_add(self.progress_errors, Ordering::Relaxed);
             self.progress_errors = 0;
+        }
+        if self.progress_published > 0 {
+            self.shared.published.fetch_add(self.progress_published, Ordering::Relaxed);
+            self.progress_published = 0;
+        }
+        if self.progress_acked > 0 {
+            self.shared.acked.fetch_add(self.progress_acked, Ordering::Relaxed);
+            self.progress_acked = 0;
         }
     }
 }

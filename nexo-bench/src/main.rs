@@ -24,6 +24,7 @@ mod memory;
 mod report;
 mod scenario;
 mod schedule;
+mod stream_info;
 mod summary;
 
 use std::io::{IsTerminal, Write};
@@ -38,7 +39,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command, LoadArgs};
 use crate::client::{Params, RunError, Shared, ThreadStats};
 use crate::scenario::{ConnPlan, Scenario};
-use crate::summary::{Latency, Report};
+use crate::summary::{KeepUp, Latency, Report};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -54,10 +55,12 @@ fn main() -> ExitCode {
         Command::QueueCycle(a) => (Scenario::QueueCycle, a),
         Command::StreamPublish(a) => (Scenario::StreamPublish, a),
         Command::StreamCycle(a) => (Scenario::StreamCycle, a),
+        Command::StreamKeepup(a) => (Scenario::StreamKeepup, a),
         Command::Fsync(a) => return fsync::run(a, cli.json),
         Command::EchoServer(a) => return echo_server::run(&a.bind, cli.port),
         Command::MemStore(a) => return memory::run_store(&cli, a),
         Command::MemIdle(a) => return memory::run_idle(&cli, a),
+        Command::StreamInfo => return stream_info::run(&cli),
         Command::Report(a) => return report::run(a),
     };
     let (scenario, args) = scenario;
@@ -113,8 +116,9 @@ fn run_load(cli: &Cli, scenario: Scenario, args: &LoadArgs) -> ExitCode {
         .collect();
     shared.barrier.wait();
     let started = Instant::now();
+    let mut lag = LagSamples::default();
     if !shared.abort.load(Ordering::SeqCst) {
-        progress(&shared, &handles, started, args, scenario);
+        lag = progress(&shared, &handles, started, args, scenario);
     }
     let mut total: Option<ThreadStats> = None;
     let mut failure: Option<RunError> = None;
@@ -140,7 +144,7 @@ fn run_load(cli: &Cli, scenario: Scenario, args: &LoadArgs) -> ExitCode {
         eprintln!("nexo-bench: no client thread finished");
         return ExitCode::from(1);
     };
-    finish(cli, scenario, args, unit, stats)
+    finish(cli, scenario, args, unit, stats, lag)
 }
 
 fn fail(scenario: Scenario, e: &RunError) -> ExitCode {
@@ -163,9 +167,20 @@ fn finish(
     args: &LoadArgs,
     unit: &'static str,
     stats: ThreadStats,
+    lag: LagSamples,
 ) -> ExitCode {
     let duration_ns = stats.window_end_ns.saturating_sub(stats.window_start_ns).max(1);
     let duration = duration_ns as f64 / 1e9;
+    let keepup = (scenario == Scenario::StreamKeepup).then(|| {
+        let final_lag = stats.produced_total.saturating_sub(stats.consumed_total);
+        KeepUp::of(
+            stats.produced,
+            stats.consumed,
+            duration,
+            args.rate,
+            (lag.start.unwrap_or(0), lag.max, final_lag),
+        )
+    });
     let report = Report {
         scenario: scenario.name().to_string(),
         label: cli.label.clone(),
@@ -183,6 +198,7 @@ fn finish(
         misses: stats.misses,
         latency: Latency::of(&stats.hist),
         error_samples: stats.error_samples,
+        keepup,
     };
     println!("{}", report.text());
     if cli.json {
@@ -196,14 +212,25 @@ fn finish(
     ExitCode::SUCCESS
 }
 
-/// Prints a progress line on stderr about once a second until every client thread is done.
+/// The Stream consumer lag as the main thread sampled it (`stream-keepup`).
+#[derive(Debug, Default, Clone, Copy)]
+struct LagSamples {
+    /// The first sample in the measured window.
+    start: Option<u64>,
+    /// The largest sample in the measured window.
+    max: u64,
+}
+
+/// Prints a progress line on stderr about once a second until every client thread is done;
+/// samples the Stream consumer lag every 20 ms.
 fn progress<T>(
     shared: &Shared,
     handles: &[std::thread::JoinHandle<T>],
     started: Instant,
     args: &LoadArgs,
     scenario: Scenario,
-) {
+) -> LagSamples {
+    let mut lag = LagSamples::default();
     let tty = std::io::stderr().is_terminal();
     let total =
         args.requests.map_or_else(|| format!("{:.0}s", args.warmup + args.duration), |n| format!("{n} req"));
@@ -213,6 +240,13 @@ fn progress<T>(
     while !handles.iter().all(|h| h.is_finished()) {
         std::thread::sleep(Duration::from_millis(20));
         let now = Instant::now();
+        let elapsed = now.duration_since(started).as_secs_f64();
+        let warming = args.requests.is_none() && elapsed < args.warmup;
+        let lag_now = shared.lag().max(0) as u64;
+        if !warming {
+            lag.start.get_or_insert(lag_now);
+            lag.max = lag.max.max(lag_now);
+        }
         if now < next_tick {
             continue;
         }
@@ -220,10 +254,13 @@ fn progress<T>(
         let ops = shared.progress_ops.load(Ordering::Relaxed);
         let errors = shared.progress_errors.load(Ordering::Relaxed);
         let rate = (ops - last_ops) as f64 / now.duration_since(last_at).as_secs_f64();
-        let elapsed = now.duration_since(started).as_secs_f64();
-        let warming = args.requests.is_none() && elapsed < args.warmup;
+        let lag_text = if scenario == Scenario::StreamKeepup {
+            format!("  published {}  lag {lag_now}", shared.published.load(Ordering::Relaxed))
+        } else {
+            String::new()
+        };
         let line = format!(
-            "{} [{elapsed:5.1}s/{total}] {rate:>10.0} ops/s  total {ops}  errors {errors}{}",
+            "{} [{elapsed:5.1}s/{total}] {rate:>10.0} ops/s  total {ops}{lag_text}  errors {errors}{}",
             scenario.name(),
             if warming { "  (warm-up)" } else { "" }
         );
@@ -238,4 +275,5 @@ fn progress<T>(
     if tty {
         eprintln!();
     }
+    lag
 }

@@ -8,6 +8,11 @@
 //! over the noise: its ratio must hold for the worst pair of runs too (smallest numerator over
 //! largest denominator); a median that passes while the worst pair does not is reported as
 //! "within noise".
+//!
+//! Two Stream measurements have rows of their own besides: `stream-keepup` (a `nexo-bench`
+//! result with `produced_per_s`, `consumed_per_s`, lags and `keeps_up`) and the start-up
+//! recovery of `scripts/stream-recovery.sh` (rows named `recovery-*` whose result has
+//! `recovery_s`, `bytes`, `messages`, `recovered_messages`, `topics`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -265,7 +270,134 @@ pub fn checks(rows: &[Row]) -> Vec<Check> {
                 });
             }
         }
+        out.extend(keepup_check(row("stream-keepup", None), b));
+        for r in rows.iter().filter(|r| r.binary == b && r.name.starts_with("recovery-")) {
+            out.extend(recovery_check(r));
+        }
         out.extend(memory_checks(rows, b));
+    }
+    out
+}
+
+/// Whether a run's result says `keeps_up: true`.
+fn kept_up(run: &serde_json::Value) -> bool {
+    run.get("keeps_up").and_then(serde_json::Value::as_bool) == Some(true)
+}
+
+/// The group consumer keeps up with producers at half their maximum rate (`stream-keepup`): met
+/// when every run kept up, within noise when most did. The value is what was consumed per second
+/// over the rate asked for (over what was produced, for a closed-loop run): below 1 either the
+/// consumers fell behind or their load held the producers back.
+fn keepup_check(row: Option<&Row>, binary: &str) -> Option<Check> {
+    let row = row?;
+    let ratios: Vec<f64> = row
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let asked = r.get("rate").and_then(serde_json::Value::as_f64);
+            let p = asked.or_else(|| r.get("produced_per_s")?.as_f64())?;
+            let c = r.get("consumed_per_s")?.as_f64()?;
+            (p > 0.0).then(|| c / p)
+        })
+        .collect();
+    let worst = ratios.iter().copied().reduce(f64::min)?;
+    let value = median(ratios)?;
+    let kept = row.runs.iter().filter(|r| kept_up(r)).count();
+    let verdict = if kept == row.runs.len() {
+        "met"
+    } else if 2 * kept > row.runs.len() {
+        "within noise"
+    } else {
+        "not met"
+    };
+    Some(Check {
+        target: "Stream group consumer keeps up at half the producer's maximum (value: consumed / rate)"
+            .into(),
+        binary: binary.into(),
+        value,
+        worst,
+        verdict,
+    })
+}
+
+/// Recovery seconds: met below 3 s in every run. The target names the size really recovered.
+fn recovery_check(row: &Row) -> Option<Check> {
+    let secs = row.values("recovery_s");
+    let worst = secs.iter().copied().reduce(f64::max)?;
+    let value = median(secs)?;
+    let verdict = if worst < 3.0 {
+        "met"
+    } else if value < 3.0 {
+        "within noise"
+    } else {
+        "not met"
+    };
+    let how = match row.name.as_str() {
+        "recovery-after-sigkill" => "after SIGKILL".to_string(),
+        "recovery-after-sigterm" => "after SIGTERM".to_string(),
+        other => other.strip_prefix("recovery-").unwrap_or(other).replace('-', " "),
+    };
+    let size = row.median("bytes").map_or("?".into(), size_text);
+    Some(Check {
+        target: format!("Stream recovery of {size} < 3 s, {how} (value: s)"),
+        binary: row.binary.clone(),
+        value,
+        worst,
+        verdict,
+    })
+}
+
+/// Bytes as `1.00 GiB` / `256 MiB`.
+pub fn size_text(bytes: f64) -> String {
+    if bytes >= f64::from(1u32 << 30) {
+        format!("{:.2} GiB", bytes / f64::from(1u32 << 30))
+    } else {
+        format!("{:.0} MiB", bytes / f64::from(1u32 << 20))
+    }
+}
+
+/// The Stream table: `stream-keepup` rates and lags, and start-up recovery.
+pub fn stream_table(rows: &[Row]) -> String {
+    let keepup: Vec<&Row> = rows.iter().filter(|r| r.median("produced_per_s").is_some()).collect();
+    let recovery: Vec<&Row> = rows.iter().filter(|r| r.median("recovery_s").is_some()).collect();
+    if keepup.is_empty() && recovery.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("| measurement | binary | command | result |\n|---|---|---|---|\n");
+    let n = |r: &Row, field: &str| thousands(r.median(field).unwrap_or(0.0));
+    for r in keepup {
+        let kept = r.runs.iter().filter(|run| kept_up(run)).count();
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | asked {}/s, produced {}/s, consumed {}/s; lag start / max / end {} / {} / {} \
+             messages; publish → fetch p50 {} ms, p99 {} ms; kept up in {kept} of {} runs |",
+            r.name,
+            r.binary,
+            r.command,
+            r.median("rate").map_or("–".into(), thousands),
+            n(r, "produced_per_s"),
+            n(r, "consumed_per_s"),
+            n(r, "start_lag"),
+            n(r, "max_lag"),
+            n(r, "final_lag"),
+            ms(r.median("p50_us")),
+            ms(r.median("p99_us")),
+            r.runs.len()
+        );
+    }
+    for r in recovery {
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} in {} topics ({} messages, {} after the restart): ready after {:.2} s |",
+            r.name,
+            r.binary,
+            r.command,
+            r.median("bytes").map_or("?".into(), size_text),
+            n(r, "topics"),
+            n(r, "messages"),
+            n(r, "recovered_messages"),
+            r.median("recovery_s").unwrap_or(0.0)
+        );
     }
     out
 }
@@ -360,6 +492,10 @@ pub fn run(args: &ReportArgs) -> ExitCode {
     if !checks.is_empty() {
         println!("{}", checks_table(&checks));
     }
+    let stream = stream_table(&rows);
+    if !stream.is_empty() {
+        println!("{stream}");
+    }
     let mem = memory_table(&rows);
     if !mem.is_empty() {
         println!("{mem}");
@@ -442,6 +578,84 @@ mod tests {
         ];
         let c = checks(&rows(noisy));
         assert_eq!(c[0].verdict, "within noise", "{c:?}");
+    }
+
+    fn keepup(binary: &str, produced: f64, consumed: f64, keeps_up: bool) -> Record {
+        Record {
+            name: "stream-keepup".into(),
+            binary: binary.into(),
+            fsync: "never".into(),
+            command: "nexo-bench stream-keepup --rate 100000 --duration 5".into(),
+            result: serde_json::json!({
+                "throughput": consumed, "rate": 100000.0, "p50_us": 1500.0, "p99_us": 4000.0,
+                "p999_us": 5000.0, "max_us": 6000.0, "errors": 0,
+                "produced_per_s": produced, "consumed_per_s": consumed,
+                "start_lag": 10, "max_lag": 900, "final_lag": 20, "keeps_up": keeps_up
+            }),
+        }
+    }
+
+    fn recovery(name: &str, secs: f64) -> Record {
+        Record {
+            name: name.into(),
+            binary: "nexo".into(),
+            fsync: "never".into(),
+            command: "scripts/stream-recovery.sh".into(),
+            result: serde_json::json!({
+                "recovery_s": secs, "bytes": 1u64 << 30, "messages": 16384, "recovered_messages": 16384,
+                "topics": 4
+            }),
+        }
+    }
+
+    #[test]
+    fn keepup_rows_and_target() {
+        let records = vec![
+            rec("echo", "nexo", "never", 1000.0),
+            keepup("nexo", 100_000.0, 99_000.0, true),
+            keepup("nexo", 100_000.0, 100_500.0, true),
+            keepup("nexo", 100_000.0, 97_000.0, true),
+            keepup("nexo-tokio", 100_000.0, 99_000.0, true),
+            keepup("nexo-tokio", 100_000.0, 80_000.0, false),
+            keepup("nexo-tokio", 100_000.0, 70_000.0, false),
+        ];
+        let rows = rows(records);
+        let table = throughput_table(&rows);
+        assert!(
+            table.contains("| stream-keepup | nexo | never | `nexo-bench stream-keepup --rate 100000 --duration 5` | 99,000 |"),
+            "{table}"
+        );
+        assert!(table.contains("| 0 | – |"), "a fixed-rate row has no ratio to echo: {table}");
+        let c = checks(&rows);
+        let k: Vec<&Check> = c.iter().filter(|c| c.target.contains("keeps up")).collect();
+        assert_eq!(k.len(), 2);
+        assert_eq!((k[0].binary.as_str(), k[0].verdict), ("nexo", "met"));
+        assert!((k[0].value - 0.99).abs() < 1e-9 && (k[0].worst - 0.97).abs() < 1e-9, "{:?}", k[0]);
+        assert!((k[1].value - 0.8).abs() < 1e-9 && (k[1].worst - 0.7).abs() < 1e-9, "{:?}", k[1]);
+        assert_eq!((k[1].binary.as_str(), k[1].verdict), ("nexo-tokio", "not met"));
+        let t = stream_table(&rows);
+        assert!(t.contains("| stream-keepup | nexo | `nexo-bench stream-keepup --rate 100000 --duration 5` | asked 100,000/s, produced 100,000/s, consumed 99,000/s; lag start / max / end 10 / 900 / 20 messages; publish → fetch p50 1.500 ms, p99 4.000 ms; kept up in 3 of 3 runs |"), "{t}");
+        assert!(t.contains("kept up in 1 of 3 runs"), "{t}");
+    }
+
+    #[test]
+    fn recovery_rows_and_target() {
+        let rows = rows(vec![
+            rec("echo", "nexo", "never", 1000.0),
+            recovery("recovery-after-sigterm", 1.25),
+            recovery("recovery-after-sigkill", 3.5),
+        ]);
+        assert!(!throughput_table(&rows).contains("recovery"), "no throughput, no throughput row");
+        let c = checks(&rows);
+        let term = c.iter().find(|c| c.target.contains("SIGTERM")).unwrap();
+        assert_eq!(term.target, "Stream recovery of 1.00 GiB < 3 s, after SIGTERM (value: s)");
+        assert_eq!((term.value, term.verdict), (1.25, "met"));
+        let kill = c.iter().find(|c| c.target.contains("SIGKILL")).unwrap();
+        assert_eq!(kill.verdict, "not met");
+        let t = stream_table(&rows);
+        assert!(t.contains("| recovery-after-sigterm | nexo | `scripts/stream-recovery.sh` | 1.00 GiB in 4 topics (16,384 messages, 16,384 after the restart): ready after 1.25 s |"), "{t}");
+        assert_eq!(size_text(268_435_456.0), "256 MiB");
+        assert_eq!(stream_table(&rows[..1]), "", "nothing to show");
     }
 
     #[test]

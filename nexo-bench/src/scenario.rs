@@ -43,6 +43,8 @@ pub enum Scenario {
     StreamPublish,
     /// Stream PUBLISH + FETCH + ACK.
     StreamCycle,
+    /// Stream producers (fixed rate or closed loop) and long-polling group consumers.
+    StreamKeepup,
 }
 
 impl Scenario {
@@ -60,6 +62,7 @@ impl Scenario {
             Self::QueueCycle => "queue-cycle",
             Self::StreamPublish => "stream-publish",
             Self::StreamCycle => "stream-cycle",
+            Self::StreamKeepup => "stream-keepup",
         }
     }
 
@@ -160,6 +163,8 @@ pub enum Expect {
     StreamSeq,
     /// A Stream FETCH batch whose sequences must be acked.
     StreamBatch,
+    /// A Stream ACK (OK): one message consumed.
+    StreamAck,
     /// A Stream JOIN result (set-up only).
     Joined,
 }
@@ -213,12 +218,14 @@ pub enum Gen {
         /// Key choice.
         rng: Rng,
     },
-    /// Pub/Sub PUBLISH with the send time in the payload's first 8 bytes.
+    /// Pub/Sub or Stream PUBLISH with the send time in the payload's first 8 bytes.
     Publish {
         /// The frame.
         template: Template,
         /// Offset of the timestamp from the frame start.
         stamp_at: usize,
+        /// Reply kind (`Done` for Pub/Sub, `StreamSeq` for a Stream topic).
+        expect: Expect,
     },
     /// Receives pushes only; sends nothing after set-up.
     Subscriber,
@@ -253,13 +260,37 @@ pub enum Gen {
         /// Sequences to ack.
         acks: VecDeque<u64>,
     },
+    /// A group member consuming a Stream topic: one long-polling FETCH at a time; every message
+    /// it returns is ACKed (all acks go out before the next FETCH, so the server frees the
+    /// group's pending slots first). The member comes from the set-up JOIN.
+    StreamConsumer {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// FETCH `limit`.
+        limit: u32,
+        /// FETCH `wait_ms`.
+        wait_ms: u32,
+        /// FETCH frame (known after JOIN).
+        fetch: Option<Template>,
+        /// ACK frame (known after JOIN; seq patched).
+        ack: Option<Template>,
+        /// Whether a FETCH is awaiting its reply.
+        fetching: bool,
+        /// Sequences to ack.
+        acks: VecDeque<u64>,
+        /// Send times carried by the messages of the last FETCH reply (drained by the runner).
+        stamps: Vec<u64>,
+    },
 }
 
 impl Gen {
     /// Appends the next request with id `id`, stamped `send_ns` where the scenario carries a time;
-    /// returns what its reply should be.
-    pub fn next(&mut self, out: &mut BytesMut, id: u32, send_ns: u64) -> Expect {
-        match self {
+    /// returns what its reply should be, or `None` when it has nothing to send now (a consumer
+    /// waiting for its FETCH).
+    pub fn next(&mut self, out: &mut BytesMut, id: u32, send_ns: u64) -> Option<Expect> {
+        Some(match self {
             Self::Fixed { template, expect } => {
                 template.emit(out, id);
                 *expect
@@ -272,12 +303,12 @@ impl Gen {
                 write_digits(&mut out[at..at + KEY_DIGITS], key);
                 if is_get { Expect::Get } else { Expect::Done }
             }
-            Self::Publish { template, stamp_at } => {
+            Self::Publish { template, stamp_at, expect } => {
                 let at = template.emit(out, id) + *stamp_at;
                 out[at..at + 8].copy_from_slice(&send_ns.to_le_bytes());
-                Expect::Done
+                *expect
             }
-            Self::Subscriber => Expect::Done,
+            Self::Subscriber => return None,
             Self::QueueCycle { push, consume, ack, consumes_owed, acks } => {
                 if let Some(msg_id) = acks.pop_front() {
                     let at = ack.emit(out, id) + HEADER_LEN;
@@ -295,9 +326,8 @@ impl Gen {
             Self::StreamCycle { publish, fetch, ack, fetches_owed, acks, .. } => {
                 if let (Some(seq), Some(ack)) = (acks.front().copied(), ack.as_ref()) {
                     acks.pop_front();
-                    let end = ack.emit(out, id) + ack.len();
-                    out[end - 8..end].copy_from_slice(&seq.to_be_bytes());
-                    Expect::Done
+                    emit_ack(ack, out, id, seq);
+                    Expect::StreamAck
                 } else if let (true, Some(fetch)) = (*fetches_owed > 0, fetch.as_ref()) {
                     *fetches_owed -= 1;
                     fetch.emit(out, id);
@@ -307,6 +337,27 @@ impl Gen {
                     Expect::StreamSeq
                 }
             }
+            Self::StreamConsumer { fetch, ack, fetching, acks, .. } => {
+                if let (Some(seq), Some(ack)) = (acks.front().copied(), ack.as_ref()) {
+                    acks.pop_front();
+                    emit_ack(ack, out, id, seq);
+                    Expect::StreamAck
+                } else if let (false, Some(fetch)) = (*fetching, fetch.as_ref()) {
+                    *fetching = true;
+                    fetch.emit(out, id);
+                    Expect::StreamBatch
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+
+    /// Hands the send times carried by the messages of the last FETCH reply to `f` (stream
+    /// consumers; nothing for the other generators).
+    pub fn drain_stamps(&mut self, mut f: impl FnMut(u64)) {
+        if let Self::StreamConsumer { stamps, .. } = self {
+            stamps.drain(..).for_each(&mut f);
         }
     }
 
@@ -362,35 +413,59 @@ impl Gen {
             },
             Expect::StreamBatch => match Reply::decode(status_byte, payload, ReplyKind::StreamMessages) {
                 Ok(Reply::StreamMessages(messages)) => {
-                    if let Self::StreamCycle { acks, fetches_owed, .. } = self {
-                        if messages.is_empty() {
-                            *fetches_owed += 1;
+                    match self {
+                        Self::StreamCycle { acks, fetches_owed, .. } => {
+                            if messages.is_empty() {
+                                *fetches_owed += 1;
+                            }
+                            acks.extend(messages.iter().map(|m| m.seq));
                         }
-                        acks.extend(messages.iter().map(|m| m.seq));
+                        Self::StreamConsumer { acks, fetching, stamps, .. } => {
+                            *fetching = false;
+                            acks.extend(messages.iter().map(|m| m.seq));
+                            stamps.extend(messages.iter().filter_map(|m| payload_stamp(&m.payload)));
+                        }
+                        _ => {}
                     }
                     if messages.is_empty() { Outcome::Miss } else { Outcome::Ok }
                 }
-                other => Outcome::Error(format!("bad FETCH reply: {other:?}")),
+                other => {
+                    if let Self::StreamConsumer { fetching, .. } = self {
+                        *fetching = false;
+                    }
+                    Outcome::Error(format!("bad FETCH reply: {other:?}"))
+                }
+            },
+            Expect::StreamAck => match status_byte {
+                status::OK | status::DATA => Outcome::Ok,
+                other => Outcome::Error(format!("unexpected status {other:#04x}")),
             },
             Expect::Joined => match Reply::decode(status_byte, payload, ReplyKind::Joined) {
                 Ok(Reply::Joined { generation, consumer_id, .. }) => {
-                    if let Self::StreamCycle { topic, group, fetch, ack, .. } = self {
-                        *fetch = Some(Template::of(&Request::Stream(StreamRequest::Fetch {
-                            topic: topic.clone(),
-                            group: group.clone(),
-                            consumer_id: consumer_id.clone(),
-                            generation,
-                            limit: 1,
-                            wait_ms: 0,
-                        })));
-                        *ack = Some(Template::of(&Request::Stream(StreamRequest::Ack {
-                            topic: topic.clone(),
-                            group: group.clone(),
-                            consumer_id,
-                            generation,
-                            seq: 0,
-                        })));
-                    }
+                    let (topic, group, fetch, ack, limit, wait_ms) = match self {
+                        Self::StreamCycle { topic, group, fetch, ack, .. } => {
+                            (topic, group, fetch, ack, 1, 0)
+                        }
+                        Self::StreamConsumer { topic, group, fetch, ack, limit, wait_ms, .. } => {
+                            (topic, group, fetch, ack, *limit, *wait_ms)
+                        }
+                        _ => return Outcome::Ok,
+                    };
+                    *fetch = Some(Template::of(&Request::Stream(StreamRequest::Fetch {
+                        topic: topic.clone(),
+                        group: group.clone(),
+                        consumer_id: consumer_id.clone(),
+                        generation,
+                        limit,
+                        wait_ms,
+                    })));
+                    *ack = Some(Template::of(&Request::Stream(StreamRequest::Ack {
+                        topic: topic.clone(),
+                        group: group.clone(),
+                        consumer_id,
+                        generation,
+                        seq: 0,
+                    })));
                     Outcome::Ok
                 }
                 other => Outcome::Error(format!("bad JOIN reply: {other:?}")),
@@ -402,8 +477,18 @@ impl Gen {
 /// Send time carried by a push of the Pub/Sub scenarios (first 8 payload bytes after the topic).
 pub fn push_stamp(payload: &[u8]) -> Option<u64> {
     let topic_len = u32::from_be_bytes(payload.get(..4)?.try_into().ok()?) as usize;
-    let at = 4 + topic_len;
-    Some(u64::from_le_bytes(payload.get(at..at + 8)?.try_into().ok()?))
+    payload_stamp(payload.get(4 + topic_len..)?)
+}
+
+/// Send time carried in the first 8 bytes of a message body (little-endian nanoseconds).
+pub fn payload_stamp(body: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(body.get(..8)?.try_into().ok()?))
+}
+
+/// Appends a copy of the ACK template with id `id` acknowledging `seq` (its last field).
+fn emit_ack(ack: &Template, out: &mut BytesMut, id: u32, seq: u64) {
+    let end = ack.emit(out, id) + ack.len();
+    out[end - 8..end].copy_from_slice(&seq.to_be_bytes());
 }
 
 /// One connection of a run.
@@ -413,18 +498,38 @@ pub struct ConnPlan {
     pub gen_: Gen,
     /// Requests before the load (pipelined; all must succeed).
     pub setup: Vec<SetupItem>,
-    /// Whether it sends requests during the load.
+    /// Whether it sends requests of its own during the load (on the `--rate` schedule, within
+    /// its `--requests` quota).
     pub requester: bool,
-    /// Whether its answered requests are the scenario's operations (else pushes are).
-    pub counts_replies: bool,
+    /// Whether it sends requests in answer to replies (a stream consumer's FETCH and ACKs):
+    /// outside the rate schedule and the quotas.
+    pub reacts: bool,
+    /// Which of its answered requests are the scenario's operations (pushes count through
+    /// `fed_by`).
+    pub counts: Counts,
+    /// In-flight cap instead of `--pipeline` (a consumer acks a whole FETCH batch at once).
+    pub cap: Option<u32>,
     /// Index among the requesting connections (fixed-rate staggering, quotas).
     pub requester_index: u32,
-    /// Subscribers: whose publishes reach it (to know when a `--requests` run is complete).
+    /// Subscribers and consumers: whose publishes reach it (to know when a `--requests` run is
+    /// complete).
     pub fed_by: Feed,
     /// `--requests` mode: requests this connection sends (requesters).
     pub quota: Option<u64>,
-    /// `--requests` mode: pushes this connection waits for (subscribers).
-    pub expected_pushes: Option<u64>,
+    /// `--requests` mode: deliveries this connection waits for (pushes for a subscriber,
+    /// acknowledged messages for a stream consumer).
+    pub expected_deliveries: Option<u64>,
+}
+
+/// Which answered requests of a connection count as operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counts {
+    /// Every answered request.
+    Replies,
+    /// Answered Stream ACKs (messages consumed).
+    Acks,
+    /// None (publishers, subscribers).
+    Nothing,
 }
 
 /// Which publishers' messages reach a subscriber.
@@ -443,9 +548,9 @@ pub enum Feed {
 pub struct Plan {
     /// The connections.
     pub conns: Vec<ConnPlan>,
-    /// How many of them send requests during the load.
+    /// How many of them send requests of their own during the load.
     pub requesters: u32,
-    /// `requests` or `deliveries`.
+    /// `requests`, `deliveries` or `messages` (consumed).
     pub unit: &'static str,
 }
 
@@ -458,11 +563,13 @@ fn requester(gen_: Gen, setup: Vec<SetupItem>, index: u32) -> ConnPlan {
         gen_,
         setup,
         requester: true,
-        counts_replies: true,
+        reacts: false,
+        counts: Counts::Replies,
+        cap: None,
         requester_index: index,
         fed_by: Feed::Nobody,
         quota: None,
-        expected_pushes: None,
+        expected_deliveries: None,
     }
 }
 
@@ -472,11 +579,13 @@ fn subscriber(pattern: &str, fed_by: Feed) -> ConnPlan {
         gen_: Gen::Subscriber,
         setup: vec![SetupItem::new(sub, Expect::Done)],
         requester: false,
-        counts_replies: false,
+        reacts: false,
+        counts: Counts::Nothing,
+        cap: None,
         requester_index: 0,
         fed_by,
         quota: None,
-        expected_pushes: None,
+        expected_deliveries: None,
     }
 }
 
@@ -489,9 +598,60 @@ fn publisher(topic: &str, size: usize, index: u32) -> ConnPlan {
         payload: body,
     }));
     let stamp_at = template.len() - len;
-    let mut plan = requester(Gen::Publish { template, stamp_at }, Vec::new(), index);
-    plan.counts_replies = false;
+    let mut plan = requester(Gen::Publish { template, stamp_at, expect: Expect::Done }, Vec::new(), index);
+    plan.counts = Counts::Nothing;
     plan
+}
+
+/// A Stream producer of `stream-keepup`: creates `topic`, publishes stamped messages to it.
+fn stream_producer(topic: &str, size: usize, index: u32) -> ConnPlan {
+    let create = Request::Stream(StreamRequest::Create {
+        topic: topic.to_string(),
+        options: StreamOptions::default(),
+    });
+    let body = payload(size, 8);
+    let len = body.len();
+    let template =
+        Template::of(&Request::Stream(StreamRequest::Publish { topic: topic.to_string(), payload: body }));
+    let stamp_at = template.len() - len;
+    let gen_ = Gen::Publish { template, stamp_at, expect: Expect::StreamSeq };
+    let mut plan = requester(gen_, vec![SetupItem::new(create, Expect::Done)], index);
+    plan.counts = Counts::Nothing;
+    plan
+}
+
+/// A Stream consumer of `stream-keepup`: creates `topic` (the producer may not have yet) and
+/// joins `group`, then fetches and acks; fed by producer `index`.
+fn stream_consumer(topic: &str, group: &str, args: &LoadArgs, index: u32) -> ConnPlan {
+    let create = Request::Stream(StreamRequest::Create {
+        topic: topic.to_string(),
+        options: StreamOptions::default(),
+    });
+    let join = Request::Stream(StreamRequest::Join { group: group.to_string(), topic: topic.to_string() });
+    ConnPlan {
+        gen_: Gen::StreamConsumer {
+            topic: topic.to_string(),
+            group: group.to_string(),
+            limit: args.fetch_limit,
+            wait_ms: args.fetch_wait_ms,
+            fetch: None,
+            ack: None,
+            fetching: false,
+            acks: VecDeque::new(),
+            stamps: Vec::new(),
+        },
+        // CREATE is answered OK when the topic exists already (idempotent), so the order of
+        // the producer's and the consumer's set-up does not matter.
+        setup: vec![SetupItem::new(create, Expect::Done), SetupItem::new(join, Expect::Joined)],
+        requester: false,
+        reacts: true,
+        counts: Counts::Acks,
+        cap: Some(args.pipeline.max(args.fetch_limit.saturating_add(1))),
+        requester_index: 0,
+        fed_by: Feed::One(index),
+        quota: None,
+        expected_deliveries: None,
+    }
 }
 
 fn store_gen(args: &LoadArgs, get_percent: u8, index: u32) -> Gen {
@@ -534,7 +694,7 @@ impl Plan {
             if c.requester {
                 c.quota = Some(quota_of(c.requester_index));
             }
-            c.expected_pushes = match c.fed_by {
+            c.expected_deliveries = match c.fed_by {
                 Feed::Nobody => None,
                 Feed::One(i) => Some(quota_of(i)),
                 Feed::All => Some(total),
@@ -648,9 +808,21 @@ pub fn plan(scenario: Scenario, args: &LoadArgs, tag: &str) -> Plan {
                 conns.push(requester(gen_, setup, i));
             }
         }
+        Scenario::StreamKeepup => {
+            for i in 0..n {
+                let topic = format!("bench-{tag}-{i}");
+                let group = format!("g-{tag}-{i}");
+                conns.push(stream_consumer(&topic, &group, args, i));
+                conns.push(stream_producer(&topic, args.size, i));
+            }
+        }
     }
     let requesters = conns.iter().filter(|c| c.requester).count() as u32;
-    let unit = if scenario.counts_deliveries() { "deliveries" } else { "requests" };
+    let unit = match scenario {
+        Scenario::StreamKeepup => "messages",
+        s if s.counts_deliveries() => "deliveries",
+        _ => "requests",
+    };
     Plan { conns, requesters, unit }
 }
 
@@ -685,7 +857,7 @@ mod tests {
         let mut out = BytesMut::new();
         let (mut gets, mut sets) = (0, 0);
         for id in 0..200u32 {
-            let expect = g.next(&mut out, id, 0);
+            let expect = g.next(&mut out, id, 0).unwrap();
             let (got_id, req) = decode_one(&mut out);
             assert_eq!(got_id, id);
             let key = match (&req, expect) {
@@ -734,11 +906,11 @@ mod tests {
         let g = &mut p.conns[0].gen_;
         let mut out = BytesMut::new();
         // Nothing owed: a PUSH, and another while its OK has not come.
-        assert_eq!(g.next(&mut out, 1, 0), Expect::Pushed);
+        assert_eq!(g.next(&mut out, 1, 0), Some(Expect::Pushed));
         assert!(matches!(decode_one(&mut out).1, Request::Queue(QueueRequest::Push { .. })));
         // Its OK makes one CONSUME owed.
         assert_eq!(g.on_reply(Expect::Pushed, status::OK, &Bytes::new()), Outcome::Ok);
-        assert_eq!(g.next(&mut out, 2, 0), Expect::QueueBatch);
+        assert_eq!(g.next(&mut out, 2, 0), Some(Expect::QueueBatch));
         assert!(matches!(decode_one(&mut out).1, Request::Queue(QueueRequest::Consume { .. })));
         let batch = Reply::QueueMessages(vec![nexo_proto::reply::QueueMessage {
             id: [9; 16],
@@ -748,7 +920,7 @@ mod tests {
         batch.encode(2, &mut enc);
         let frame = split_frame(&mut enc, u32::MAX).unwrap().unwrap();
         assert_eq!(g.on_reply(Expect::QueueBatch, frame.header.meta, &frame.payload), Outcome::Ok);
-        assert_eq!(g.next(&mut out, 3, 0), Expect::Done);
+        assert_eq!(g.next(&mut out, 3, 0), Some(Expect::Done));
         match decode_one(&mut out).1 {
             Request::Queue(QueueRequest::Ack { id, name }) => {
                 assert_eq!(id, [9; 16]);
@@ -795,11 +967,101 @@ mod tests {
         p.assign_quotas(10);
         let quotas: Vec<u64> = p.conns.iter().filter_map(|c| c.quota).collect();
         assert_eq!(quotas, vec![4, 3, 3]);
-        let expected: Vec<u64> = p.conns.iter().filter_map(|c| c.expected_pushes).collect();
+        let expected: Vec<u64> = p.conns.iter().filter_map(|c| c.expected_deliveries).collect();
         assert_eq!(expected, vec![4, 3, 3], "each subscriber waits for its own publisher");
         let mut p = plan(Scenario::PubSubFanout, &args(&["--subscribers", "2"]), "t");
         p.assign_quotas(10);
-        assert_eq!(p.conns.iter().filter_map(|c| c.expected_pushes).collect::<Vec<_>>(), vec![10, 10]);
+        assert_eq!(p.conns.iter().filter_map(|c| c.expected_deliveries).collect::<Vec<_>>(), vec![10, 10]);
+    }
+
+    fn reply_frame(reply: &Reply) -> (u8, Bytes) {
+        let mut enc = BytesMut::new();
+        reply.encode(1, &mut enc);
+        let frame = split_frame(&mut enc, u32::MAX).unwrap().unwrap();
+        (frame.header.meta, frame.payload)
+    }
+
+    #[test]
+    fn keepup_pairs_a_consumer_with_each_producer() {
+        let a = args(&["--connections", "3", "--fetch-limit", "40", "--pipeline", "8"]);
+        let mut p = plan(Scenario::StreamKeepup, &a, "t");
+        assert_eq!((p.conns.len(), p.requesters, p.unit), (6, 3, "messages"));
+        let consumers: Vec<&ConnPlan> = p.conns.iter().filter(|c| c.reacts).collect();
+        assert_eq!(consumers.len(), 3);
+        for c in &consumers {
+            assert!(!c.requester, "consumers are outside the rate split");
+            assert_eq!(c.counts, Counts::Acks);
+            assert_eq!(c.cap, Some(41), "a whole batch of acks plus the next FETCH");
+            assert_eq!(c.setup.len(), 2, "CREATE then JOIN");
+        }
+        p.assign_quotas(10);
+        let quotas: Vec<u64> = p.conns.iter().filter_map(|c| c.quota).collect();
+        assert_eq!(quotas, vec![4, 3, 3]);
+        let expected: Vec<u64> = p.conns.iter().filter_map(|c| c.expected_deliveries).collect();
+        assert_eq!(expected, vec![4, 3, 3], "each consumer waits for its own producer's messages");
+    }
+
+    #[test]
+    fn keepup_producer_stamps_its_messages() {
+        let a = args(&["--connections", "1", "--size", "2"]);
+        let mut p = plan(Scenario::StreamKeepup, &a, "t");
+        let producer = p.conns.iter_mut().find(|c| c.requester).unwrap();
+        let mut out = BytesMut::new();
+        assert_eq!(producer.gen_.next(&mut out, 5, 987_654_321), Some(Expect::StreamSeq));
+        let Request::Stream(StreamRequest::Publish { topic, payload }) = decode_one(&mut out).1 else {
+            panic!()
+        };
+        assert_eq!(topic, "bench-t-0");
+        assert_eq!(payload.len(), 8, "at least the 8-byte stamp");
+        assert_eq!(payload_stamp(&payload), Some(987_654_321));
+        assert_eq!(payload_stamp(b"short"), None);
+    }
+
+    #[test]
+    fn keepup_consumer_fetches_then_acks_the_batch() {
+        let a = args(&["--connections", "1", "--fetch-limit", "10", "--fetch-wait-ms", "250"]);
+        let mut p = plan(Scenario::StreamKeepup, &a, "t");
+        let consumer = p.conns.iter_mut().find(|c| c.reacts).unwrap();
+        let g = &mut consumer.gen_;
+        let mut out = BytesMut::new();
+        assert_eq!(g.next(&mut out, 1, 0), None, "nothing before JOIN is answered");
+        let (st, body) =
+            reply_frame(&Reply::Joined { ack_floor: 0, generation: 3, consumer_id: "m1".into() });
+        assert_eq!(g.on_reply(Expect::Joined, st, &body), Outcome::Ok);
+        assert_eq!(g.next(&mut out, 2, 0), Some(Expect::StreamBatch));
+        match decode_one(&mut out).1 {
+            Request::Stream(StreamRequest::Fetch { consumer_id, generation, limit, wait_ms, .. }) => {
+                assert_eq!((consumer_id.as_str(), generation, limit, wait_ms), ("m1", 3, 10, 250));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(g.next(&mut out, 3, 0), None, "one FETCH at a time");
+        let message = |seq: u64, stamp: u64| nexo_proto::reply::StreamMessage {
+            seq,
+            timestamp_ms: 0,
+            payload: Bytes::copy_from_slice(&stamp.to_le_bytes()),
+        };
+        let (st, body) = reply_frame(&Reply::StreamMessages(vec![message(7, 100), message(8, 200)]));
+        assert_eq!(g.on_reply(Expect::StreamBatch, st, &body), Outcome::Ok);
+        let mut stamps = Vec::new();
+        g.drain_stamps(|s| stamps.push(s));
+        assert_eq!(stamps, vec![100, 200]);
+        for seq in [7u64, 8] {
+            assert_eq!(g.next(&mut out, 10, 0), Some(Expect::StreamAck));
+            match decode_one(&mut out).1 {
+                Request::Stream(StreamRequest::Ack { seq: got, consumer_id, .. }) => {
+                    assert_eq!((got, consumer_id.as_str()), (seq, "m1"));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(g.next(&mut out, 11, 0), Some(Expect::StreamBatch), "the next FETCH after the acks");
+        decode_one(&mut out);
+        // A long-poll that ran out answers an empty batch: a miss, and fetching goes on.
+        let (st, body) = reply_frame(&Reply::StreamMessages(Vec::new()));
+        assert_eq!(g.on_reply(Expect::StreamBatch, st, &body), Outcome::Miss);
+        assert_eq!(g.next(&mut out, 12, 0), Some(Expect::StreamBatch));
+        assert_eq!(g.on_reply(Expect::StreamAck, status::OK, &Bytes::new()), Outcome::Ok);
     }
 
     #[test]

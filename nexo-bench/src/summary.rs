@@ -60,6 +60,85 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// `stream-keepup` keeps up when its consumers acknowledge at least this share of what the
+/// producers published in the window (and, at a fixed rate, the producers publish at least this
+/// share of the rate asked for: consumers that slow the producers down do not keep up) ...
+pub const KEEPUP_MIN_RATIO: f64 = 0.95;
+/// ... and the lag at the end is at most this many seconds of production.
+pub const KEEPUP_MAX_LAG_S: f64 = 0.5;
+
+/// What `stream-keepup` found: production against consumption, and the consumer lag.
+///
+/// The lag is the number of messages whose PUBLISH was answered and whose ACK was not yet
+/// (all topics together). Over the window it grows by exactly `produced − consumed`, so a
+/// consumed rate below the produced rate is a lag that grows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KeepUp {
+    /// PUBLISHes answered in the window.
+    pub produced: u64,
+    /// ACKs answered in the window.
+    pub consumed: u64,
+    /// `produced` per second.
+    pub produced_per_s: f64,
+    /// `consumed` per second.
+    pub consumed_per_s: f64,
+    /// Lag when the window opened (sampled).
+    pub start_lag: u64,
+    /// Largest lag sampled in the window (about every 20 ms).
+    pub max_lag: u64,
+    /// Lag at the end of the run (exact: everything published minus everything acked).
+    pub final_lag: u64,
+    /// Fixed rate only: whether the producers published at least 0.95 × `--rate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_reached: Option<bool>,
+    /// `consumed ≥ 0.95 × produced`, `final_lag` at most 0.5 s of production, and the rate
+    /// reached (when one was asked for).
+    pub keeps_up: bool,
+}
+
+impl KeepUp {
+    /// The figures of a window of `duration` seconds, at the fixed `rate` if one was asked for;
+    /// `lags` are (window start, largest sample, end of the run).
+    pub fn of(produced: u64, consumed: u64, duration: f64, rate: Option<f64>, lags: (u64, u64, u64)) -> Self {
+        let (start_lag, max_lag, final_lag) = lags;
+        let per_s = |n: u64| if duration > 0.0 { (n as f64 / duration).round() } else { 0.0 };
+        let produced_per_s = per_s(produced);
+        let rate_reached = rate.map(|r| produced_per_s >= KEEPUP_MIN_RATIO * r);
+        let keeps_up = produced > 0
+            && consumed as f64 >= KEEPUP_MIN_RATIO * produced as f64
+            && final_lag as f64 <= KEEPUP_MAX_LAG_S * produced_per_s
+            && rate_reached != Some(false);
+        Self {
+            produced,
+            consumed,
+            produced_per_s,
+            consumed_per_s: per_s(consumed),
+            start_lag,
+            max_lag: max_lag.max(final_lag),
+            final_lag,
+            rate_reached,
+            keeps_up,
+        }
+    }
+
+    /// The text report's line.
+    pub fn text(&self) -> String {
+        let behind = if self.rate_reached == Some(false) { " (below the rate asked for)" } else { "" };
+        format!(
+            "produced {:.0} msg/s{behind}, consumed {:.0} msg/s ({} / {}); consumer lag \
+             (published − acked): start {}, max {}, end {}; keeps up: {}",
+            self.produced_per_s,
+            self.consumed_per_s,
+            self.consumed,
+            self.produced,
+            self.start_lag,
+            self.max_lag,
+            self.final_lag,
+            if self.keeps_up { "yes" } else { "no" }
+        )
+    }
+}
+
 /// Everything one run reports; serialised as the final JSON line.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -96,6 +175,9 @@ pub struct Report {
     pub latency: Latency,
     /// Up to five distinct error texts.
     pub error_samples: Vec<String>,
+    /// `stream-keepup` only: production, consumption and lag.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub keepup: Option<KeepUp>,
 }
 
 impl Report {
@@ -135,6 +217,9 @@ impl Report {
         }
         if self.misses > 0 {
             out.push_str(&format!("  misses (NULL GETs, empty batches) {}", self.misses));
+        }
+        if let Some(k) = &self.keepup {
+            out.push_str(&format!("\n  {}", k.text()));
         }
         for sample in &self.error_samples {
             out.push_str(&format!("\n  error: {sample}"));
@@ -204,6 +289,7 @@ mod tests {
             misses: 0,
             latency: Latency::of(&h),
             error_samples: vec![],
+            keepup: None,
         };
         let v: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
         for key in [
@@ -226,5 +312,39 @@ mod tests {
         assert_eq!(v["throughput"], 500.0);
         assert!((v["p50_us"].as_f64().unwrap() - 250.0).abs() < 0.5);
         assert!(r.text().contains("500 requests/s"));
+        assert!(v.get("final_lag").is_none(), "keep-up fields only for stream-keepup");
+
+        let keepup = Report { keepup: Some(KeepUp::of(10_000, 9_990, 2.0, Some(5000.0), (5, 40, 12))), ..r };
+        let v: serde_json::Value = serde_json::from_str(&keepup.json()).unwrap();
+        assert_eq!(v["produced_per_s"], 5000.0);
+        assert_eq!(v["consumed_per_s"], 4995.0);
+        assert_eq!(v["final_lag"], 12);
+        assert_eq!(v["max_lag"], 40);
+        assert_eq!(v["keeps_up"], true);
+        assert_eq!(v["rate_reached"], true);
+        assert_eq!(v["throughput"], 500.0, "the common fields stay");
+        assert!(keepup.text().contains("keeps up: yes"), "{}", keepup.text());
+    }
+
+    #[test]
+    fn keeping_up_needs_the_rate_and_a_bounded_lag() {
+        // Consumed 96 % of 1000 msg/s over 10 s, 100 behind at the end: keeps up.
+        let k = KeepUp::of(10_000, 9_600, 10.0, None, (0, 150, 100));
+        assert_eq!((k.produced_per_s, k.consumed_per_s, k.rate_reached), (1000.0, 960.0, None));
+        assert!(k.keeps_up);
+        // 90 %: the lag grew by 1000 over the window.
+        assert!(!KeepUp::of(10_000, 9_000, 10.0, None, (0, 1_000, 1_000)).keeps_up);
+        // The rate is right but 0.6 s of production is still waiting at the end.
+        assert!(!KeepUp::of(10_000, 10_000, 10.0, None, (600, 700, 600)).keeps_up);
+        // Producers held back to 1000/s of the 2000/s asked for: not keeping up.
+        let slow = KeepUp::of(10_000, 10_000, 10.0, Some(2000.0), (0, 10, 10));
+        assert_eq!((slow.rate_reached, slow.keeps_up), (Some(false), false));
+        assert!(slow.text().contains("below the rate asked for"), "{}", slow.text());
+        assert!(KeepUp::of(10_000, 10_000, 10.0, Some(1040.0), (0, 10, 10)).keeps_up, "within 5 %");
+        // Nothing produced is not keeping up; the max covers the final sample.
+        let none = KeepUp::of(0, 0, 10.0, None, (0, 0, 0));
+        assert!(!none.keeps_up);
+        assert_eq!(KeepUp::of(10, 10, 1.0, None, (0, 2, 9)).max_lag, 9);
+        assert_eq!(KeepUp::of(10, 10, 0.0, None, (0, 0, 0)).produced_per_s, 0.0);
     }
 }
