@@ -254,6 +254,12 @@ impl<S: Storage> Storage for FaultyStorage<S> {
         self.with_log(log, |s, l| s.forward(log, l))
     }
 
+    /// One [`Storage::sync`] per log, in order, so every injected failure (counted operations,
+    /// `fail_next_sync`) hits the same log and fences it exactly as separate syncs would.
+    fn sync_many(&mut self, logs: &[LogName]) -> Vec<Result<u64, StorageError>> {
+        logs.iter().map(|log| self.sync(log)).collect()
+    }
+
     fn read(
         &mut self,
         log: &LogName,
@@ -385,5 +391,32 @@ mod tests {
         s.append(&log, 1, b"y").unwrap();
         let inner = s.into_inner();
         assert_eq!(inner.next_seq(&log).unwrap(), 2, "unsynced records are not in the inner backend");
+    }
+
+    #[test]
+    fn sync_many_injects_failures_per_log() {
+        let root = tempfile::tempdir().unwrap();
+        let logs: Vec<LogName> = ["a", "b", "c"].into_iter().map(|n| LogName::new(n).unwrap()).collect();
+        let mut s = FaultyStorage::new(crate::FileStorage::open_dir(root.path()).unwrap());
+        for log in &logs {
+            s.open(log, LogConfig::default()).unwrap();
+            s.append(log, 1, log.as_str().as_bytes()).unwrap();
+        }
+        // The next sync fails: that is the first log's, and it fences that log only.
+        s.fail_next_sync();
+        let results = s.sync_many(&logs);
+        assert!(results[0].as_ref().is_err_and(StorageError::is_failed), "{:?}", results[0]);
+        assert_eq!(results[1..].iter().map(|r| *r.as_ref().unwrap()).collect::<Vec<_>>(), [2, 2]);
+        assert_eq!(s.inner().next_seq(&logs[0]).unwrap(), 1, "the failed log's record never reached disk");
+        assert!(s.append(&logs[0], 2, b"x").unwrap_err().is_failed());
+        // Operation counting goes log by log too: the first sync passes, the second fails.
+        s.append(&logs[1], 2, b"b2").unwrap();
+        s.append(&logs[2], 2, b"c2").unwrap();
+        s.fail_after(1);
+        let results = s.sync_many(&logs[1..]);
+        assert_eq!(*results[0].as_ref().unwrap(), 3);
+        assert!(results[1].as_ref().is_err_and(StorageError::is_failed), "{:?}", results[1]);
+        assert_eq!(s.inner().durable_next_seq(&logs[1]).unwrap(), 3);
+        assert_eq!(s.inner().durable_next_seq(&logs[2]).unwrap(), 2);
     }
 }

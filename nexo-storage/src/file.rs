@@ -2,17 +2,18 @@
 //! and turns a failed write of a log into a fence on that log.
 //!
 //! Per-log work is in `filelog.rs` (operations) and `recovery.rs` (opening); this module only
-//! dispatches and decides what a failure means.
+//! dispatches and decides what a failure means, and orders the phases of `sync_many` (write every
+//! log, fsync them concurrently, then apply each outcome to its own log).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::filelog::FileLog;
+use crate::filelog::{self, FileLog, SyncWrite};
 use crate::lock::DirLock;
 use crate::segment::fsync_dir;
-use crate::{LogConfig, LogName, Record, Recovery, Storage, StorageError, recovery};
+use crate::{DetachedRead, LogConfig, LogName, Record, Recovery, Storage, StorageError, recovery};
 
 /// An open log, or the reason it was fenced.
 #[derive(Debug)]
@@ -141,6 +142,46 @@ impl Storage for FileStorage {
         self.write(log, FileLog::sync)
     }
 
+    /// [`Storage::sync`] of every log in `logs`, with the fsyncs running concurrently: first each
+    /// log's buffered records are written to its file (serially; a failed write fences that log
+    /// only), then the files are fsynced at once on up to `MAX_FSYNC_THREADS` threads (none
+    /// for a single log), then each outcome is applied as `sync` applies it: success advances
+    /// the log's `durable_next_seq`, failure fences that log only. A log named twice is fsynced
+    /// once; its later entries answer what a second `sync` would.
+    fn sync_many(&mut self, logs: &[LogName]) -> Vec<Result<u64, StorageError>> {
+        // Write phase. `None`: decided below (after the fsync, or a repeated name).
+        let mut results: Vec<Option<Result<u64, StorageError>>> = Vec::with_capacity(logs.len());
+        let mut to_fsync: Vec<(&LogName, usize, u64)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, log) in logs.iter().enumerate() {
+            if !seen.insert(log) {
+                results.push(None);
+                continue;
+            }
+            results.push(match self.write(log, FileLog::sync_write) {
+                Ok(SyncWrite::Durable(durable_next_seq)) => Some(Ok(durable_next_seq)),
+                Ok(SyncWrite::NeedsFsync { target }) => {
+                    to_fsync.push((log, i, target));
+                    None
+                }
+                Err(e) => Some(Err(e)),
+            });
+        }
+        // Fsync phase, concurrent. Every log here passed its write phase just now, so it is open.
+        let storage = &*self;
+        let outcomes =
+            filelog::fsync_all(&to_fsync, |&(log, _, _)| storage.log(log).and_then(FileLog::sync_fsync));
+        // Finish phase: through `write`, so a failed fsync fences exactly as in `sync`.
+        for ((log, i, target), outcome) in to_fsync.into_iter().zip(outcomes) {
+            let result = self.write(log, |l| outcome.map(|()| l.sync_finish(target)));
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(result);
+            }
+        }
+        // Repeated names (and anything left undecided): a plain `sync`, after the first one.
+        logs.iter().zip(results).map(|(log, result)| result.unwrap_or_else(|| self.sync(log))).collect()
+    }
+
     fn read(
         &mut self,
         log: &LogName,
@@ -149,6 +190,16 @@ impl Storage for FileStorage {
         max_bytes: usize,
     ) -> Result<Vec<Record>, StorageError> {
         self.read_op(log, |l| l.read(from_seq, max_records, max_bytes))
+    }
+
+    fn detach_read(
+        &mut self,
+        log: &LogName,
+        from_seq: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Option<DetachedRead>, StorageError> {
+        self.read_op(log, |l| l.detach_read(from_seq, max_records, max_bytes).map(Some))
     }
 
     fn seq_at_time(&mut self, log: &LogName, timestamp_ms: u64) -> Result<u64, StorageError> {
@@ -222,5 +273,131 @@ mod tests {
         fs::write(root.path().join("stray-file"), b"").unwrap();
         assert_eq!(s.list().unwrap(), vec![log]);
         assert_eq!(s.root(), root.path());
+    }
+
+    fn names(n: usize) -> Vec<LogName> {
+        (0..n).map(|i| LogName::new(&format!("log-{i:02}")).unwrap()).collect()
+    }
+
+    /// Opens `logs` and appends `i + 1` records to the i-th (none to the last, so one log has
+    /// nothing to fsync).
+    fn populate(s: &mut impl Storage, logs: &[LogName]) {
+        for (i, log) in logs.iter().enumerate() {
+            s.open(log, LogConfig::default()).unwrap();
+            let count = if i + 1 == logs.len() { 0 } else { i as u64 + 1 };
+            for n in 0..count {
+                s.append(log, n, format!("{log}/{n}").as_bytes()).unwrap();
+            }
+        }
+    }
+
+    /// Replaces the active segment's file handle of `log`, to make its write or fsync fail.
+    fn swap_file(s: &mut FileStorage, log: &LogName, file: fs::File) {
+        match s.logs.get_mut(log) {
+            Some(Slot::Open(l)) => l.active.file = file,
+            _ => panic!("{log} is not open"),
+        }
+    }
+
+    #[test]
+    fn sync_many_makes_every_log_durable_with_results_in_order() {
+        let root = tempfile::tempdir().unwrap();
+        // More logs than fsync threads, so several chunks run on spawned threads.
+        let logs = names(filelog::MAX_FSYNC_THREADS * 2 + 3);
+        let mut s = FileStorage::open_dir(root.path()).unwrap();
+        populate(&mut s, &logs);
+        let expected: Vec<u64> = logs.iter().map(|log| s.next_seq(log).unwrap()).collect();
+        assert!(expected.iter().take(logs.len() - 1).all(|&next| next > 1));
+
+        let got: Vec<u64> = s.sync_many(&logs).into_iter().map(Result::unwrap).collect();
+        assert_eq!(got, expected, "one result per log, in order");
+        for (log, next) in logs.iter().zip(&expected) {
+            assert_eq!(s.durable_next_seq(log).unwrap(), *next);
+        }
+        // Reversed, with nothing new: every log answers its durable mark, still in order.
+        let reversed: Vec<LogName> = logs.iter().rev().cloned().collect();
+        let again: Vec<u64> = s.sync_many(&reversed).into_iter().map(Result::unwrap).collect();
+        assert_eq!(again, expected.iter().rev().copied().collect::<Vec<_>>());
+        assert!(s.sync_many(&[]).is_empty());
+
+        drop(s);
+        let mut s = FileStorage::open_dir(root.path()).unwrap();
+        for (i, (log, next)) in logs.iter().zip(&expected).enumerate() {
+            let recovery = s.open(log, LogConfig::default()).unwrap();
+            assert_eq!((recovery.next_seq, recovery.dropped_bytes), (*next, 0), "{log}");
+            let records = s.read(log, 1, usize::MAX, usize::MAX).unwrap();
+            assert_eq!(records.len() as u64, next - 1);
+            for (n, r) in records.iter().enumerate() {
+                assert_eq!(r.payload.as_ref(), format!("{log}/{n}").as_bytes(), "log {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn sync_many_answers_like_one_sync_per_log() {
+        // Repeated names, a log not open and a clean log: the file backend's `sync_many` gives
+        // the same answers as the default (one `sync` after another) of the memory backend.
+        let root = tempfile::tempdir().unwrap();
+        let mut file = FileStorage::open_dir(root.path()).unwrap();
+        let mut memory = crate::MemoryStorage::new();
+        let logs = names(4);
+        populate(&mut file, &logs);
+        populate(&mut memory, &logs);
+        let missing = LogName::new("missing").unwrap();
+        let calls = [&logs[1], &logs[0], &logs[1], &missing, &logs[3], &logs[2], &logs[0]];
+        let calls: Vec<LogName> = calls.into_iter().cloned().collect();
+        let text = |results: Vec<Result<u64, StorageError>>| -> Vec<String> {
+            results.into_iter().map(|r| format!("{r:?}")).collect()
+        };
+        let from_file = text(file.sync_many(&calls));
+        assert_eq!(from_file, text(memory.sync_many(&calls)));
+        assert_eq!(from_file[0], "Ok(3)");
+        assert!(from_file[3].starts_with("Err(NotOpen"), "{}", from_file[3]);
+    }
+
+    /// `/dev/null` accepts writes but refuses fsync (`EINVAL`); opened read-only it refuses
+    /// writes too. That makes one log's fsync (or write) fail among many.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sync_many_fences_only_the_logs_that_fail() {
+        let root = tempfile::tempdir().unwrap();
+        let logs = names(12);
+        let (bad_fsync, bad_write) = (&logs[7], &logs[2]);
+        let mut s = FileStorage::open_dir(root.path()).unwrap();
+        populate(&mut s, &logs);
+        let expected: Vec<u64> = logs.iter().map(|log| s.next_seq(log).unwrap()).collect();
+        let dev_null_rw = fs::OpenOptions::new().write(true).open("/dev/null").unwrap();
+        swap_file(&mut s, bad_fsync, dev_null_rw);
+        swap_file(&mut s, bad_write, fs::File::open("/dev/null").unwrap());
+
+        let results = s.sync_many(&logs);
+        assert_eq!(results.len(), logs.len());
+        for ((log, result), next) in logs.iter().zip(&results).zip(&expected) {
+            match result {
+                Err(e) if log == bad_fsync || log == bad_write => {
+                    assert!(e.is_failed(), "{log}: {e}");
+                    let op = if log == bad_fsync { "fsync" } else { "write" };
+                    let text = e.to_string();
+                    assert!(text.contains(&format!("log '{log}' refuses writes")), "{text}");
+                    assert!(text.contains(&format!("({op} ")), "{text}");
+                }
+                Ok(durable) if log != bad_fsync && log != bad_write => {
+                    assert_eq!(durable, next, "{log}");
+                }
+                other => panic!("{log}: unexpected {other:?}"),
+            }
+        }
+        // The failed logs stay fenced with their reason; the others carry on.
+        for log in [bad_fsync, bad_write] {
+            let fenced = s.append(log, 9, b"more").unwrap_err();
+            assert!(fenced.is_failed(), "{fenced}");
+            let again = s.sync_many(std::slice::from_ref(log));
+            assert_eq!(format!("{:?}", again[0].as_ref().unwrap_err()), format!("{fenced:?}"));
+        }
+        let healthy = &logs[8];
+        let seq = s.append(healthy, 9, b"more").unwrap();
+        let both = s.sync_many(&[bad_fsync.clone(), healthy.clone()]);
+        assert!(both[0].as_ref().is_err_and(StorageError::is_failed));
+        assert_eq!(both[1].as_ref().ok(), Some(&(seq + 1)));
     }
 }

@@ -1,5 +1,7 @@
 //! One open log of the file backend: its sealed segments, the active segment being written, the
 //! write buffer, and every operation on them (append, flush, sync, roll, truncation, reads).
+//! A sync is three phases (write the buffer, fsync, record the durable mark) so that
+//! [`fsync_all`] can run the fsync phase of many logs concurrently for `Storage::sync_many`.
 //!
 //! Durability order: record bytes are written and fsynced before a segment is sealed; a sealed
 //! segment's index is written and fsynced before the next segment file is created; the log
@@ -12,12 +14,11 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
-
+use crate::detached::{DetachedRead, IndexCache, walk_tail};
 use crate::index::{self, IndexEntry, SparseIndex};
 use crate::record::{self, RecordRef};
 use crate::segment::{self, Flow, fsync_dir};
-use crate::{LogConfig, LogName, Record, Recovery, StorageError, budget::Budget};
+use crate::{LogConfig, LogName, Record, Recovery, StorageError};
 
 /// Buffered record bytes that trigger a write to the file without waiting for a sync.
 const WRITE_BUFFER_BYTES: usize = 256 * 1024;
@@ -93,15 +94,6 @@ impl Active {
     }
 }
 
-/// Cached reading state of the sealed segment read last.
-#[derive(Debug)]
-struct Reader {
-    base: u64,
-    path: PathBuf,
-    file: File,
-    index: Vec<IndexEntry>,
-}
-
 /// One open log.
 #[derive(Debug)]
 pub(crate) struct FileLog {
@@ -110,7 +102,8 @@ pub(crate) struct FileLog {
     pub(crate) sealed: VecDeque<SealedSegment>,
     pub(crate) active: Active,
     pub(crate) durable_next_seq: u64,
-    reader: Option<Reader>,
+    /// Sparse indexes of sealed segments read in place.
+    indexes: IndexCache,
 }
 
 impl FileLog {
@@ -122,7 +115,7 @@ impl FileLog {
         active: Active,
     ) -> Self {
         let durable_next_seq = active.next_seq;
-        FileLog { dir, config, sealed, active, durable_next_seq, reader: None }
+        FileLog { dir, config, sealed, active, durable_next_seq, indexes: IndexCache::default() }
     }
 
     /// Sequence number of the oldest record (the next one if the log is empty).
@@ -210,14 +203,42 @@ impl FileLog {
     }
 
     /// Writes and fsyncs everything appended; returns the durable next sequence number.
+    ///
+    /// The three phases ([`FileLog::sync_write`], [`FileLog::sync_fsync`],
+    /// [`FileLog::sync_finish`]) are separate so `FileStorage::sync_many` can run the fsyncs of
+    /// many logs at once (see [`fsync_all`]) and still apply each outcome exactly as here.
     pub(crate) fn sync(&mut self) -> Result<u64, StorageError> {
+        match self.sync_write()? {
+            SyncWrite::Durable(durable_next_seq) => Ok(durable_next_seq),
+            SyncWrite::NeedsFsync { target } => {
+                self.sync_fsync()?;
+                Ok(self.sync_finish(target))
+            }
+        }
+    }
+
+    /// Write phase of a sync: hands the buffered records to the file (no fsync). Answers
+    /// [`SyncWrite::Durable`] when everything appended is durable already (nothing to fsync).
+    pub(crate) fn sync_write(&mut self) -> Result<SyncWrite, StorageError> {
         if self.durable_next_seq == self.active.next_seq {
-            return Ok(self.durable_next_seq);
+            return Ok(SyncWrite::Durable(self.durable_next_seq));
         }
         self.flush()?;
-        self.active.file.sync_data().map_err(StorageError::io("fsync", &self.active.path))?;
-        self.durable_next_seq = self.active.next_seq;
-        Ok(self.durable_next_seq)
+        Ok(SyncWrite::NeedsFsync { target: self.active.next_seq })
+    }
+
+    /// Fsync phase of a sync: `fdatasync` of the active segment. Takes `&self` so the fsyncs of
+    /// several logs can run on several threads at once. A failure must fence the log (the caller
+    /// does it); the fsync is never retried.
+    pub(crate) fn sync_fsync(&self) -> Result<(), StorageError> {
+        self.active.file.sync_data().map_err(StorageError::io("fsync", &self.active.path))
+    }
+
+    /// Last phase of a sync, after a successful fsync: every record below `target` (the value
+    /// [`FileLog::sync_write`] returned) is durable. Returns the new durable next sequence number.
+    pub(crate) fn sync_finish(&mut self, target: u64) -> u64 {
+        self.durable_next_seq = self.durable_next_seq.max(target);
+        self.durable_next_seq
     }
 
     /// Seals the active segment (if it has records) and starts a new one at the next sequence.
@@ -271,9 +292,6 @@ impl FileLog {
             }
             remove_file(&segment::segment_path(&self.dir, front.base))?;
             remove_file(&segment::index_path(&self.dir, front.base))?;
-            if self.reader.as_ref().is_some_and(|r| r.base == front.base) {
-                self.reader = None;
-            }
             total -= front.bytes;
             self.sealed.pop_front();
             removed = true;
@@ -307,57 +325,48 @@ impl FileLog {
         })
     }
 
-    /// Reads records from `from_seq`; see [`crate::Storage::read`].
+    /// Reads records from `from_seq` in place; see [`crate::Storage::read`].
     pub(crate) fn read(
         &mut self,
         from_seq: u64,
         max_records: usize,
         max_bytes: usize,
     ) -> Result<Vec<Record>, StorageError> {
-        let mut budget = Budget::new(max_records, max_bytes);
+        self.detach_read(from_seq, max_records, max_bytes)?.run(&mut self.indexes)
+    }
+
+    /// The same read, prepared to run elsewhere; see [`crate::Storage::detach_read`]. Opens only
+    /// the segments that can hold the records asked for: sealed ones from the one holding
+    /// `from_seq` until they hold `max_records`, then the active one.
+    pub(crate) fn detach_read(
+        &self,
+        from_seq: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<DetachedRead, StorageError> {
         let start = from_seq.max(self.first_seq());
+        let mut read = DetachedRead::new(start, max_records, max_bytes);
         if max_records == 0 || start >= self.active.next_seq {
-            return Ok(budget.into_records());
+            return Ok(read);
         }
-        let mut visit = |r: RecordRef<'_>, _pos: u64| {
-            if r.seq < start {
-                return Flow::Continue;
-            }
-            if !budget.admits(r.payload.len()) {
-                return Flow::Stop;
-            }
-            budget.push(Record {
-                seq: r.seq,
-                timestamp_ms: r.timestamp_ms,
-                payload: Bytes::copy_from_slice(r.payload),
-            });
-            if budget.full() { Flow::Stop } else { Flow::Continue }
-        };
+        let wanted = u64::try_from(max_records).unwrap_or(u64::MAX);
+        let mut held = 0u64;
         let first = self.sealed.partition_point(|s| s.end <= start);
-        for i in first..self.sealed.len() {
-            let Some(seg) = self.sealed.get(i).cloned() else { break };
-            let from = start.max(seg.base);
-            let reader = self.reader_for(&seg)?;
-            let at = index::floor_by_seq(&reader.index, from).unwrap_or(IndexEntry {
-                seq: seg.base,
-                pos: 0,
-                timestamp_ms: 0,
-            });
-            let (flow, _) =
-                segment::walk_file(&reader.file, &reader.path, at.pos, seg.bytes, at.seq, &mut visit)?;
-            if flow == Flow::Stop {
-                return Ok(budget.into_records());
+        for seg in self.sealed.iter().skip(first) {
+            held = held.saturating_add(seg.end.saturating_sub(start.max(seg.base)));
+            read.add_sealed(seg.clone(), self.dir.clone(), self.config.index_every_bytes)?;
+            if held >= wanted {
+                return Ok(read);
             }
         }
         let a = &self.active;
-        let from = start.max(a.base);
-        let at = index::floor_by_seq(a.index.entries(), from).unwrap_or(IndexEntry {
+        let at = index::floor_by_seq(a.index.entries(), start.max(a.base)).unwrap_or(IndexEntry {
             seq: a.base,
             pos: 0,
             timestamp_ms: 0,
         });
-        walk_active(a, at, &mut visit)?;
-        Ok(budget.into_records())
+        read.add_active(a.path.clone(), &a.file, at, a.flushed, &a.buf)?;
+        Ok(read)
     }
 
     /// First sequence number with a timestamp at or after `timestamp_ms`; see
@@ -377,13 +386,17 @@ impl FileLog {
             if seg.first_ts >= timestamp_ms {
                 return Ok(seg.base);
             }
-            let reader = self.reader_for(&seg)?;
-            let at = index::floor_by_time(&reader.index, timestamp_ms).unwrap_or(IndexEntry {
+            let path = segment::segment_path(&self.dir, seg.base);
+            let file = File::open(&path).map_err(StorageError::io("open", &path))?;
+            let every = self.config.index_every_bytes;
+            let index =
+                self.indexes.get_or_load(&file, || load_index(&self.dir, &seg, &file, &path, every))?;
+            let at = index::floor_by_time(&index, timestamp_ms).unwrap_or(IndexEntry {
                 seq: seg.base,
                 pos: 0,
                 timestamp_ms: 0,
             });
-            segment::walk_file(&reader.file, &reader.path, at.pos, seg.bytes, at.seq, &mut visit)?;
+            segment::walk_file(&file, &path, at.pos, seg.bytes, at.seq, &mut visit)?;
         } else {
             let a = &self.active;
             let at = index::floor_by_time(a.index.entries(), timestamp_ms).unwrap_or(IndexEntry {
@@ -391,23 +404,11 @@ impl FileLog {
                 pos: 0,
                 timestamp_ms: 0,
             });
-            walk_active(a, at, &mut visit)?;
+            let skip = usize::try_from(at.pos.saturating_sub(a.flushed)).unwrap_or(usize::MAX);
+            let buffered = a.buf.get(skip..).unwrap_or_default();
+            walk_tail(&a.file, &a.path, at, a.flushed, buffered, &mut visit)?;
         }
         Ok(found.unwrap_or(self.active.next_seq))
-    }
-
-    /// The cached reader of `seg`, opening the file and loading (or rebuilding) its index.
-    fn reader_for(&mut self, seg: &SealedSegment) -> Result<&Reader, StorageError> {
-        let reader = match self.reader.take().filter(|r| r.base == seg.base) {
-            Some(cached) => cached,
-            None => {
-                let path = segment::segment_path(&self.dir, seg.base);
-                let file = File::open(&path).map_err(StorageError::io("open", &path))?;
-                let index = load_index(&self.dir, seg, &file, &path, self.config.index_every_bytes)?;
-                Reader { base: seg.base, path, file, index }
-            }
-        };
-        Ok(self.reader.insert(reader))
     }
 }
 
@@ -420,6 +421,62 @@ impl Drop for FileLog {
     }
 }
 
+/// Outcome of the write phase of a sync ([`FileLog::sync_write`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyncWrite {
+    /// Nothing to fsync: every appended record is durable; carries `durable_next_seq`.
+    Durable(u64),
+    /// The records were written to the file; once it is fsynced, every record below `target` is
+    /// durable ([`FileLog::sync_finish`]).
+    NeedsFsync {
+        /// The durable next sequence number after the fsync.
+        target: u64,
+    },
+}
+
+/// Most threads [`fsync_all`] runs fsyncs on (the calling thread included).
+pub(crate) const MAX_FSYNC_THREADS: usize = 8;
+
+/// Runs the fsync phase of several logs at once: `fsync(item)` for every item (in practice,
+/// find the item's log and call [`FileLog::sync_fsync`]); returns the outcomes in item order,
+/// exactly one per item.
+///
+/// The items are cut into at most [`MAX_FSYNC_THREADS`] consecutive chunks: the first runs on the
+/// calling thread, each other one on a scoped thread, so a single item costs no thread at all.
+/// The fsyncs of different files then overlap in the kernel and on the disk instead of queueing
+/// one behind the other. A chunk whose thread cannot be started runs on the calling thread.
+pub(crate) fn fsync_all<T: Sync>(
+    items: &[T],
+    fsync: impl Fn(&T) -> Result<(), StorageError> + Sync,
+) -> Vec<Result<(), StorageError>> {
+    let threads = items.len().clamp(1, MAX_FSYNC_THREADS);
+    let per_thread = items.len().div_ceil(threads).max(1);
+    let fsync = &fsync;
+    let run = move |chunk: &[T]| chunk.iter().map(fsync).collect::<Vec<_>>();
+    let mut chunks = items.chunks(per_thread);
+    let Some(first) = chunks.next() else { return Vec::new() };
+    std::thread::scope(|scope| {
+        let spawned: Vec<_> = chunks
+            .map(|chunk| {
+                let thread = std::thread::Builder::new().name("nexo-fsync".into());
+                (chunk, thread.spawn_scoped(scope, move || run(chunk)))
+            })
+            .collect();
+        let mut outcomes = run(first);
+        for (chunk, started) in spawned {
+            match started {
+                Ok(handle) => match handle.join() {
+                    Ok(chunk_outcomes) => outcomes.extend(chunk_outcomes),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                // No thread to be had (resource limits): fsync this chunk here instead.
+                Err(_) => outcomes.extend(run(chunk)),
+            }
+        }
+        outcomes
+    })
+}
+
 /// Whether the record about to be appended must go to a new segment (size or age).
 fn roll_due(config: &LogConfig, active: &Active, record_len: u64, ts: u64) -> bool {
     let too_big = active.len().saturating_add(record_len) > config.segment_bytes_max;
@@ -428,26 +485,9 @@ fn roll_due(config: &LogConfig, active: &Active, record_len: u64, ts: u64) -> bo
     too_big || too_old
 }
 
-/// Walks the active segment from index entry `at`: the file part, then the write buffer.
-fn walk_active(a: &Active, at: IndexEntry, visit: &mut segment::Visit<'_>) -> Result<(), StorageError> {
-    let (mut pos, mut seq) = (at.pos, at.seq);
-    if pos < a.flushed {
-        let (flow, next) = segment::walk_file(&a.file, &a.path, pos, a.flushed, seq, visit)?;
-        if flow == Flow::Stop {
-            return Ok(());
-        }
-        (pos, seq) = (a.flushed, next);
-    }
-    // Index entries sit on record boundaries, so `pos` starts a record of the buffer.
-    let off = usize::try_from(pos - a.flushed).unwrap_or(usize::MAX);
-    let rest = a.buf.get(off..).unwrap_or_default();
-    segment::walk_slice(rest, &a.path, pos, seq, visit)?;
-    Ok(())
-}
-
 /// Loads the sparse index of a sealed segment, or rebuilds it by scanning the file when it is
 /// missing or does not match the segment.
-fn load_index(
+pub(crate) fn load_index(
     dir: &Path,
     seg: &SealedSegment,
     file: &File,

@@ -2,9 +2,11 @@
 //!
 //! The runtimes use this crate; the engine never does. The engine emits "append these records to
 //! log L" and "sync" as outputs; a runtime worker thread calls a [`Storage`], performs group
-//! commit (many appends, one [`Storage::sync`]) and reports the durable sequence number back as
-//! an input. Everything here is synchronous std I/O with no threads and no clock: time comes in
-//! as arguments (`timestamp_ms`, `now_ms`).
+//! commit (many appends, one [`Storage::sync`] per log, or one [`Storage::sync_many`] for all of
+//! them) and reports the durable sequence number back as an input. Everything here is synchronous
+//! std I/O with no clock (time comes in as arguments: `timestamp_ms`, `now_ms`) and no threads of
+//! its own, except that [`FileStorage`]'s `sync_many` runs the fsyncs of several logs on a few
+//! scoped threads that end before it returns.
 //!
 //! Three backends share the [`Storage`] trait:
 //! - [`FileStorage`]: one directory per log under a locked data directory; the format, fsync
@@ -25,6 +27,7 @@
 #![deny(missing_docs)]
 
 mod budget;
+mod detached;
 mod error;
 mod faulty;
 mod file;
@@ -39,6 +42,7 @@ mod segment;
 
 use bytes::Bytes;
 
+pub use detached::{DetachedRead, IndexCache};
 pub use error::StorageError;
 pub use faulty::FaultyStorage;
 pub use file::FileStorage;
@@ -145,6 +149,14 @@ pub trait Storage: Send {
     /// [`StorageError::Failed`] if the write or fsync failed (now or before).
     fn sync(&mut self, log: &LogName) -> Result<u64, StorageError>;
 
+    /// [`Storage::sync`] of each log in `logs`: one result per log, in the order of `logs`, each
+    /// meaning what `sync` of that log alone would answer (a failure fences only its own log).
+    /// For group commit over many logs: a backend may overlap the fsyncs ([`FileStorage`] does);
+    /// this default syncs the logs one after another.
+    fn sync_many(&mut self, logs: &[LogName]) -> Vec<Result<u64, StorageError>> {
+        logs.iter().map(|log| self.sync(log)).collect()
+    }
+
     /// Records with `seq >= from_seq` (from the oldest present if `from_seq` is older), at most
     /// `max_records` of them and at most `max_bytes` of payload, except that the first record
     /// is returned whatever its size. Sees unsynced appends too.
@@ -158,6 +170,25 @@ pub trait Storage: Send {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<Vec<Record>, StorageError>;
+
+    /// The read [`Storage::read`] would do, prepared to run on another thread with
+    /// [`DetachedRead::run`] while this storage goes on (appends, rolls, retention): the files it
+    /// needs are opened now. `None` when the backend only reads in place (memory, fault
+    /// injection); the caller then calls [`Storage::read`].
+    ///
+    /// # Errors
+    /// [`StorageError::NotOpen`], [`StorageError::Failed`], or [`StorageError::Io`] if a
+    /// segment cannot be opened.
+    fn detach_read(
+        &mut self,
+        log: &LogName,
+        from_seq: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Option<DetachedRead>, StorageError> {
+        let _ = (log, from_seq, max_records, max_bytes);
+        Ok(None)
+    }
 
     /// The first sequence number whose timestamp is at or after `timestamp_ms` (the next
     /// sequence number if there is none), found through the sparse index.
@@ -245,6 +276,9 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     fn sync(&mut self, log: &LogName) -> Result<u64, StorageError> {
         (**self).sync(log)
     }
+    fn sync_many(&mut self, logs: &[LogName]) -> Vec<Result<u64, StorageError>> {
+        (**self).sync_many(logs)
+    }
     fn read(
         &mut self,
         log: &LogName,
@@ -253,6 +287,15 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
         max_bytes: usize,
     ) -> Result<Vec<Record>, StorageError> {
         (**self).read(log, from_seq, max_records, max_bytes)
+    }
+    fn detach_read(
+        &mut self,
+        log: &LogName,
+        from_seq: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Option<DetachedRead>, StorageError> {
+        (**self).detach_read(log, from_seq, max_records, max_bytes)
     }
     fn seq_at_time(&mut self, log: &LogName, timestamp_ms: u64) -> Result<u64, StorageError> {
         (**self).seq_at_time(log, timestamp_ms)

@@ -6,7 +6,7 @@
 //! state; the functions here are used by recovery and by the file backend's reads.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::StorageError;
@@ -262,9 +262,9 @@ pub(crate) fn read_at(
 ) -> Result<(), StorageError> {
     buf.clear();
     buf.resize(len, 0);
-    let mut f = file;
-    f.seek(SeekFrom::Start(pos)).map_err(StorageError::io("seek", path))?;
-    f.read_exact(buf).map_err(StorageError::io("read", path))
+    // Positional: the shared file offset is never moved, so handles duplicated for another
+    // thread (see `detached`) cannot disturb each other.
+    file.read_exact_at(buf, pos).map_err(StorageError::io("read", path))
 }
 
 /// Fsyncs a directory, so names created or removed in it are durable.
