@@ -65,6 +65,13 @@ pub trait Broker: Send + 'static {
         let _ = (now, log, first_seq, next_seq);
     }
 
+    /// After recovery: every log present in the broker's storage, opened or not. A broker may
+    /// ask (with [`Output::RemoveLog`]) to delete logs it no longer owns, e.g. the data log of a
+    /// topic whose DELETE became durable just before a crash.
+    fn handle_stored_logs(&mut self, now: Now, logs: &[LogId]) {
+        let _ = (now, logs);
+    }
+
     /// The answer to [`Output::Read`] with `token`: the records, or why they could not be read.
     fn handle_read(&mut self, now: Now, token: u64, result: Result<Vec<StoredRecord>, String>) {
         let _ = (now, token, result);

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod conn;
+mod lane;
 mod net;
 mod ui;
 mod worker;
@@ -20,7 +21,9 @@ use mio::{Poll, Waker};
 use nexo_server::resp::{RespContext, RespSettings};
 use nexo_server::{Clock, Dashboard, Settings, logging, startup};
 
+use crate::lane::{Lane, Lanes};
 use crate::net::{NetLimits, NetParts, Network, WAKER};
+use crate::worker::Reads;
 
 fn main() -> ExitCode {
     let settings = Settings::from_env_and_args();
@@ -47,10 +50,18 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (out_tx, out_rx) = channel();
-    let store = worker::spawn("store", brokers.store, clock, out_tx.clone(), waker.clone())?;
-    let pubsub = worker::spawn("pubsub", brokers.pubsub, clock, out_tx.clone(), waker.clone())?;
-    let queue = worker::spawn("queue", brokers.queue, clock, out_tx.clone(), waker.clone())?;
-    let stream = worker::spawn("stream", brokers.stream, clock, out_tx, waker.clone())?;
+    // The Store keeps no logs, so it runs on the network thread itself: no hand-off per request.
+    // The others may wait on fsync and get worker threads.
+    let pubsub =
+        worker::spawn("pubsub", brokers.pubsub, clock, out_tx.clone(), waker.clone(), Reads::InPlace)?;
+    let queue = worker::spawn("queue", brokers.queue, clock, out_tx.clone(), waker.clone(), Reads::InPlace)?;
+    let stream = worker::spawn("stream", brokers.stream, clock, out_tx, waker.clone(), Reads::OffThread)?;
+    let lanes = Lanes {
+        store: Lane::inline(brokers.store),
+        pubsub: Lane::worker(pubsub),
+        queue: Lane::worker(queue),
+        stream: Lane::worker(stream),
+    };
 
     let addr = SocketAddr::new(settings.bind, settings.port);
     let listener = mio::net::TcpListener::bind(addr)
@@ -66,10 +77,11 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     if let (Some(ui_listener), Some(dashboard)) = (ui_listener, dashboard) {
         ui_local = Some(ui_listener.local_addr()?);
         let inputs = ui::Inputs {
-            store: store.inputs.clone(),
-            pubsub: pubsub.inputs.clone(),
-            queue: queue.inputs.clone(),
-            stream: stream.inputs.clone(),
+            store: lanes.store.sender(),
+            pubsub: lanes.pubsub.sender(),
+            queue: lanes.queue.sender(),
+            stream: lanes.stream.sender(),
+            waker: waker.clone(),
         };
         let source = Arc::new(ui::MioSource::new(dashboard, connections.clone(), inputs));
         nexo_ui::spawn_thread(ui_listener, source.clone())?;
@@ -89,10 +101,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         listener,
         limits,
         clock,
-        store,
-        pubsub,
-        queue,
-        stream,
+        lanes,
         outputs: out_rx,
         shutdown,
         connections,

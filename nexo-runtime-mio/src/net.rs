@@ -1,9 +1,10 @@
 //! The network thread: one mio event loop that owns every client socket.
 //!
 //! Each turn it accepts connections, reads ready sockets (a budget per socket per turn), decodes
-//! frames, answers ECHO and bad frames itself, batches broker requests to the worker threads,
-//! applies the workers' outputs to the connections' write queues and flushes them. It holds no
-//! broker state: everything a broker decides arrives as [`nexo_engine::Output`].
+//! frames, answers ECHO and bad frames itself, hands broker requests to the brokers' [`Lanes`]
+//! (the Store inline on this thread, the others batched to their worker threads), applies the
+//! brokers' outputs to the connections' write queues and flushes them. It decides nothing a
+//! broker decides: everything a broker answers arrives as [`nexo_engine::Output`].
 //!
 //! Limits and their policies: a connection's unsent bytes above `write_limit` or more than
 //! [`IN_FLIGHT_MAX`] unanswered requests pause reading that socket (backpressure); a full worker
@@ -15,14 +16,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, TrySendError};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use nexo_engine::{ConnId, Output};
-use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_proto::resp::is_resp_first_byte;
 use nexo_proto::{HEADER_LEN, Reply, decode_request_frame};
 use nexo_server::resp::{Action, RespConn, RespContext, TOO_MANY_CLIENTS};
@@ -30,7 +30,8 @@ use nexo_server::{Clock, Routed, route};
 use slab::Slab;
 
 use crate::conn::{Conn, IN_FLIGHT_MAX, Phase, READ_CHUNK, ReadOutcome};
-use crate::worker::{WorkerHandle, WorkerInput};
+use crate::lane::Lanes;
+use crate::worker::WorkerInput;
 
 const LISTENER: Token = Token(0);
 /// Token of the `mio::Waker` the workers and the signal thread use.
@@ -66,14 +67,9 @@ pub struct Network {
     refusing_count: usize,
     limits: NetLimits,
     clock: Clock,
-    store: WorkerHandle<StoreRequest>,
-    pubsub: WorkerHandle<PubSubRequest>,
-    queue: WorkerHandle<QueueRequest>,
-    stream: WorkerHandle<StreamRequest>,
-    store_batch: Vec<WorkerInput<StoreRequest>>,
-    pubsub_batch: Vec<WorkerInput<PubSubRequest>>,
-    queue_batch: Vec<WorkerInput<QueueRequest>>,
-    stream_batch: Vec<WorkerInput<StreamRequest>>,
+    lanes: Lanes,
+    /// Outputs of the inline brokers, applied right after their turn.
+    inline_outputs: Vec<Output>,
     outputs: Receiver<Vec<Output>>,
     retry: Vec<usize>,
     dirty: Vec<usize>,
@@ -101,14 +97,8 @@ pub struct NetParts {
     pub limits: NetLimits,
     /// The clock.
     pub clock: Clock,
-    /// Store worker.
-    pub store: WorkerHandle<StoreRequest>,
-    /// Pub/Sub worker.
-    pub pubsub: WorkerHandle<PubSubRequest>,
-    /// Queue worker.
-    pub queue: WorkerHandle<QueueRequest>,
-    /// Stream worker.
-    pub stream: WorkerHandle<StreamRequest>,
+    /// The brokers.
+    pub lanes: Lanes,
     /// Outputs of all workers.
     pub outputs: Receiver<Vec<Output>>,
     /// Set by the signal thread.
@@ -125,20 +115,8 @@ impl Network {
     /// # Errors
     /// Registration failed.
     pub fn new(parts: NetParts) -> io::Result<Self> {
-        let NetParts {
-            poll,
-            mut listener,
-            limits,
-            clock,
-            store,
-            pubsub,
-            queue,
-            stream,
-            outputs,
-            shutdown,
-            connections,
-            resp,
-        } = parts;
+        let NetParts { poll, mut listener, limits, clock, lanes, outputs, shutdown, connections, resp } =
+            parts;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         Ok(Self {
             poll,
@@ -150,14 +128,8 @@ impl Network {
             refusing_count: 0,
             limits,
             clock,
-            store,
-            pubsub,
-            queue,
-            stream,
-            store_batch: Vec::new(),
-            pubsub_batch: Vec::new(),
-            queue_batch: Vec::new(),
-            stream_batch: Vec::new(),
+            lanes,
+            inline_outputs: Vec::new(),
             outputs,
             retry: Vec::new(),
             dirty: Vec::new(),
@@ -201,28 +173,46 @@ impl Network {
                 }
             }
             self.retry_reads();
+            // Inline brokers answer this turn's requests before the flush.
+            self.hand_over()?;
             self.apply_outputs();
             self.flush_dirty();
             self.expire(now);
             if self.shutdown.load(Ordering::Relaxed) && self.draining_until.is_none() {
                 self.begin_shutdown(now);
             }
-            // Last, so everything this turn produced for the workers goes out now: requests,
-            // flushed push bytes, and the disconnects of connections closed above.
-            self.send_batches()?;
+            // Last, so everything this turn produced for the brokers goes out now: flushed push
+            // bytes and the disconnects of connections closed above (what an inline broker
+            // answers to them is flushed at the start of the next turn).
+            self.hand_over()?;
             if let Some(until) = self.draining_until
                 && (self.conns.is_empty() || now >= until)
             {
                 break;
             }
         }
-        self.stop_workers();
+        let Self { lanes, clock, .. } = self;
+        lanes.stop(&clock);
+        Ok(())
+    }
+
+    /// Hands this turn's inputs to every broker; applies what the inline ones answered.
+    fn hand_over(&mut self) -> io::Result<()> {
+        let mut out = std::mem::take(&mut self.inline_outputs);
+        self.backlogged = !self.lanes.hand_over(&self.clock, &mut out)?;
+        for output in out.drain(..) {
+            self.apply_output(output);
+        }
+        self.inline_outputs = out;
         Ok(())
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
         if self.backlogged {
             return Some(Duration::from_millis(1));
+        }
+        if !self.dirty.is_empty() {
+            return Some(Duration::ZERO);
         }
         let can_read_now = self
             .retry
@@ -231,10 +221,20 @@ impl Network {
         if can_read_now {
             return Some(Duration::ZERO);
         }
-        if self.draining_until.is_some() || self.refusing_count > 0 || self.any_closing() {
-            return Some(Duration::from_millis(50));
+        let bound = if self.draining_until.is_some() || self.refusing_count > 0 || self.any_closing() {
+            Some(Duration::from_millis(50))
+        } else {
+            None
+        };
+        // An inline broker's timers (the Store's expiry sweep) are run by the loop itself.
+        let inline = self.lanes.deadline().map(|at| {
+            let now = self.clock.now();
+            self.clock.until(now, at)
+        });
+        match (bound, inline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        None
     }
 
     fn any_closing(&self) -> bool {
@@ -401,19 +401,19 @@ impl Network {
                     }
                     Routed::Store { id, request } => {
                         conn.in_flight += 1;
-                        self.store_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                        self.lanes.store.push(WorkerInput::Request { conn: conn.id, id, request });
                     }
                     Routed::PubSub { id, request } => {
                         conn.in_flight += 1;
-                        self.pubsub_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                        self.lanes.pubsub.push(WorkerInput::Request { conn: conn.id, id, request });
                     }
                     Routed::Queue { id, request } => {
                         conn.in_flight += 1;
-                        self.queue_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                        self.lanes.queue.push(WorkerInput::Request { conn: conn.id, id, request });
                     }
                     Routed::Stream { id, request } => {
                         conn.in_flight += 1;
-                        self.stream_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                        self.lanes.stream.push(WorkerInput::Request { conn: conn.id, id, request });
                     }
                 },
                 Err(oversized) => {
@@ -452,11 +452,11 @@ impl Network {
                     Action::Slot(slot) => resp.outbound.handle_slot(slot),
                     Action::Store { id, request } => {
                         conn.in_flight += 1;
-                        self.store_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                        self.lanes.store.push(WorkerInput::Request { conn: conn.id, id, request });
                     }
                     Action::PubSub { id, request } => {
                         conn.in_flight += 1;
-                        self.pubsub_batch.push(WorkerInput::Request { conn: conn.id, id, request });
+                        self.lanes.pubsub.push(WorkerInput::Request { conn: conn.id, id, request });
                     }
                     Action::Close => {
                         conn.read_buf.clear();
@@ -549,15 +549,6 @@ impl Network {
         }
     }
 
-    fn send_batches(&mut self) -> io::Result<()> {
-        let store = send_batch(&self.store.inputs, &mut self.store_batch)?;
-        let pubsub = send_batch(&self.pubsub.inputs, &mut self.pubsub_batch)?;
-        let queue = send_batch(&self.queue.inputs, &mut self.queue_batch)?;
-        let stream = send_batch(&self.stream.inputs, &mut self.stream_batch)?;
-        self.backlogged = !(store && pubsub && queue && stream);
-        Ok(())
-    }
-
     fn flush_dirty(&mut self) {
         let keys = std::mem::take(&mut self.dirty);
         for key in keys {
@@ -570,7 +561,7 @@ impl Network {
         match conn.out.write_to(&mut conn.stream) {
             Ok(flushed) => {
                 if flushed.push_bytes > 0 {
-                    self.pubsub_batch.push(WorkerInput::Flushed(conn.id, flushed.push_bytes));
+                    self.lanes.pubsub.push(WorkerInput::Flushed(conn.id, flushed.push_bytes));
                 }
                 let done = flushed.empty && conn.in_flight == 0;
                 if done && matches!(conn.phase, Phase::Closing { .. }) {
@@ -610,10 +601,7 @@ impl Network {
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.by_id.remove(&conn.id.0);
         // Every broker forgets the connection (harmless for one that never sent it anything).
-        self.store_batch.push(WorkerInput::Disconnect(conn.id));
-        self.pubsub_batch.push(WorkerInput::Disconnect(conn.id));
-        self.queue_batch.push(WorkerInput::Disconnect(conn.id));
-        self.stream_batch.push(WorkerInput::Disconnect(conn.id));
+        self.lanes.disconnect(conn.id);
         if conn.refused {
             self.refusing_count -= 1;
         } else {
@@ -631,51 +619,11 @@ impl Network {
         let until = now + CLOSE_WAIT_MS;
         self.draining_until = Some(until);
         // Long-polls end now (empty batches), so their connections can finish.
-        self.store_batch.push(WorkerInput::Shutdown);
-        self.pubsub_batch.push(WorkerInput::Shutdown);
-        self.queue_batch.push(WorkerInput::Shutdown);
-        self.stream_batch.push(WorkerInput::Shutdown);
+        self.lanes.shutdown();
         for (key, conn) in self.conns.iter_mut() {
             conn.phase = Phase::Closing { deadline_ms: until };
             self.dirty.push(key);
         }
-    }
-
-    fn stop_workers(self) {
-        let Self { store, pubsub, queue, stream, .. } = self;
-        drop(store.inputs);
-        drop(pubsub.inputs);
-        drop(queue.inputs);
-        drop(stream.inputs);
-        let threads = [
-            ("store", store.thread),
-            ("pubsub", pubsub.thread),
-            ("queue", queue.thread),
-            ("stream", stream.thread),
-        ];
-        for (name, thread) in threads {
-            if thread.join().is_err() {
-                tracing::error!("{name} worker panicked");
-            }
-        }
-    }
-}
-
-/// Sends a pending batch; `Ok(false)` when the worker's channel is full (try again later).
-fn send_batch<R>(
-    tx: &std::sync::mpsc::SyncSender<Vec<WorkerInput<R>>>,
-    batch: &mut Vec<WorkerInput<R>>,
-) -> io::Result<bool> {
-    if batch.is_empty() {
-        return Ok(true);
-    }
-    match tx.try_send(std::mem::take(batch)) {
-        Ok(()) => Ok(true),
-        Err(TrySendError::Full(back)) => {
-            *batch = back;
-            Ok(false)
-        }
-        Err(TrySendError::Disconnected(_)) => Err(io::Error::other("a broker worker stopped")),
     }
 }
 

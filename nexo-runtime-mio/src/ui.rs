@@ -1,9 +1,9 @@
-//! The dashboard's view of this runtime: [`nexo_ui::Source`] over the worker threads.
+//! The dashboard's view of this runtime: [`nexo_ui::Source`] over the brokers' lanes.
 //!
-//! Overviews come from the snapshots the workers' drivers publish ([`Dashboard`]) and the
-//! connection count the network thread keeps; queries go to a worker as a one-input batch on its
-//! own channel (`try_send`: a full channel answers busy instead of waiting) and are answered
-//! between its batches. At shutdown [`MioSource::detach`] drops these senders so the workers
+//! Overviews come from the snapshots the brokers' drivers publish ([`Dashboard`]) and the
+//! connection count the network thread keeps; queries go to a broker as a one-input batch on its
+//! lane's channel (`try_send`: a full channel answers busy instead of waiting) and are answered
+//! between its batches (the network thread is woken for the inline Store). At shutdown [`MioSource::detach`] drops these senders so the workers
 //! see their channels close once the network thread drops its own.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +28,8 @@ pub struct Inputs {
     pub queue: SyncSender<Vec<WorkerInput<QueueRequest>>>,
     /// Stream worker.
     pub stream: SyncSender<Vec<WorkerInput<StreamRequest>>>,
+    /// Wakes the network thread, which runs the inline brokers' inputs.
+    pub waker: Arc<mio::Waker>,
 }
 
 /// The dashboard source of the mio runtime.
@@ -67,6 +69,10 @@ impl Source for MioSource {
             BrokerKind::Queue => offer(&inputs.queue, BrokerInput::Inspect(query, responder)),
             BrokerKind::Stream => offer(&inputs.stream, BrokerInput::Inspect(query, responder)),
         }?;
+        // The Store runs on the network thread: wake it so the query does not wait for traffic.
+        // A failed wake means the network thread is gone; the query then answers nothing and
+        // the dashboard's own timeout reports it.
+        let _ = inputs.waker.wake();
         Ok(pending)
     }
 }

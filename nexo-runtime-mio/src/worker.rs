@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvErr
 use std::thread::JoinHandle;
 
 use nexo_engine::{Broker, Output};
-use nexo_server::{BrokerDriver, BrokerInput, Clock};
+use nexo_server::{BrokerDriver, BrokerInput, Clock, ColdReader, Completion};
 
 /// One input for a broker, in the order the network thread saw it.
 pub type WorkerInput<R> = BrokerInput<R>;
@@ -31,18 +31,38 @@ pub struct WorkerHandle<R> {
     pub thread: JoinHandle<()>,
 }
 
+/// Where a worker's storage reads run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// On the worker thread (brokers that never read cold data).
+    InPlace,
+    /// On a cold-read thread of the worker's own, whose answers come back as inputs.
+    OffThread,
+}
+
 /// Starts a worker thread named `name` that owns `driver` (a broker, already recovered).
 ///
 /// # Errors
 /// The OS refused to start a thread.
 pub fn spawn<B: Broker>(
     name: &str,
-    driver: BrokerDriver<B>,
+    mut driver: BrokerDriver<B>,
     clock: Clock,
     outputs: Sender<Vec<Output>>,
     waker: Arc<mio::Waker>,
+    reads: Reads,
 ) -> std::io::Result<WorkerHandle<B::Request>> {
     let (inputs, rx) = sync_channel(INPUT_BATCHES_MAX);
+    if reads == Reads::OffThread {
+        // The reader's answers join the worker's inputs; the driver drops the reader at
+        // shutdown, so this sender does not keep the channel open after the network thread's.
+        let back = inputs.clone();
+        let complete: Completion = Arc::new(move |token, result| {
+            // The worker is gone only at exit, when the answer no longer matters.
+            let _ = back.send(vec![WorkerInput::ReadDone { token, result }]);
+        });
+        driver.offload_reads(ColdReader::spawn(&format!("{name}-reader"), complete)?);
+    }
     let thread = std::thread::Builder::new()
         .name(format!("nexo-{name}"))
         .spawn(move || run(driver, clock, rx, outputs, waker))?;

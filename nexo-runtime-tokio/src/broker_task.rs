@@ -8,11 +8,12 @@
 //! or never seen) are dropped. No protocol or broker logic lives here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use nexo_engine::observe::Query;
 use nexo_engine::{Broker, CloseReason, ConnId, Output};
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
-use nexo_server::{BrokerDriver, Clock, Responder};
+use nexo_server::{BrokerDriver, Clock, ColdReader, Completion, Responder};
 use tokio::sync::mpsc;
 
 use crate::outbox::Outbox;
@@ -47,6 +48,13 @@ pub enum BrokerInput<R> {
     Inspect(Query, Responder),
     /// The server is about to exit: fsync what the fsync mode left unsynced, then answer.
     SyncBeforeExit(tokio::sync::oneshot::Sender<()>),
+    /// A read done on the broker's cold-read thread.
+    ReadDone {
+        /// The broker's token of the read.
+        token: u64,
+        /// The records, or why the read failed.
+        result: Result<Vec<nexo_engine::StoredRecord>, String>,
+    },
 }
 
 /// The channels into the broker tasks, cloned into every connection.
@@ -114,11 +122,30 @@ async fn sync_one<R>(tx: &mpsc::Sender<BrokerInput<R>>) {
 }
 
 /// Starts the task that owns `driver` (already recovered); returns its input channel. The task
-/// ends when every sender is dropped.
-pub fn spawn<B: Broker>(driver: BrokerDriver<B>, clock: Clock) -> mpsc::Sender<BrokerInput<B::Request>> {
+/// ends when every sender is dropped. With `cold_reads`, the driver's storage reads run on a
+/// cold-read thread of its own (`nexo-<name>-reader`) whose answers come back as inputs; the
+/// driver lets go of it at shutdown, so it does not keep the channel open.
+///
+/// # Errors
+/// The OS refused to start the cold-read thread.
+pub fn spawn<B: Broker>(
+    name: &str,
+    mut driver: BrokerDriver<B>,
+    clock: Clock,
+    cold_reads: bool,
+) -> std::io::Result<mpsc::Sender<BrokerInput<B::Request>>> {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    if cold_reads {
+        let back = tx.clone();
+        let complete: Completion = Arc::new(move |token, result| {
+            // Called on the reader's own thread, never inside the runtime, so blocking is fine;
+            // a closed channel means the task ended, when the answer no longer matters.
+            let _ = back.blocking_send(BrokerInput::ReadDone { token, result });
+        });
+        driver.offload_reads(ColdReader::spawn(&format!("{name}-reader"), complete)?);
+    }
     tokio::spawn(run(driver, rx, clock));
-    tx
+    Ok(tx)
 }
 
 async fn run<B: Broker>(
@@ -165,6 +192,7 @@ async fn run<B: Broker>(
                         BrokerInput::Flushed(conn, bytes) => nexo_server::BrokerInput::Flushed(conn, bytes),
                         BrokerInput::Shutdown => nexo_server::BrokerInput::Shutdown,
                         BrokerInput::Inspect(query, responder) => nexo_server::BrokerInput::Inspect(query, responder),
+                        BrokerInput::ReadDone { token, result } => nexo_server::BrokerInput::ReadDone { token, result },
                         BrokerInput::SyncBeforeExit(done) => {
                             driver.drain(&clock, &mut outputs);
                             tokio::task::block_in_place(|| driver.sync_before_exit(clock.now()));

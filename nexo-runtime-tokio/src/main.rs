@@ -50,6 +50,10 @@ async fn main() -> ExitCode {
     }
 }
 
+fn thread_error(e: std::io::Error) -> String {
+    format!("cannot start a thread: {e}")
+}
+
 async fn run(settings: Settings) -> Result<(), String> {
     tracing::info!("nexo (tokio) starting");
     let clock = Clock::start();
@@ -60,10 +64,10 @@ async fn run(settings: Settings) -> Result<(), String> {
         Arc::new(RespContext::new(RespSettings::from_settings(&settings, settings.port, &store_config)));
     let ctx = Arc::new(Context {
         brokers: Brokers {
-            store: broker_task::spawn(brokers.store, clock),
-            pubsub: broker_task::spawn(brokers.pubsub, clock),
-            queue: broker_task::spawn(brokers.queue, clock),
-            stream: broker_task::spawn(brokers.stream, clock),
+            store: broker_task::spawn("store", brokers.store, clock, false).map_err(thread_error)?,
+            pubsub: broker_task::spawn("pubsub", brokers.pubsub, clock, false).map_err(thread_error)?,
+            queue: broker_task::spawn("queue", brokers.queue, clock, false).map_err(thread_error)?,
+            stream: broker_task::spawn("stream", brokers.stream, clock, true).map_err(thread_error)?,
         },
         max_frame_bytes: settings.max_frame_bytes,
         max_write_buffer_bytes: i64::try_from(settings.max_write_buffer_bytes).unwrap_or(i64::MAX),

@@ -15,6 +15,7 @@ use nexo_engine::{Broker, ConnId, LogId, Now, Output, StoredRecord};
 use nexo_storage::{LogConfig, LogName, Storage, StorageError};
 
 use crate::clock::Clock;
+use crate::cold_reader::{ColdReader, into_stored};
 
 /// Records read per call while replaying a log at start-up.
 const REPLAY_BATCH_RECORDS: usize = 4096;
@@ -109,6 +110,13 @@ pub enum BrokerInput<R> {
     /// A read-only dashboard query, answered at once from the broker's current state (see
     /// [`BrokerDriver::observe`]; unobserved drivers answer [`Answer::Unsupported`]).
     Inspect(Query, Responder),
+    /// A read the driver handed to its [`ColdReader`] finished.
+    ReadDone {
+        /// The broker's token of the read.
+        token: u64,
+        /// The records, or why the read failed.
+        result: Result<Vec<StoredRecord>, String>,
+    },
 }
 
 /// A broker's storage and how it commits.
@@ -210,6 +218,8 @@ pub struct BrokerDriver<B> {
     /// Requests handed to the broker since start.
     requests: u64,
     observer: Option<Observer<B>>,
+    /// Where reads go when set (see [`BrokerDriver::offload_reads`]); else they run in place.
+    cold: Option<ColdReader>,
 }
 
 impl<B: Broker + Observe> BrokerDriver<B> {
@@ -232,7 +242,14 @@ impl<B: Broker + Observe> BrokerDriver<B> {
 impl<B: Broker> BrokerDriver<B> {
     /// A driver for `broker`; `durability` is required if the broker names any log.
     pub fn new(broker: B, durability: Option<Durability>) -> Self {
-        Self { broker, durability, requests: 0, observer: None }
+        Self { broker, durability, requests: 0, observer: None, cold: None }
+    }
+
+    /// From now on, reads the broker asks for run on `reader`'s thread when the storage can
+    /// detach them; their answers come back as [`BrokerInput::ReadDone`]. At
+    /// [`BrokerInput::Shutdown`] the driver lets go of the reader and reads in place again.
+    pub fn offload_reads(&mut self, reader: ColdReader) {
+        self.cold = Some(reader);
     }
 
     /// Whether this broker writes to storage (its drains may block on fsync).
@@ -283,6 +300,8 @@ impl<B: Broker> BrokerDriver<B> {
             replayed.logs.push((log.clone(), count, recovery.dropped_bytes, recovery.dropped_reason));
             durability.names.insert(log, name);
         }
+        let stored: Vec<LogId> = durability.storage.list()?.iter().map(|n| LogId::new(n.as_str())).collect();
+        self.broker.handle_stored_logs(now, &stored);
         // What replay asked for (e.g. opening a stream topic's data log, a compaction) is done
         // now, before the first request. Replay answers no one, so no network output is expected.
         let mut outputs = Vec::new();
@@ -305,7 +324,12 @@ impl<B: Broker> BrokerDriver<B> {
             }
             BrokerInput::Disconnect(conn) => self.broker.handle_disconnect(now, conn),
             BrokerInput::Flushed(conn, bytes) => self.broker.handle_flushed(now, conn, bytes),
-            BrokerInput::Shutdown => self.broker.handle_shutdown(now),
+            BrokerInput::Shutdown => {
+                // Reads queued there are still answered; letting go ends the thread after them.
+                self.cold = None;
+                self.broker.handle_shutdown(now);
+            }
+            BrokerInput::ReadDone { token, result } => self.broker.handle_read(now, token, result),
             BrokerInput::Inspect(query, responder) => {
                 let answer = match &self.observer {
                     Some(observer) => (observer.inspect)(&self.broker, now, &query),
@@ -411,8 +435,9 @@ impl<B: Broker> BrokerDriver<B> {
                     Output::OpenLog { log } => self.open_log(clock.now(), log),
                     Output::RemoveLog { log } => self.remove_log(clock.now(), &log),
                     Output::Read { log, from_seq, max_records, max_bytes, token } => {
-                        let result = self.read(&log, from_seq, max_records, max_bytes);
-                        self.broker.handle_read(clock.now(), token, result);
+                        if let Some(result) = self.read(&log, from_seq, max_records, max_bytes, token) {
+                            self.broker.handle_read(clock.now(), token, result);
+                        }
                     }
                     Output::Retain { log, max_age_ms, max_bytes } => {
                         self.retain(clock.now(), &log, max_age_ms, max_bytes);
@@ -469,12 +494,13 @@ impl<B: Broker> BrokerDriver<B> {
 
     fn remove_log(&mut self, now: Now, log: &LogId) {
         let result = match self.durability.as_mut() {
-            Some(d) => match d.names.remove(log) {
-                Some(name) => {
+            // A log never opened in this process (a leftover found at start-up) is removed too.
+            Some(d) => match d.names.remove(log).map_or_else(|| LogName::new(log.as_str()), Ok) {
+                Ok(name) => {
                     d.unsynced.remove(log);
                     d.storage.remove(&name).map_err(|e| e.to_string())
                 }
-                None => Ok(()),
+                Err(e) => Err(format!("log name: {e}")),
             },
             None => Err("no storage configured".into()),
         };
@@ -483,20 +509,34 @@ impl<B: Broker> BrokerDriver<B> {
         }
     }
 
+    /// Carries out a read: on the cold-read thread when there is one and the storage can detach
+    /// the read (`None`: the answer comes later as [`BrokerInput::ReadDone`]), else in place.
     fn read(
         &mut self,
         log: &LogId,
         from_seq: u64,
         max_records: usize,
         max_bytes: usize,
-    ) -> Result<Vec<StoredRecord>, String> {
-        let d = self.durability.as_mut().ok_or("no storage configured")?;
-        let name = d.names.get(log).ok_or_else(|| format!("log {log} was not opened"))?;
-        let records = d.storage.read(name, from_seq, max_records, max_bytes).map_err(|e| e.to_string())?;
-        Ok(records
-            .into_iter()
-            .map(|r| StoredRecord { seq: r.seq, timestamp_ms: r.timestamp_ms, payload: r.payload })
-            .collect())
+        token: u64,
+    ) -> Option<Result<Vec<StoredRecord>, String>> {
+        let Some(d) = self.durability.as_mut() else { return Some(Err("no storage configured".into())) };
+        let Some(name) = d.names.get(log) else { return Some(Err(format!("log {log} was not opened"))) };
+        if let Some(cold) = &self.cold {
+            match d.storage.detach_read(name, from_seq, max_records, max_bytes) {
+                // A full queue gives the read back: it runs here rather than waits.
+                Ok(Some(read)) => match cold.submit(token, read) {
+                    Ok(()) => return None,
+                    Err(read) => {
+                        let mut indexes = nexo_storage::IndexCache::default();
+                        return Some(read.run(&mut indexes).map(into_stored).map_err(|e| e.to_string()));
+                    }
+                },
+                Ok(None) => {}
+                Err(e) => return Some(Err(e.to_string())),
+            }
+        }
+        let records = d.storage.read(name, from_seq, max_records, max_bytes).map_err(|e| e.to_string());
+        Some(records.map(into_stored))
     }
 
     fn retain(&mut self, now: Now, log: &LogId, max_age_ms: u64, max_bytes: u64) {
@@ -536,26 +576,38 @@ impl<B: Broker> BrokerDriver<B> {
     }
 
     /// Makes this drain's appends durable per the mode and tells the broker.
+    ///
+    /// In `always` mode every appended log is synced by one [`Storage::sync_many`], so the
+    /// backend can overlap their fsyncs; each log still gets its own outcome (a failure fails
+    /// only that log).
     fn commit(&mut self, now: Now, appended: BTreeSet<LogId>) {
         let Some(d) = self.durability.as_mut() else { return };
-        let mut outcomes = Vec::new();
-        for log in appended {
-            let Some(name) = d.names.get(&log) else { continue };
-            let outcome = match d.mode {
-                FsyncMode::Always => d.storage.sync(name),
-                FsyncMode::Interval(_) | FsyncMode::Never => {
-                    d.storage.flush(name).and_then(|()| d.storage.next_seq(name))
-                }
-            };
-            if d.mode != FsyncMode::Always {
-                d.unsynced.insert(log.clone());
+        let (logs, names): (Vec<LogId>, Vec<LogName>) =
+            appended.into_iter().filter_map(|log| d.names.get(&log).map(|name| (log, name.clone()))).unzip();
+        let outcomes: Vec<Result<u64, StorageError>> = match d.mode {
+            FsyncMode::Always => {
+                let mut synced = d.storage.sync_many(&names).into_iter();
+                d.last_sync_ms = now.mono_ms;
+                // One result per log by contract; a missing one is a failure, never a success.
+                names
+                    .iter()
+                    .map(|name| {
+                        synced.next().unwrap_or_else(|| {
+                            let why = "the storage returned no sync result".to_string();
+                            Err(StorageError::Failed { log: name.clone(), why })
+                        })
+                    })
+                    .collect()
             }
-            outcomes.push((log, outcome));
-        }
-        if d.mode == FsyncMode::Always {
-            d.last_sync_ms = now.mono_ms;
-        }
-        for (log, outcome) in outcomes {
+            FsyncMode::Interval(_) | FsyncMode::Never => {
+                d.unsynced.extend(logs.iter().cloned());
+                names
+                    .iter()
+                    .map(|name| d.storage.flush(name).and_then(|()| d.storage.next_seq(name)))
+                    .collect()
+            }
+        };
+        for (log, outcome) in logs.into_iter().zip(outcomes) {
             match outcome {
                 Ok(durable_next_seq) => self.broker.handle_persisted(now, &log, durable_next_seq),
                 Err(e) => self.fail(now, &log, &e.to_string()),
@@ -563,17 +615,25 @@ impl<B: Broker> BrokerDriver<B> {
         }
     }
 
+    /// Fsyncs every log with unsynced appends (interval mode, and before exit) with one
+    /// [`Storage::sync_many`]; a log whose sync fails is failed on its own.
     fn sync_unsynced(&mut self, now: Now) {
         let Some(d) = self.durability.as_mut() else { return };
         d.last_sync_ms = now.mono_ms;
-        let logs = std::mem::take(&mut d.unsynced);
-        let mut failures = Vec::new();
-        for log in logs {
-            let result = d.names.get(&log).map(|name| d.storage.sync(name));
-            if let Some(Err(e)) = result {
-                failures.push((log, e.to_string()));
-            }
-        }
+        let (logs, names): (Vec<LogId>, Vec<LogName>) = std::mem::take(&mut d.unsynced)
+            .into_iter()
+            .filter_map(|log| d.names.get(&log).map(|name| (log, name.clone())))
+            .unzip();
+        let mut synced = d.storage.sync_many(&names).into_iter();
+        // One result per log by contract; a missing one counts as a failure.
+        let failures: Vec<(LogId, String)> = logs
+            .into_iter()
+            .filter_map(|log| match synced.next() {
+                Some(Ok(_)) => None,
+                Some(Err(e)) => Some((log, e.to_string())),
+                None => Some((log, "the storage returned no sync result".to_string())),
+            })
+            .collect();
         for (log, why) in failures {
             self.fail(now, &log, &why);
         }

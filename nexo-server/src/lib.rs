@@ -2,12 +2,14 @@
 //!
 //! This crate owns the server's settings (flags and environment variables), the single clock
 //! function, logging set-up, the start-up facts (seed, physical memory) and the routing of a
-//! decoded frame to the part of the server that answers it. It owns no sockets, threads or
-//! event loops: those belong to `nexo-runtime-mio` and `nexo-runtime-tokio`.
+//! decoded frame to the part of the server that answers it, and the cold-read thread both
+//! runtimes give the Stream broker. It owns no sockets and no event loops: those belong to
+//! `nexo-runtime-mio` and `nexo-runtime-tokio`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod cold_reader;
 pub mod dashboard;
 pub mod driver;
 pub mod logging;
@@ -17,6 +19,7 @@ pub mod settings;
 pub mod startup;
 
 pub use clock::Clock;
+pub use cold_reader::{ColdReader, Completion};
 pub use dashboard::Dashboard;
 pub use driver::{BrokerDriver, BrokerInput, Durability, FsyncMode, Responder, SnapshotSlot};
 pub use route::{Routed, route};

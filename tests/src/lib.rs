@@ -110,6 +110,7 @@ macro_rules! __for_each_case {
             stream_delete_group,
             stream_list_topics_and_groups,
             stream_delete_and_recreate_never_reuses,
+            stream_leftover_logs_removed_at_start,
             stream_restart_keeps_state,
             stream_shutdown_ends_waiting_fetches,
             stream_crash_kill9,

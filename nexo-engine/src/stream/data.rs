@@ -33,6 +33,15 @@ pub fn log_id(incarnation: u64, topic: &str) -> LogId {
     LogId::new(&format!("stream-{incarnation}-{topic}"))
 }
 
+/// Whether `log` is named like a topic's data log (`stream-<incarnation>-<topic>`).
+pub fn is_data_log(log: &LogId) -> bool {
+    log.as_str().strip_prefix("stream-").and_then(|rest| rest.split_once('-')).is_some_and(
+        |(incarnation, topic)| {
+            !incarnation.is_empty() && incarnation.bytes().all(|b| b.is_ascii_digit()) && !topic.is_empty()
+        },
+    )
+}
+
 /// One message as a data record.
 pub fn encode(timestamp_ms: u64, payload: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(DATA_HEADER_BYTES + payload.len());
@@ -65,5 +74,9 @@ mod tests {
         assert_eq!(decode(&Bytes::from_static(&[1, 0, 0])), None);
         assert_eq!(decode(&Bytes::from_static(&[2, 0, 0, 0, 0, 0, 0, 0, 0])), None);
         assert_eq!(log_id(7, "orders").as_str(), "stream-7-orders");
+        assert!(is_data_log(&log_id(7, "a-b")));
+        for other in ["streams", "stream-x-t", "stream--t", "stream-7-", "stream-7", "queues"] {
+            assert!(!is_data_log(&LogId::new(other)), "{other}");
+        }
     }
 }

@@ -326,6 +326,10 @@ impl Broker for Stream {
         }
     }
 
+    fn handle_stored_logs(&mut self, _now: Now, logs: &[LogId]) {
+        self.remove_leftover_logs(logs);
+    }
+
     fn handle_persisted(&mut self, now: Now, log: &LogId, durable_next_seq: u64) {
         if *log == self.durable.log {
             self.journal_persisted(durable_next_seq);

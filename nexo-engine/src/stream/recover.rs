@@ -13,16 +13,18 @@
 //! catalog built so far (keeping the higher incarnation counter and sequence floor). A snapshot
 //! cut short is dropped. After replay, each group restarts from its floor: nothing is pending,
 //! what is not done above the floor is delivered again, and handed-back dead letters are owed a
-//! delivery. When a data log opens, groups are clamped to its range (see `retention`).
+//! delivery. When a data log opens, groups are clamped to its range (see `retention`). Data logs
+//! the storage holds that no live topic owns are removed once replay ends.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::Stream;
 use super::group::GroupState;
 use super::journal::{self, Record};
 use super::topic::{Meta, Opening};
+use super::{Stream, data};
+use crate::log::LogId;
 use crate::output::Output;
 use crate::time::Now;
 
@@ -126,6 +128,18 @@ impl Stream {
             self.outputs.push_back(Output::TruncateBefore { log: self.durable.log.clone(), seq: begin });
         }
         self.arm_retention(now);
+    }
+}
+
+impl Stream {
+    /// Data logs in storage that no live topic owns (a DELETE that became durable just before a
+    /// crash, before its `RemoveLog` ran; a CREATE that never did) are removed.
+    pub(super) fn remove_leftover_logs(&mut self, stored: &[LogId]) {
+        for log in stored {
+            if data::is_data_log(log) && !self.logs.contains_key(log) {
+                self.outputs.push_back(Output::RemoveLog { log: log.clone() });
+            }
+        }
     }
 }
 

@@ -1265,6 +1265,38 @@ pub fn stream_delete_and_recreate_never_reuses(bin: &Path) {
     assert_eq!(seqs(&drain(&mut c, &m)), [9]);
 }
 
+/// Data logs no live topic owns (what a crash between a durable DELETE and the removal of the
+/// topic's log leaves, simulated here by copying a live log under an unused incarnation) are
+/// removed at start-up; live topics keep theirs.
+pub fn stream_leftover_logs_removed_at_start(bin: &Path) {
+    let mut server = Server::start(bin);
+    let mut c = server.client();
+    create(&mut c, "live");
+    assert_eq!(publish_many(&mut c, "live", &numbered("l", 0..3)), [1, 2, 3]);
+    drop(c);
+    server.terminate();
+    let stream_dir = server.data_dir().join("stream");
+    let live_dir = std::fs::read_dir(&stream_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().ends_with("-live"))
+        .expect("the live topic's log directory");
+    let ghost = stream_dir.join("stream-999-ghost");
+    std::fs::create_dir(&ghost).unwrap();
+    for file in std::fs::read_dir(&live_dir).unwrap() {
+        let file = file.unwrap().path();
+        std::fs::copy(&file, ghost.join(file.file_name().unwrap())).unwrap();
+    }
+
+    let server = server.restart();
+    assert!(!ghost.exists(), "the leftover log is removed at start-up");
+    assert!(live_dir.exists(), "the live topic keeps its log");
+    let mut c = server.client();
+    assert!(!c.stream_exists("ghost").unwrap());
+    let m = join(&mut c, "live", "g");
+    assert_eq!(texts(&drain(&mut c, &m)), ["l-0000", "l-0001", "l-0002"]);
+}
+
 /// A graceful restart (SIGTERM, then a start on the same directory): topics with their retention, messages (read back from disk),
 /// timestamps, sequences, group generations, ack floors, acks above the floor and dead letters
 /// survive; what was pending is delivered again; SEEK_TIME works on data read from disk.

@@ -224,6 +224,27 @@ fn a_leftover_log_of_a_lost_create_is_removed_before_use() {
 }
 
 #[test]
+fn recovery_removes_data_logs_no_live_topic_owns() {
+    let mut h = Harness::new();
+    ok(&h.create(1, "kept"));
+    ok(&h.create(1, "gone"));
+    h.pub_seq("gone", "x");
+    let gone = h.data_log("gone");
+    let kept = h.data_log("kept");
+    ok(&h.send(1, StreamRequest::Delete { topic: "gone".into() }));
+    h.persist_all();
+    // The crash came after the DELETE was durable but before its log was removed.
+    h.logs.insert(gone.clone(), SimLog::new());
+    h.logs.insert(LogId::new("stream-9-never-created"), SimLog::new());
+    h.removed.clear();
+    h.restart();
+    h.answer_opens();
+    assert_eq!(h.removed, [gone, LogId::new("stream-9-never-created")]);
+    assert!(h.logs.contains_key(&kept) && h.logs.contains_key(&journal()));
+    assert_eq!(h.pub_seq("kept", "still here"), 1);
+}
+
+#[test]
 fn recovery_skips_garbage_and_clamps_groups_to_the_log() {
     let mut h = Harness::new();
     let settings = TopicSettings { incarnation: 4, base: 10, max_age_ms: 0, max_bytes: 0 };

@@ -302,6 +302,8 @@ impl Harness {
         }
         let next = self.logs[&journal()].next_seq;
         self.s.handle_recovery_done(self.now, &journal(), next);
+        let stored: Vec<LogId> = self.logs.keys().cloned().collect();
+        self.s.handle_stored_logs(self.now, &stored);
         self.drain()
     }
 
