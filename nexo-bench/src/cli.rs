@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Load generator for Nexo v1 servers: every broker, closed-loop or fixed-rate, HDR latencies.
 #[derive(Debug, Parser)]
@@ -52,16 +52,18 @@ pub enum Command {
     QueueCycle(LoadArgs),
     /// Stream PUBLISH, one topic per connection.
     StreamPublish(LoadArgs),
-    /// Stream PUBLISH + group FETCH + ACK, one topic and group per connection; counts requests.
+    /// Stream PUBLISH + group FETCH + ACK (or ACK_BATCH, see `--ack`), one topic and group per
+    /// connection; counts requests.
     StreamCycle(LoadArgs),
     /// Stream producers (at `--rate` or closed-loop) and a long-polling group consumer per topic;
     /// reports produced and consumed rates and the consumer lag.
     ///
     /// `--connections` producers publish to a topic each; per topic one group member long-polls
     /// FETCH (`--fetch-limit`, `--fetch-wait-ms`) on a connection of its own and ACKs every
-    /// message before its next FETCH. Counts acknowledged messages; latency is end to end (the
-    /// publish send time carried in the payload → the FETCH reply read). `--requests N`
-    /// publishes N messages in all and waits until every one is acknowledged.
+    /// message before its next FETCH: with one ACK_BATCH per FETCH reply (`--ack batch`, the
+    /// default) or one ACK per message (`--ack single`). Counts acknowledged messages; latency is
+    /// end to end (the publish send time carried in the payload → the FETCH reply read).
+    /// `--requests N` publishes N messages in all and waits until every one is acknowledged.
     StreamKeepup(LoadArgs),
     /// Storage micro-benchmark: append 4 KiB + fdatasync, repeated; prints the median latency.
     Fsync(FsyncArgs),
@@ -120,6 +122,28 @@ pub struct LoadArgs {
     /// `stream-keepup`: long-poll wait of a FETCH that finds nothing, in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub fetch_wait_ms: u32,
+    /// `stream-cycle`, `stream-keepup`: how consumers acknowledge what a FETCH returned.
+    #[arg(long, value_enum, default_value_t = AckMode::Batch)]
+    pub ack: AckMode,
+}
+
+/// How the Stream consumers of `stream-cycle` and `stream-keepup` acknowledge (`--ack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AckMode {
+    /// One ACK (v1, `0x34`) per message.
+    Single,
+    /// One ACK_BATCH (extension, `0x72`) per FETCH reply, naming every message it returned.
+    Batch,
+}
+
+impl AckMode {
+    /// The command-line value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Single => "single",
+            Self::Batch => "batch",
+        }
+    }
 }
 
 /// Options of `fsync`.
@@ -304,6 +328,16 @@ mod tests {
         let cli = parse(&["stream-keepup"]).unwrap();
         let Command::StreamKeepup(a) = &cli.command else { panic!("{cli:?}") };
         assert_eq!((a.fetch_limit, a.fetch_wait_ms, a.connections), (100, 500, 50));
+        assert_eq!(a.ack, AckMode::Batch, "ACK_BATCH by default");
         assert!(parse(&["stream-keepup", "--fetch-limit", "0"]).is_err());
+        for (value, mode) in [("single", AckMode::Single), ("batch", AckMode::Batch)] {
+            let cli = parse(&["stream-keepup", "--ack", value]).unwrap();
+            let Command::StreamKeepup(a) = &cli.command else { panic!("{cli:?}") };
+            assert_eq!((a.ack, a.ack.name()), (mode, value));
+            let cli = parse(&["stream-cycle", "--ack", value]).unwrap();
+            let Command::StreamCycle(a) = &cli.command else { panic!("{cli:?}") };
+            assert_eq!(a.ack, mode);
+        }
+        assert!(parse(&["stream-keepup", "--ack", "cumulative"]).is_err());
     }
 }

@@ -42,7 +42,8 @@ pub struct Shared {
     pub progress_errors: AtomicU64,
     /// Stream PUBLISHes answered since the load began (for the consumer lag).
     pub published: AtomicU64,
-    /// Stream ACKs answered since the load began (for the consumer lag).
+    /// Stream messages acknowledged since the load began (ACKs answered, and what ACK_BATCHes
+    /// counted), for the consumer lag.
     pub acked: AtomicU64,
 }
 
@@ -102,11 +103,11 @@ pub struct ThreadStats {
     pub misses: u64,
     /// Stream PUBLISHes answered in the window.
     pub produced: u64,
-    /// Stream ACKs answered in the window (messages consumed).
+    /// Stream messages acknowledged in the window (messages consumed).
     pub consumed: u64,
     /// Stream PUBLISHes answered since the load began (warm-up included).
     pub produced_total: u64,
-    /// Stream ACKs answered since the load began (warm-up included).
+    /// Stream messages acknowledged since the load began (warm-up included).
     pub consumed_total: u64,
     /// Latencies of the operations in the window (ns).
     pub hist: Histogram<u64>,
@@ -545,28 +546,31 @@ impl<'a> Worker<'a> {
                 continue;
             }
             let is_error = matches!(outcome, Outcome::Error(_));
-            let counted = match c.plan.counts {
-                Counts::Replies => true,
-                Counts::Acks => sent.expect == Expect::StreamAck,
-                Counts::Nothing => false,
+            // Messages an ACK (1) or an ACK_BATCH (its count) acknowledged.
+            let acked = match outcome {
+                Outcome::Acked(n) => u64::from(n),
+                _ => 0,
+            };
+            // Operations this reply adds: one per reply, or per message acknowledged.
+            let (counted, weight) = match c.plan.counts {
+                Counts::Replies => (true, 1),
+                Counts::Acks => (matches!(sent.expect, Expect::StreamAck | Expect::StreamAckBatch), acked),
+                Counts::Nothing => (false, 0),
             };
             if !is_error {
                 // Stream traffic since the load began, for the consumer lag.
-                match sent.expect {
-                    Expect::StreamSeq => {
-                        self.stats.produced_total += 1;
-                        self.progress_published += 1;
-                        self.stats.produced += u64::from(in_window);
-                    }
-                    Expect::StreamAck => {
-                        self.stats.consumed_total += 1;
-                        self.progress_acked += 1;
-                        self.stats.consumed += u64::from(in_window);
-                        if c.plan.reacts {
-                            c.deliveries += 1;
-                        }
-                    }
-                    _ => {}
+                if sent.expect == Expect::StreamSeq {
+                    self.stats.produced_total += 1;
+                    self.progress_published += 1;
+                    self.stats.produced += u64::from(in_window);
+                }
+                self.stats.consumed_total += acked;
+                self.progress_acked += acked;
+                if in_window {
+                    self.stats.consumed += acked;
+                }
+                if c.plan.reacts {
+                    c.deliveries += acked;
                 }
             }
             // A consumer's FETCH batch: latency from each message's publish time (its stamp).
@@ -579,7 +583,7 @@ impl<'a> Worker<'a> {
             if is_error {
                 self.progress_errors += 1;
             } else if counted {
-                self.progress_ops += 1;
+                self.progress_ops += weight;
             }
             if !in_window {
                 continue;
@@ -594,7 +598,7 @@ impl<'a> Worker<'a> {
                 ok => {
                     self.stats.misses += u64::from(ok == Outcome::Miss);
                     if counted {
-                        self.stats.ops += 1;
+                        self.stats.ops += weight;
                         if c.plan.counts == Counts::Replies {
                             record(&mut self.stats.hist, now.saturating_sub(sent.sent_ns));
                         }

@@ -198,6 +198,7 @@ fn finish(
         misses: stats.misses,
         latency: Latency::of(&stats.hist),
         error_samples: stats.error_samples,
+        ack: matches!(scenario, Scenario::StreamCycle | Scenario::StreamKeepup).then(|| args.ack.name()),
         keepup,
     };
     println!("{}", report.text());

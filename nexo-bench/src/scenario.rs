@@ -16,7 +16,7 @@ use nexo_proto::reply::{ReplyKind, status};
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_proto::{HEADER_LEN, Reply, Request, Uuid};
 
-use crate::cli::LoadArgs;
+use crate::cli::{AckMode, LoadArgs};
 
 /// The load scenarios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub enum Scenario {
     QueueCycle,
     /// Stream PUBLISH.
     StreamPublish,
-    /// Stream PUBLISH + FETCH + ACK.
+    /// Stream PUBLISH + FETCH + ACK (or ACK_BATCH).
     StreamCycle,
     /// Stream producers (fixed rate or closed loop) and long-polling group consumers.
     StreamKeepup,
@@ -165,6 +165,8 @@ pub enum Expect {
     StreamBatch,
     /// A Stream ACK (OK): one message consumed.
     StreamAck,
+    /// A Stream ACK_BATCH (DATA `u32`): that many messages consumed.
+    StreamAckBatch,
     /// A Stream JOIN result (set-up only).
     Joined,
 }
@@ -174,6 +176,8 @@ pub enum Expect {
 pub enum Outcome {
     /// Answered as expected.
     Ok,
+    /// A Stream ACK or ACK_BATCH answered: this many messages acknowledged.
+    Acked(u32),
     /// A Store GET answered NULL, or a CONSUME / FETCH answered an empty batch.
     Miss,
     /// ERR or an undecodable reply; the text.
@@ -243,7 +247,8 @@ pub enum Gen {
         /// Message ids to ack.
         acks: VecDeque<Uuid>,
     },
-    /// Stream PUBLISH, FETCH (limit 1) and ACK; the member comes from the set-up JOIN.
+    /// Stream PUBLISH, FETCH (limit 1) and ACK or ACK_BATCH; the member comes from the set-up
+    /// JOIN.
     StreamCycle {
         /// Topic.
         topic: String,
@@ -253,16 +258,14 @@ pub enum Gen {
         publish: Template,
         /// FETCH frame (known after JOIN).
         fetch: Option<Template>,
-        /// ACK frame (known after JOIN; seq patched).
-        ack: Option<Template>,
         /// PUBLISHes answered for which no FETCH was sent yet.
         fetches_owed: u64,
-        /// Sequences to ack.
-        acks: VecDeque<u64>,
+        /// What is still to acknowledge, and how.
+        acks: Acks,
     },
     /// A group member consuming a Stream topic: one long-polling FETCH at a time; every message
-    /// it returns is ACKed (all acks go out before the next FETCH, so the server frees the
-    /// group's pending slots first). The member comes from the set-up JOIN.
+    /// it returns is acknowledged (all acks go out before the next FETCH, so the server frees
+    /// the group's pending slots first). The member comes from the set-up JOIN.
     StreamConsumer {
         /// Topic.
         topic: String,
@@ -274,12 +277,10 @@ pub enum Gen {
         wait_ms: u32,
         /// FETCH frame (known after JOIN).
         fetch: Option<Template>,
-        /// ACK frame (known after JOIN; seq patched).
-        ack: Option<Template>,
         /// Whether a FETCH is awaiting its reply.
         fetching: bool,
-        /// Sequences to ack.
-        acks: VecDeque<u64>,
+        /// What is still to acknowledge, and how.
+        acks: Acks,
         /// Send times carried by the messages of the last FETCH reply (drained by the runner).
         stamps: Vec<u64>,
     },
@@ -323,11 +324,9 @@ impl Gen {
                     Expect::Pushed
                 }
             }
-            Self::StreamCycle { publish, fetch, ack, fetches_owed, acks, .. } => {
-                if let (Some(seq), Some(ack)) = (acks.front().copied(), ack.as_ref()) {
-                    acks.pop_front();
-                    emit_ack(ack, out, id, seq);
-                    Expect::StreamAck
+            Self::StreamCycle { publish, fetch, fetches_owed, acks, .. } => {
+                if let Some(expect) = acks.emit(out, id) {
+                    expect
                 } else if let (true, Some(fetch)) = (*fetches_owed > 0, fetch.as_ref()) {
                     *fetches_owed -= 1;
                     fetch.emit(out, id);
@@ -337,11 +336,9 @@ impl Gen {
                     Expect::StreamSeq
                 }
             }
-            Self::StreamConsumer { fetch, ack, fetching, acks, .. } => {
-                if let (Some(seq), Some(ack)) = (acks.front().copied(), ack.as_ref()) {
-                    acks.pop_front();
-                    emit_ack(ack, out, id, seq);
-                    Expect::StreamAck
+            Self::StreamConsumer { fetch, fetching, acks, .. } => {
+                if let Some(expect) = acks.emit(out, id) {
+                    expect
                 } else if let (false, Some(fetch)) = (*fetching, fetch.as_ref()) {
                     *fetching = true;
                     fetch.emit(out, id);
@@ -418,11 +415,11 @@ impl Gen {
                             if messages.is_empty() {
                                 *fetches_owed += 1;
                             }
-                            acks.extend(messages.iter().map(|m| m.seq));
+                            acks.fetched(messages.iter().map(|m| m.seq));
                         }
                         Self::StreamConsumer { acks, fetching, stamps, .. } => {
                             *fetching = false;
-                            acks.extend(messages.iter().map(|m| m.seq));
+                            acks.fetched(messages.iter().map(|m| m.seq));
                             stamps.extend(messages.iter().filter_map(|m| payload_stamp(&m.payload)));
                         }
                         _ => {}
@@ -437,17 +434,21 @@ impl Gen {
                 }
             },
             Expect::StreamAck => match status_byte {
-                status::OK | status::DATA => Outcome::Ok,
+                status::OK | status::DATA => Outcome::Acked(1),
                 other => Outcome::Error(format!("unexpected status {other:#04x}")),
+            },
+            Expect::StreamAckBatch => match Reply::decode(status_byte, payload, ReplyKind::Count) {
+                Ok(Reply::Count(n)) => Outcome::Acked(n),
+                other => Outcome::Error(format!("bad ACK_BATCH reply: {other:?}")),
             },
             Expect::Joined => match Reply::decode(status_byte, payload, ReplyKind::Joined) {
                 Ok(Reply::Joined { generation, consumer_id, .. }) => {
-                    let (topic, group, fetch, ack, limit, wait_ms) = match self {
-                        Self::StreamCycle { topic, group, fetch, ack, .. } => {
-                            (topic, group, fetch, ack, 1, 0)
+                    let (topic, group, fetch, acks, limit, wait_ms) = match self {
+                        Self::StreamCycle { topic, group, fetch, acks, .. } => {
+                            (topic, group, fetch, acks, 1, 0)
                         }
-                        Self::StreamConsumer { topic, group, fetch, ack, limit, wait_ms, .. } => {
-                            (topic, group, fetch, ack, *limit, *wait_ms)
+                        Self::StreamConsumer { topic, group, fetch, acks, limit, wait_ms, .. } => {
+                            (topic, group, fetch, acks, *limit, *wait_ms)
                         }
                         _ => return Outcome::Ok,
                     };
@@ -459,13 +460,7 @@ impl Gen {
                         limit,
                         wait_ms,
                     })));
-                    *ack = Some(Template::of(&Request::Stream(StreamRequest::Ack {
-                        topic: topic.clone(),
-                        group: group.clone(),
-                        consumer_id,
-                        generation,
-                        seq: 0,
-                    })));
+                    acks.joined(topic, group, consumer_id, generation);
                     Outcome::Ok
                 }
                 other => Outcome::Error(format!("bad JOIN reply: {other:?}")),
@@ -485,10 +480,73 @@ pub fn payload_stamp(body: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(body.get(..8)?.try_into().ok()?))
 }
 
-/// Appends a copy of the ACK template with id `id` acknowledging `seq` (its last field).
-fn emit_ack(ack: &Template, out: &mut BytesMut, id: u32, seq: u64) {
-    let end = ack.emit(out, id) + ack.len();
-    out[end - 8..end].copy_from_slice(&seq.to_be_bytes());
+/// How a Stream consumer acknowledges what its FETCHes returned: one ACK per message
+/// ([`AckMode::Single`]) or one ACK_BATCH per FETCH reply ([`AckMode::Batch`]).
+#[derive(Debug)]
+pub struct Acks {
+    mode: AckMode,
+    /// The ACK frame (seq patched), or the ACK_BATCH frame with no sequences (count, sequences
+    /// and frame length patched); known after JOIN.
+    template: Option<Template>,
+    /// Sequences to acknowledge, in fetch order.
+    seqs: VecDeque<u64>,
+    /// Batch mode: how many of `seqs` each FETCH reply returned, oldest first.
+    batches: VecDeque<usize>,
+}
+
+impl Acks {
+    /// Nothing to acknowledge yet; no template before JOIN.
+    pub fn new(mode: AckMode) -> Self {
+        Self { mode, template: None, seqs: VecDeque::new(), batches: VecDeque::new() }
+    }
+
+    /// JOIN answered: the member the acknowledgements name.
+    fn joined(&mut self, topic: &str, group: &str, consumer_id: String, generation: u64) {
+        let (topic, group) = (topic.to_owned(), group.to_owned());
+        let request = match self.mode {
+            AckMode::Single => StreamRequest::Ack { topic, group, consumer_id, generation, seq: 0 },
+            AckMode::Batch => {
+                StreamRequest::AckBatch { topic, group, consumer_id, generation, seqs: Vec::new() }
+            }
+        };
+        self.template = Some(Template::of(&Request::Stream(request)));
+    }
+
+    /// A FETCH reply returned these sequences.
+    fn fetched(&mut self, seqs: impl Iterator<Item = u64>) {
+        let before = self.seqs.len();
+        self.seqs.extend(seqs);
+        let n = self.seqs.len() - before;
+        if n > 0 && self.mode == AckMode::Batch {
+            self.batches.push_back(n);
+        }
+    }
+
+    /// Appends the next acknowledgement with id `id`: one sequence's ACK, or one FETCH reply's
+    /// ACK_BATCH; `None` when there is nothing to acknowledge (or no member yet).
+    fn emit(&mut self, out: &mut BytesMut, id: u32) -> Option<Expect> {
+        let template = self.template.as_ref()?;
+        match self.mode {
+            AckMode::Single => {
+                let seq = self.seqs.pop_front()?;
+                let end = template.emit(out, id) + template.len();
+                out[end - 8..end].copy_from_slice(&seq.to_be_bytes());
+                Some(Expect::StreamAck)
+            }
+            AckMode::Batch => {
+                let n = self.batches.pop_front()?;
+                let start = template.emit(out, id);
+                let count_at = out.len() - 4;
+                for seq in self.seqs.drain(..n) {
+                    out.extend_from_slice(&seq.to_be_bytes());
+                }
+                out[count_at..count_at + 4].copy_from_slice(&(n as u32).to_be_bytes());
+                let len = (out.len() - start - HEADER_LEN) as u32;
+                out[start + 6..start + 10].copy_from_slice(&len.to_be_bytes());
+                Some(Expect::StreamAckBatch)
+            }
+        }
+    }
 }
 
 /// One connection of a run.
@@ -501,7 +559,7 @@ pub struct ConnPlan {
     /// Whether it sends requests of its own during the load (on the `--rate` schedule, within
     /// its `--requests` quota).
     pub requester: bool,
-    /// Whether it sends requests in answer to replies (a stream consumer's FETCH and ACKs):
+    /// Whether it sends requests in answer to replies (a stream consumer's FETCH and acks):
     /// outside the rate schedule and the quotas.
     pub reacts: bool,
     /// Which of its answered requests are the scenario's operations (pushes count through
@@ -526,7 +584,7 @@ pub struct ConnPlan {
 pub enum Counts {
     /// Every answered request.
     Replies,
-    /// Answered Stream ACKs (messages consumed).
+    /// Messages acknowledged by Stream ACKs and ACK_BATCHes (messages consumed).
     Acks,
     /// None (publishers, subscribers).
     Nothing,
@@ -635,9 +693,8 @@ fn stream_consumer(topic: &str, group: &str, args: &LoadArgs, index: u32) -> Con
             limit: args.fetch_limit,
             wait_ms: args.fetch_wait_ms,
             fetch: None,
-            ack: None,
             fetching: false,
-            acks: VecDeque::new(),
+            acks: Acks::new(args.ack),
             stamps: Vec::new(),
         },
         // CREATE is answered OK when the topic exists already (idempotent), so the order of
@@ -800,9 +857,8 @@ pub fn plan(scenario: Scenario, args: &LoadArgs, tag: &str) -> Plan {
                         group,
                         publish,
                         fetch: None,
-                        ack: None,
                         fetches_owed: 0,
-                        acks: VecDeque::new(),
+                        acks: Acks::new(args.ack),
                     }
                 };
                 conns.push(requester(gen_, setup, i));
@@ -1017,12 +1073,15 @@ mod tests {
         assert_eq!(payload_stamp(b"short"), None);
     }
 
-    #[test]
-    fn keepup_consumer_fetches_then_acks_the_batch() {
-        let a = args(&["--connections", "1", "--fetch-limit", "10", "--fetch-wait-ms", "250"]);
+    /// A `stream-keepup` consumer with `extra` options, joined as member `m1` of generation 3,
+    /// whose first FETCH (checked) is out.
+    fn joined_consumer(extra: &[&str]) -> Gen {
+        let mut all = vec!["--connections", "1", "--fetch-limit", "10", "--fetch-wait-ms", "250"];
+        all.extend_from_slice(extra);
+        let a = args(&all);
         let mut p = plan(Scenario::StreamKeepup, &a, "t");
-        let consumer = p.conns.iter_mut().find(|c| c.reacts).unwrap();
-        let g = &mut consumer.gen_;
+        let at = p.conns.iter().position(|c| c.reacts).unwrap();
+        let mut g = p.conns.swap_remove(at).gen_;
         let mut out = BytesMut::new();
         assert_eq!(g.next(&mut out, 1, 0), None, "nothing before JOIN is answered");
         let (st, body) =
@@ -1036,12 +1095,22 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(g.next(&mut out, 3, 0), None, "one FETCH at a time");
-        let message = |seq: u64, stamp: u64| nexo_proto::reply::StreamMessage {
+        g
+    }
+
+    fn stamped(seq: u64, stamp: u64) -> nexo_proto::reply::StreamMessage {
+        nexo_proto::reply::StreamMessage {
             seq,
             timestamp_ms: 0,
             payload: Bytes::copy_from_slice(&stamp.to_le_bytes()),
-        };
-        let (st, body) = reply_frame(&Reply::StreamMessages(vec![message(7, 100), message(8, 200)]));
+        }
+    }
+
+    #[test]
+    fn keepup_consumer_fetches_then_acks_each_message_with_ack_single() {
+        let mut g = joined_consumer(&["--ack", "single"]);
+        let mut out = BytesMut::new();
+        let (st, body) = reply_frame(&Reply::StreamMessages(vec![stamped(7, 100), stamped(8, 200)]));
         assert_eq!(g.on_reply(Expect::StreamBatch, st, &body), Outcome::Ok);
         let mut stamps = Vec::new();
         g.drain_stamps(|s| stamps.push(s));
@@ -1061,7 +1130,79 @@ mod tests {
         let (st, body) = reply_frame(&Reply::StreamMessages(Vec::new()));
         assert_eq!(g.on_reply(Expect::StreamBatch, st, &body), Outcome::Miss);
         assert_eq!(g.next(&mut out, 12, 0), Some(Expect::StreamBatch));
-        assert_eq!(g.on_reply(Expect::StreamAck, status::OK, &Bytes::new()), Outcome::Ok);
+        assert_eq!(g.on_reply(Expect::StreamAck, status::OK, &Bytes::new()), Outcome::Acked(1));
+    }
+
+    #[test]
+    fn keepup_consumer_acks_each_fetch_reply_with_one_ack_batch_by_default() {
+        let mut g = joined_consumer(&[]);
+        let mut out = BytesMut::new();
+        let (st, body) = reply_frame(&Reply::StreamMessages(vec![stamped(7, 100), stamped(8, 200)]));
+        assert_eq!(g.on_reply(Expect::StreamBatch, st, &body), Outcome::Ok);
+        g.drain_stamps(|_| {});
+        assert_eq!(g.next(&mut out, 10, 0), Some(Expect::StreamAckBatch));
+        let (id, request) = decode_one(&mut out);
+        assert_eq!(id, 10);
+        let Request::Stream(StreamRequest::AckBatch { topic, group, consumer_id, generation, seqs }) =
+            request
+        else {
+            panic!("{request:?}")
+        };
+        assert_eq!((topic.as_str(), group.as_str()), ("bench-t-0", "g-t-0"));
+        assert_eq!((consumer_id.as_str(), generation, seqs), ("m1", 3, vec![7, 8]));
+        assert_eq!(g.next(&mut out, 11, 0), Some(Expect::StreamBatch), "then the next FETCH");
+        decode_one(&mut out);
+        assert!(out.is_empty());
+        // Two replies before the generator runs again: one ACK_BATCH each, in order (the
+        // frame length and count are patched for each size).
+        let (st, body) = reply_frame(&Reply::StreamMessages(vec![stamped(9, 1)]));
+        assert_eq!(g.on_reply(Expect::StreamBatch, st, &body), Outcome::Ok);
+        let (st, body) = reply_frame(&Reply::StreamMessages((10..13).map(|s| stamped(s, 1)).collect()));
+        assert_eq!(g.on_reply(Expect::StreamBatch, st, &body), Outcome::Ok);
+        for want in [vec![9u64], vec![10, 11, 12]] {
+            assert_eq!(g.next(&mut out, 12, 0), Some(Expect::StreamAckBatch));
+            match decode_one(&mut out).1 {
+                Request::Stream(StreamRequest::AckBatch { seqs, .. }) => assert_eq!(seqs, want),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(out.is_empty(), "each frame decodes exactly");
+        // The reply counts what the server acknowledged.
+        let (st, body) = reply_frame(&Reply::Count(3));
+        assert_eq!(g.on_reply(Expect::StreamAckBatch, st, &body), Outcome::Acked(3));
+        let (st, body) = reply_frame(&Reply::Err("FENCED".into()));
+        assert_eq!(g.on_reply(Expect::StreamAckBatch, st, &body), Outcome::Error("FENCED".into()));
+    }
+
+    #[test]
+    fn stream_cycle_acks_each_fetch_with_the_chosen_mode() {
+        for (mode, expect) in [("single", Expect::StreamAck), ("batch", Expect::StreamAckBatch)] {
+            let a = args(&["--connections", "1", "--ack", mode]);
+            let mut p = plan(Scenario::StreamCycle, &a, "t");
+            let g = &mut p.conns[0].gen_;
+            let mut out = BytesMut::new();
+            let (st, body) =
+                reply_frame(&Reply::Joined { ack_floor: 0, generation: 1, consumer_id: "m".into() });
+            assert_eq!(g.on_reply(Expect::Joined, st, &body), Outcome::Ok);
+            assert_eq!(g.next(&mut out, 1, 0), Some(Expect::StreamSeq));
+            decode_one(&mut out);
+            let (st, body) = reply_frame(&Reply::Seq(1));
+            assert_eq!(g.on_reply(Expect::StreamSeq, st, &body), Outcome::Ok);
+            assert_eq!(g.next(&mut out, 2, 0), Some(Expect::StreamBatch));
+            match decode_one(&mut out).1 {
+                Request::Stream(StreamRequest::Fetch { limit: 1, wait_ms: 0, .. }) => {}
+                other => panic!("{other:?}"),
+            }
+            let (st, body) = reply_frame(&Reply::StreamMessages(vec![stamped(1, 0)]));
+            assert_eq!(g.on_reply(Expect::StreamBatch, st, &body), Outcome::Ok);
+            assert_eq!(g.next(&mut out, 3, 0), Some(expect), "{mode}: the ack comes first");
+            match (decode_one(&mut out).1, mode) {
+                (Request::Stream(StreamRequest::Ack { seq: 1, .. }), "single") => {}
+                (Request::Stream(StreamRequest::AckBatch { seqs, .. }), "batch") => assert_eq!(seqs, [1]),
+                other => panic!("{mode}: {other:?}"),
+            }
+            assert_eq!(g.next(&mut out, 4, 0), Some(Expect::StreamSeq), "{mode}: then a new PUBLISH");
+        }
     }
 
     #[test]

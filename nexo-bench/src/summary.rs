@@ -69,14 +69,14 @@ pub const KEEPUP_MAX_LAG_S: f64 = 0.5;
 
 /// What `stream-keepup` found: production against consumption, and the consumer lag.
 ///
-/// The lag is the number of messages whose PUBLISH was answered and whose ACK was not yet
-/// (all topics together). Over the window it grows by exactly `produced − consumed`, so a
+/// The lag is the number of messages whose PUBLISH was answered and that were not acknowledged
+/// yet (all topics together). Over the window it grows by exactly `produced − consumed`, so a
 /// consumed rate below the produced rate is a lag that grows.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct KeepUp {
     /// PUBLISHes answered in the window.
     pub produced: u64,
-    /// ACKs answered in the window.
+    /// Messages acknowledged in the window (ACKs answered, or the counts ACK_BATCHes answered).
     pub consumed: u64,
     /// `produced` per second.
     pub produced_per_s: f64,
@@ -175,6 +175,10 @@ pub struct Report {
     pub latency: Latency,
     /// Up to five distinct error texts.
     pub error_samples: Vec<String>,
+    /// `stream-cycle` and `stream-keepup`: how consumers acknowledged (`--ack`: `single` or
+    /// `batch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack: Option<&'static str>,
     /// `stream-keepup` only: production, consumption and lag.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub keepup: Option<KeepUp>,
@@ -188,10 +192,15 @@ impl Report {
             None => "closed loop".to_string(),
         };
         let label = if self.label.is_empty() { String::new() } else { format!("  [{}]", self.label) };
+        let ack = match self.ack {
+            Some("batch") => ", one ACK_BATCH per FETCH reply",
+            Some(_) => ", one ACK per message",
+            None => "",
+        };
         let l = &self.latency;
         let mut out = format!(
             "{scenario} against {target}{label}\n\
-             \x20 {conns} connections, pipeline {pipe}, {size} B payloads, {mode}\n\
+             \x20 {conns} connections, pipeline {pipe}, {size} B payloads, {mode}{ack}\n\
              \x20 {ops} {unit} in {dur:.2} s: {tp:.0} {unit}/s\n\
              \x20 latency (ms): p50 {p50:.3}  p90 {p90:.3}  p99 {p99:.3}  p99.9 {p999:.3}  max {max:.3}  mean {mean:.3}\n\
              \x20 errors {errors}",
@@ -289,6 +298,7 @@ mod tests {
             misses: 0,
             latency: Latency::of(&h),
             error_samples: vec![],
+            ack: None,
             keepup: None,
         };
         let v: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
@@ -313,8 +323,13 @@ mod tests {
         assert!((v["p50_us"].as_f64().unwrap() - 250.0).abs() < 0.5);
         assert!(r.text().contains("500 requests/s"));
         assert!(v.get("final_lag").is_none(), "keep-up fields only for stream-keepup");
+        assert!(v.get("ack").is_none(), "the ack mode only for the stream consumers");
 
-        let keepup = Report { keepup: Some(KeepUp::of(10_000, 9_990, 2.0, Some(5000.0), (5, 40, 12))), ..r };
+        let keepup = Report {
+            ack: Some("batch"),
+            keepup: Some(KeepUp::of(10_000, 9_990, 2.0, Some(5000.0), (5, 40, 12))),
+            ..r
+        };
         let v: serde_json::Value = serde_json::from_str(&keepup.json()).unwrap();
         assert_eq!(v["produced_per_s"], 5000.0);
         assert_eq!(v["consumed_per_s"], 4995.0);
@@ -324,6 +339,8 @@ mod tests {
         assert_eq!(v["rate_reached"], true);
         assert_eq!(v["throughput"], 500.0, "the common fields stay");
         assert!(keepup.text().contains("keeps up: yes"), "{}", keepup.text());
+        assert_eq!(v["ack"], "batch");
+        assert!(keepup.text().contains("one ACK_BATCH per FETCH reply"), "{}", keepup.text());
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn expected_reply_kind(request: &Request) -> ReplyKind {
             | StreamRequest::SeekTime { .. } => ReplyKind::Seq,
             StreamRequest::Fetch { .. } => ReplyKind::StreamMessages,
             StreamRequest::Join { .. } => ReplyKind::Joined,
-            StreamRequest::ReplayDlq { .. } => ReplyKind::Count,
+            StreamRequest::ReplayDlq { .. } | StreamRequest::AckBatch { .. } => ReplyKind::Count,
             StreamRequest::ListDlq { .. } => ReplyKind::StreamDeadLetters,
             StreamRequest::ListTopics { .. } => ReplyKind::StreamTopics,
             StreamRequest::ListGroups { .. } => ReplyKind::StreamGroups,

@@ -4,10 +4,10 @@
 //! [`ClientError::Server`] with the server's text (except [`Client::stream_exists`], which turns
 //! a `not found` error into `false`). FETCH long-polls: its reply may take `wait_ms` longer than
 //! the client's timeout, so [`Client::fetch`] waits that much more. The consumer loop
-//! ([`Client::consume_group`]) joins, fetches with a long-poll, acks or nacks each message by the
-//! handler's result, and re-joins at once on `FENCED` or `NOT_MEMBER` (a seek, a restart of the
-//! server, or its own connection's membership ending). This module does no socket I/O of its
-//! own; it builds requests and interprets replies.
+//! ([`Client::consume_group`]) joins, fetches with a long-poll, nacks each message the handler
+//! refuses, acks the accepted ones of a batch with one ACK_BATCH, and re-joins at once on
+//! `FENCED` or `NOT_MEMBER` (a seek, a restart of the server, or its own connection's membership
+//! ending). This module does no socket I/O of its own; it builds requests and interprets replies.
 
 use std::thread;
 use std::time::Duration;
@@ -87,9 +87,9 @@ pub struct GroupConsumerStats {
     pub nacked: u64,
     /// JOINs after the first (on `FENCED` or `NOT_MEMBER`).
     pub rejoins: u64,
-    /// Messages whose ACK or NACK the server refused because they were no longer pending with
-    /// this member (`seq N not pending`, `NOT_OWNER`: the ack wait had run out, so the message
-    /// was or will be delivered again).
+    /// Messages whose ACK or NACK did not take because they were no longer pending with this
+    /// member (a NACK answered `seq N not pending` or `NOT_OWNER`, or a sequence the ACK_BATCH
+    /// did not count: the ack wait had run out, so the message was or will be delivered again).
     pub lost: u64,
 }
 
@@ -194,6 +194,28 @@ impl Client {
             seq,
         };
         ok("ACK", self.stream_call(request)?)
+    }
+
+    /// ACK_BATCH (extension): acknowledges every sequence of `seqs` that is pending with
+    /// `member`, in one request; returns how many were. Sequences that are not pending with it
+    /// (acked already, its ack wait ran out and another member has it, never delivered, named
+    /// twice) are skipped, not errors. At most the server's FETCH maximum (1000) per call.
+    ///
+    /// # Errors
+    /// See [`ClientError`]; `FENCED`, `NOT_MEMBER` and `Invalid ACK_BATCH: N seqs (max M)` are
+    /// [`ClientError::Server`].
+    pub fn stream_ack_batch(&mut self, member: &GroupMember, seqs: &[u64]) -> Result<u32> {
+        let request = StreamRequest::AckBatch {
+            topic: member.topic.clone(),
+            group: member.group.clone(),
+            consumer_id: member.consumer_id.clone(),
+            generation: member.generation,
+            seqs: seqs.to_vec(),
+        };
+        match self.stream_call(request)? {
+            Reply::Count(n) => Ok(n),
+            other => Err(unexpected("ACK_BATCH", &other)),
+        }
     }
 
     /// NACK (extension) message `seq` delivered to `member`: redelivered at once (`delay_ms` 0)
@@ -344,9 +366,11 @@ impl Client {
     }
 
     /// Consumes `topic` as a member of `group` until `stop()` returns `true`: joins, fetches
-    /// with a long-poll, hands each message to `handler`, acks it on `Ok(())` and nacks it (with
-    /// [`GroupConsumerOptions::nack_delay_ms`]) on `Err(_)`. On `FENCED` or `NOT_MEMBER` it
-    /// re-joins at once and goes on (messages of the batch not yet acked will be redelivered).
+    /// with a long-poll, hands each message to `handler`, nacks it (with
+    /// [`GroupConsumerOptions::nack_delay_ms`]) at once on `Err(_)`, and acks the messages it
+    /// accepted with one ACK_BATCH after the whole batch was handled. On `FENCED` or
+    /// `NOT_MEMBER` it re-joins at once and goes on (messages of the batch not yet acked will
+    /// be redelivered).
     /// `stop` is checked before each FETCH, so a whole batch is always finished first; the
     /// longest stop delay is one `wait_ms` plus one batch. On stopping it leaves the group, so
     /// the other members get what it still held at once.
@@ -383,18 +407,17 @@ impl Client {
             if batch.is_empty() && options.wait_ms == 0 {
                 thread::sleep(EMPTY_POLL_PAUSE);
             }
+            let mut accepted = Vec::with_capacity(batch.len());
+            let mut fenced = false;
             for message in &batch {
-                let outcome = match handler(message) {
-                    Ok(()) => self.stream_ack(&member, message.seq).map(|()| &mut stats.acked),
-                    Err(_) => self
-                        .stream_nack(&member, message.seq, options.nack_delay_ms)
-                        .map(|()| &mut stats.nacked),
-                };
-                match outcome {
-                    Ok(counter) => *counter += 1,
+                if handler(message).is_ok() {
+                    accepted.push(message.seq);
+                    continue;
+                }
+                match self.stream_nack(&member, message.seq, options.nack_delay_ms) {
+                    Ok(()) => stats.nacked += 1,
                     Err(ClientError::Server(text)) if is_fenced(&text) => {
-                        member = self.join_group(topic, group)?;
-                        stats.rejoins += 1;
+                        fenced = true;
                         break;
                     }
                     Err(ClientError::Server(text))
@@ -404,6 +427,21 @@ impl Client {
                     }
                     Err(err) => return Err(err),
                 }
+            }
+            if !fenced && !accepted.is_empty() {
+                match self.stream_ack_batch(&member, &accepted) {
+                    Ok(acked) => {
+                        let acked = u64::from(acked);
+                        stats.acked += acked;
+                        stats.lost += (accepted.len() as u64).saturating_sub(acked);
+                    }
+                    Err(ClientError::Server(text)) if is_fenced(&text) => fenced = true,
+                    Err(err) => return Err(err),
+                }
+            }
+            if fenced {
+                member = self.join_group(topic, group)?;
+                stats.rejoins += 1;
             }
         }
         match self.leave_group(&member) {
@@ -524,6 +562,9 @@ mod tests {
             StreamRequest::ListTopics { .. } => Reply::StreamTopics { total: 1, topics: Vec::new() },
             StreamRequest::ListGroups { .. } => Reply::StreamGroups { total: 2, groups: Vec::new() },
             StreamRequest::Ack { seq: 5, .. } => Reply::Err("seq 5 not pending".into()),
+            StreamRequest::AckBatch { seqs, .. } => {
+                Reply::Count(seqs.iter().filter(|&&s| s != 5).count() as u32)
+            }
             _ => Reply::Ok,
         });
         let mut client = Client::connect(addr).unwrap();
@@ -538,6 +579,8 @@ mod tests {
         assert!(
             matches!(client.stream_ack(&member, 5), Err(ClientError::Server(t)) if t == "seq 5 not pending")
         );
+        assert_eq!(client.stream_ack_batch(&member, &[4, 5, 6]).unwrap(), 2);
+        assert_eq!(client.stream_ack_batch(&member, &[]).unwrap(), 0);
         client.stream_nack(&member, 4, 100).unwrap();
         client.seek_group("t", "g", SeekTarget::End).unwrap();
         assert_eq!(client.seek_group_to_seq("t", "g", 12).unwrap(), 12);
@@ -559,6 +602,13 @@ mod tests {
             generation: 2,
             seq: 4,
             delay_ms: 100
+        }));
+        assert!(log.contains(&StreamRequest::AckBatch {
+            topic: "t".into(),
+            group: "g".into(),
+            consumer_id: "member-2".into(),
+            generation: 2,
+            seqs: vec![4, 5, 6]
         }));
     }
 
@@ -594,7 +644,11 @@ mod tests {
                 }
             }
             StreamRequest::Fetch { .. } => Reply::StreamMessages(vec![message(3), message(4)]),
-            StreamRequest::Ack { seq: 4, .. } => Reply::Err("NOT_OWNER".into()),
+            // 4 is no longer pending with this member: the batch counts only 3.
+            StreamRequest::AckBatch { seqs, .. } => {
+                Reply::Count(seqs.iter().filter(|&&s| s != 4).count() as u32)
+            }
+            StreamRequest::Ack { .. } => Reply::Err("one ACK_BATCH per batch, no single ACKs".into()),
             _ => Reply::Ok,
         });
         let mut client = Client::connect(addr).unwrap();
@@ -612,6 +666,47 @@ mod tests {
         assert_eq!(joins.load(Ordering::SeqCst), 2);
         let log = log.lock().unwrap();
         assert!(matches!(log.last(), Some(StreamRequest::Leave { generation: 2, .. })), "{log:?}");
+        let acks: Vec<(u64, &[u64])> = log
+            .iter()
+            .filter_map(|r| match r {
+                StreamRequest::AckBatch { generation, seqs, .. } => Some((*generation, &seqs[..])),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            acks,
+            [(1, &[1][..]), (2, &[3, 4][..])],
+            "one ACK_BATCH per batch, the refused 2 left out"
+        );
+        let nacks = log.iter().filter(|r| matches!(r, StreamRequest::Nack { seq: 2, .. })).count();
+        assert_eq!(nacks, 1);
+    }
+
+    #[test]
+    fn consume_group_rejoins_when_its_ack_batch_is_fenced() {
+        let joins = Arc::new(AtomicUsize::new(0));
+        let counter = joins.clone();
+        let (addr, _) = fake(move |request| match request {
+            StreamRequest::Join { .. } => joined(counter.fetch_add(1, Ordering::SeqCst) as u64 + 1),
+            StreamRequest::Fetch { generation: 1, .. } => Reply::StreamMessages(vec![message(1), message(2)]),
+            StreamRequest::Fetch { .. } => Reply::StreamMessages(vec![message(3)]),
+            StreamRequest::AckBatch { generation: 1, .. } => Reply::Err("FENCED".into()),
+            StreamRequest::AckBatch { seqs, .. } => Reply::Count(seqs.len() as u32),
+            _ => Reply::Ok,
+        });
+        let mut client = Client::connect(addr).unwrap();
+        let calls = AtomicUsize::new(0);
+        let stats = client
+            .consume_group(
+                "t",
+                "g",
+                GroupConsumerOptions { limit: 10, wait_ms: 5, nack_delay_ms: 0 },
+                |_| Ok(()),
+                || calls.fetch_add(1, Ordering::SeqCst) >= 2,
+            )
+            .unwrap();
+        assert_eq!(stats, GroupConsumerStats { batches: 2, acked: 1, nacked: 0, rejoins: 1, lost: 0 });
+        assert_eq!(joins.load(Ordering::SeqCst), 2);
     }
 
     #[test]

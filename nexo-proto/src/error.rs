@@ -33,6 +33,13 @@ pub enum DecodeError {
     InvalidUtf8,
     /// The JSON options are not an object or a field has the wrong type.
     InvalidJson(String),
+    /// An ACK_BATCH payload whose sequence list does not hold exactly `n` × 8 bytes.
+    InvalidAckBatch {
+        /// The declared number of sequences.
+        n: u32,
+        /// The bytes left after the count.
+        remaining: usize,
+    },
     /// A response frame carries a status byte that is not `OK`, `ERR`, `NULL` or `DATA` (client
     /// side only; a server never receives responses).
     UnknownStatus(u8),
@@ -52,6 +59,9 @@ impl fmt::Display for DecodeError {
             }
             Self::InvalidUtf8 => f.write_str("Invalid UTF-8 in string"),
             Self::InvalidJson(detail) => write!(f, "Invalid JSON options: {detail}"),
+            Self::InvalidAckBatch { n, remaining } => {
+                write!(f, "Invalid ACK_BATCH: {n} seqs need {} bytes, {remaining} remain", u64::from(*n) * 8)
+            }
             Self::UnknownStatus(status) => write!(f, "Unknown response status: 0x{status:02X}"),
         }
     }
@@ -76,5 +86,9 @@ mod tests {
             "Incomplete string: expected 9 bytes"
         );
         assert_eq!(DecodeError::InvalidUtf8.to_string(), "Invalid UTF-8 in string");
+        assert_eq!(
+            DecodeError::InvalidAckBatch { n: 3, remaining: 16 }.to_string(),
+            "Invalid ACK_BATCH: 3 seqs need 24 bytes, 16 remain"
+        );
     }
 }

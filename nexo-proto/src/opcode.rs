@@ -191,6 +191,8 @@ pub mod stream {
     pub const LIST_TOPICS: u8 = 0x70;
     /// LIST_GROUPS: a topic's groups with lag and pending counts (extension).
     pub const LIST_GROUPS: u8 = 0x71;
+    /// ACK_BATCH: acknowledge many pending messages in one request (extension).
+    pub const ACK_BATCH: u8 = 0x72;
 }
 
 #[cfg(test)]

@@ -198,6 +198,11 @@ impl<'a> Fields<'a> {
         self.run(json_field)
     }
 
+    /// How many bytes are left.
+    pub fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
     /// All remaining bytes, zero-copy.
     pub fn rest(&mut self) -> Bytes {
         let rest = self.payload.slice_ref(self.rest);

@@ -400,7 +400,7 @@ pub enum PubSubRequest {
     },
 }
 
-/// Stream commands (`0x30–0x39` in the v1.0.2 layout; extensions on `0x3A–0x3F` and `0x70–0x7F`).
+/// Stream commands (`0x30–0x39` in the v1.0.2 layout; extensions on `0x3A–0x3F` and `0x70–0x72`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamRequest {
     /// `0x30` CREATE.
@@ -567,6 +567,24 @@ pub enum StreamRequest {
         /// Page size (clamped to 1000).
         limit: u32,
     },
+    /// `0x72` ACK_BATCH (extension): `str topic`, `str group`, `str consumer_id`,
+    /// `u64 generation`, `u32 n`, n × `u64 seq` → DATA `u32`: how many of the sequences were
+    /// pending with this member and are now acknowledged. Sequences that are not (already
+    /// acked, pending with another member, never delivered, named twice) are skipped, not
+    /// errors. The payload must end exactly after the n sequences
+    /// ([`DecodeError::InvalidAckBatch`] otherwise).
+    AckBatch {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// Member id.
+        consumer_id: String,
+        /// Generation.
+        generation: u64,
+        /// Sequences to acknowledge, in any order.
+        seqs: Vec<u64>,
+    },
 }
 
 impl Request {
@@ -662,6 +680,7 @@ impl Request {
                 StreamRequest::DeleteGroup { .. } => t::DELETE_GROUP,
                 StreamRequest::ListTopics { .. } => t::LIST_TOPICS,
                 StreamRequest::ListGroups { .. } => t::LIST_GROUPS,
+                StreamRequest::AckBatch { .. } => t::ACK_BATCH,
             },
         }
     }
@@ -989,8 +1008,28 @@ fn decode_stream(op: u8, f: &mut Fields<'_>) -> Result<StreamRequest, DecodeErro
         DELETE_GROUP => StreamRequest::DeleteGroup { topic: f.string()?, group: f.string()? },
         LIST_TOPICS => StreamRequest::ListTopics { offset: f.u32()?, limit: f.u32()? },
         LIST_GROUPS => StreamRequest::ListGroups { topic: f.string()?, offset: f.u32()?, limit: f.u32()? },
+        ACK_BATCH => decode_ack_batch(f)?,
         _ => return Err(unknown("Stream", op)),
     })
+}
+
+/// ACK_BATCH: the member fields, `u32 n`, then exactly n × `u64 seq`.
+fn decode_ack_batch(f: &mut Fields<'_>) -> Result<StreamRequest, DecodeError> {
+    let topic = f.string()?;
+    let group = f.string()?;
+    let consumer_id = f.string()?;
+    let generation = f.u64()?;
+    let n = f.u32()?;
+    let remaining = f.remaining();
+    if remaining as u64 != u64::from(n) * 8 {
+        return Err(DecodeError::InvalidAckBatch { n, remaining });
+    }
+    // The check above bounds n by the payload's own size.
+    let mut seqs = Vec::with_capacity(remaining / 8);
+    for _ in 0..n {
+        seqs.push(f.u64()?);
+    }
+    Ok(StreamRequest::AckBatch { topic, group, consumer_id, generation, seqs })
 }
 
 fn encode_stream(r: &StreamRequest, b: &mut BytesMut) {
@@ -1067,6 +1106,15 @@ fn encode_stream(r: &StreamRequest, b: &mut BytesMut) {
             put_blob(b, topic.as_bytes());
             b.put_u32(*offset);
             b.put_u32(*limit);
+        }
+        StreamRequest::AckBatch { topic, group, consumer_id, generation, seqs } => {
+            for s in [topic, group, consumer_id] {
+                put_blob(b, s.as_bytes());
+            }
+            b.put_u64(*generation);
+            b.reserve(4 + 8 * seqs.len());
+            b.put_u32(seqs.len() as u32);
+            seqs.iter().for_each(|&seq| b.put_u64(seq));
         }
     }
 }

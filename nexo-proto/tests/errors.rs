@@ -3,7 +3,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use nexo_proto::primitives::put_blob;
-use nexo_proto::request::StoreRequest;
+use nexo_proto::request::{StoreRequest, StreamRequest};
 use nexo_proto::{
     DecodeError, HEADER_LEN, Inbound, Oversized, Reply, ReplyKind, Request, decode_request_frame,
 };
@@ -87,7 +87,7 @@ fn unassigned_opcodes_inside_a_broker_range() {
         ("Store", &[0x4A, 0x4F]),
         ("Queue", &[0x1F, 0x50, 0x5F]),
         ("PubSub", &[0x29, 0x2F, 0x60, 0x6F]),
-        ("Stream", &[0x37, 0x72, 0x7F]),
+        ("Stream", &[0x37, 0x73, 0x7F]),
     ];
     for (broker, codes) in cases {
         for &op in *codes {
@@ -119,6 +119,43 @@ fn truncated_fixed_fields_name_their_type() {
     assert_eq!(rejection(request(0x1A, 2, &blob(&[b"q"])[..5]), 2), "Payload too short for UUID");
     // INCRBY without its delta (extension).
     assert_eq!(rejection(request(0x06, 2, &blob(&[b"k"])), 2), "Payload too short for i64");
+}
+
+#[test]
+fn ack_batch_payload_must_match_its_count() {
+    let member = |n: u32, seqs: &[u64]| {
+        let mut p = blob(&[b"t", b"g", b"c"]);
+        p.extend_from_slice(&7u64.to_be_bytes());
+        p.extend_from_slice(&n.to_be_bytes());
+        seqs.iter().for_each(|s| p.extend_from_slice(&s.to_be_bytes()));
+        p
+    };
+    // n larger than the sequences present, smaller, and a huge n with nothing behind it.
+    let text = rejection(request(0x72, 3, &member(3, &[1, 2])), 3);
+    assert_eq!(text, "Invalid ACK_BATCH: 3 seqs need 24 bytes, 16 remain");
+    let text = rejection(request(0x72, 3, &member(1, &[1, 2])), 3);
+    assert_eq!(text, "Invalid ACK_BATCH: 1 seqs need 8 bytes, 16 remain");
+    let text = rejection(request(0x72, 3, &member(u32::MAX, &[])), 3);
+    assert_eq!(text, "Invalid ACK_BATCH: 4294967295 seqs need 34359738360 bytes, 0 remain");
+    // A partial sequence.
+    let mut cut = member(1, &[1]);
+    cut.pop();
+    assert_eq!(rejection(request(0x72, 3, &cut), 3), "Invalid ACK_BATCH: 1 seqs need 8 bytes, 7 remain");
+    // A missing count is a short u32, as in every other layout.
+    let mut no_count = blob(&[b"t", b"g", b"c"]);
+    no_count.extend_from_slice(&7u64.to_be_bytes());
+    assert_eq!(rejection(request(0x72, 3, &no_count), 3), "Payload too short for u32");
+    // Exact: decodes, in order, duplicates kept.
+    let mut buf = request(0x72, 4, &member(3, &[9, 2, 9]));
+    match decode_request_frame(&mut buf, MAX) {
+        Ok(Some(Inbound::Request {
+            id: 4,
+            request: Request::Stream(StreamRequest::AckBatch { seqs, generation, .. }),
+        })) => {
+            assert_eq!((seqs, generation), (vec![9, 2, 9], 7));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -11,8 +11,8 @@ use nexo_proto::reply::{
 };
 use nexo_proto::request::{Expiry, PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_proto::{
-    DEFAULT_MAX_FRAME_BYTES, FrameType, HEADER_LEN, Inbound, Oversized, Push, Reply, ReplyKind, Request,
-    decode_request_frame, frame::split_frame,
+    DEFAULT_MAX_FRAME_BYTES, DecodeError, FrameType, HEADER_LEN, Inbound, Oversized, Push, Reply, ReplyKind,
+    Request, decode_request_frame, frame::split_frame,
 };
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -250,6 +250,15 @@ fn stream_request() -> impl Strategy<Value = StreamRequest> {
             offset,
             limit
         }),
+        (text(), text(), text(), any::<u64>(), prop::collection::vec(any::<u64>(), 0..40)).prop_map(
+            |(topic, group, consumer_id, generation, seqs)| StreamRequest::AckBatch {
+                topic,
+                group,
+                consumer_id,
+                generation,
+                seqs
+            }
+        ),
     ]
 }
 
@@ -455,7 +464,50 @@ proptest! {
         let mut payload = plain.split_off(HEADER_LEN);
         payload.extend_from_slice(&junk);
         let decoded = Request::decode(req.opcode(), &payload.freeze());
-        prop_assert_eq!(decoded, Ok(req));
+        match &req {
+            // ACK_BATCH's sequence list must fill the payload exactly: junk is refused.
+            Request::Stream(StreamRequest::AckBatch { seqs, .. }) if !junk.is_empty() => {
+                let error = DecodeError::InvalidAckBatch {
+                    n: seqs.len() as u32,
+                    remaining: seqs.len() * 8 + junk.len(),
+                };
+                prop_assert_eq!(decoded, Err(error));
+            }
+            _ => prop_assert_eq!(decoded, Ok(req)),
+        }
+    }
+
+    #[test]
+    fn ack_batch_refuses_a_payload_that_does_not_match_n(
+        seqs in prop::collection::vec(any::<u64>(), 0..40),
+        declared in 0u32..64,
+        cut in 0usize..8,
+    ) {
+        // The member fields, then `u32 n` = `declared` and the bytes of `seqs` less `cut`.
+        let mut wire = BytesMut::new();
+        let req = StreamRequest::AckBatch {
+            topic: "t".into(),
+            group: "g".into(),
+            consumer_id: "c".into(),
+            generation: 1,
+            seqs: seqs.clone(),
+        };
+        Request::Stream(req).encode(0, &mut wire);
+        let mut payload = wire.split_off(HEADER_LEN);
+        let at = payload.len() - seqs.len() * 8 - 4;
+        payload[at..at + 4].copy_from_slice(&declared.to_be_bytes());
+        let keep = payload.len() - cut.min(seqs.len() * 8);
+        payload.truncate(keep);
+        let remaining = payload.len() - at - 4;
+        let decoded = Request::decode(0x72, &payload.freeze());
+        if remaining as u64 == u64::from(declared) * 8 {
+            let Ok(Request::Stream(StreamRequest::AckBatch { seqs: got, .. })) = decoded else {
+                return Err(TestCaseError::fail(format!("{decoded:?}")));
+            };
+            prop_assert_eq!(got.len(), declared as usize);
+        } else {
+            prop_assert_eq!(decoded, Err(DecodeError::InvalidAckBatch { n: declared, remaining }));
+        }
     }
 
     #[test]

@@ -99,6 +99,7 @@ macro_rules! __for_each_case {
             stream_create_and_retention_options,
             stream_fetch_limit_and_long_poll,
             stream_ack_any_order_floor,
+            stream_ack_batch,
             stream_fencing_order,
             stream_two_groups_each_get_everything,
             stream_group_members_never_overlap,

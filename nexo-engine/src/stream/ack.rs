@@ -1,5 +1,9 @@
-//! Acknowledgements and their failures: ACK, NACK, ack waits running out, dead letters and
-//! REPLAY_DLQ, with each group's timer.
+//! Acknowledgements and their failures: ACK, ACK_BATCH, NACK, ack waits running out, dead
+//! letters and REPLAY_DLQ, with each group's timer.
+//!
+//! ACK and ACK_BATCH acknowledge through one function (`ack_one`); they differ only in what
+//! they answer: ACK refuses a sequence that is not pending with the member (`NOT_OWNER`,
+//! `seq N not pending`), ACK_BATCH skips it and answers how many it acknowledged.
 //!
 //! A message delivered [`super::StreamConfig::max_deliveries`] times that fails once more (its
 //! ack wait runs out, or it is NACKed) is dead-lettered: journaled, listed, and done for the
@@ -26,6 +30,12 @@ pub fn not_pending_text(seq: u64) -> String {
     format!("seq {seq} not pending")
 }
 
+/// ERR text of an ACK_BATCH naming more sequences than a FETCH may deliver:
+/// `Invalid ACK_BATCH: N seqs (max M)`.
+pub fn too_many_acks_text(n: usize, max: u32) -> String {
+    format!("Invalid ACK_BATCH: {n} seqs (max {max})")
+}
+
 impl Stream {
     /// The checks ACK and NACK share; answers and returns `false` when one fails.
     fn check_pending(&mut self, conn: ConnId, req: u32, who: &Who<'_>, seq: u64) -> bool {
@@ -50,17 +60,52 @@ impl Stream {
         if !self.check_pending(conn, req, who, seq) {
             return;
         }
-        let Some(t) = self.meta.topics.get_mut(who.topic) else { return };
-        let topic = t.name.clone();
-        let Some(g) = t.groups.get_mut(who.group) else { return };
+        if self.ack_one(who, seq) {
+            self.touch_group(who.topic, who.group);
+        }
+        self.reply(conn, req, Reply::Ok);
+    }
+
+    /// ACK_BATCH: the size bound, the fencing checks of ACK, then every sequence pending with
+    /// the member is acknowledged as ACK does it; the others are skipped. Answers how many were
+    /// acknowledged, without waiting for the journal.
+    pub(super) fn ack_batch(&mut self, conn: ConnId, req: u32, who: &Who<'_>, seqs: &[u64]) {
+        let max = self.config.max_fetch.max(1);
+        if seqs.len() > max as usize {
+            return self.err(conn, req, too_many_acks_text(seqs.len(), max));
+        }
+        if let Err(text) = self.check_member(who) {
+            return self.err(conn, req, text);
+        }
+        if !self.check_writable(conn, req) {
+            return;
+        }
+        let mut acked: u32 = 0;
+        for &seq in seqs {
+            acked += u32::from(self.ack_one(who, seq));
+        }
+        if acked > 0 {
+            self.touch_group(who.topic, who.group);
+        }
+        self.reply(conn, req, Reply::Count(acked));
+    }
+
+    /// Acknowledges `seq` when it is pending with `who` (whose membership the caller checked):
+    /// out of pending, done for the floor, counted and journaled. Returns whether it was pending
+    /// with `who`; does nothing otherwise. The single place ACK and ACK_BATCH acknowledge.
+    fn ack_one(&mut self, who: &Who<'_>, seq: u64) -> bool {
+        let Some(g) = self.meta.topics.get_mut(who.topic).and_then(|t| t.groups.get_mut(who.group)) else {
+            return false;
+        };
+        if g.pending.get(&seq).is_none_or(|p| *p.member != *who.consumer_id) {
+            return false;
+        }
         g.take_pending(seq);
         g.mark_done(seq);
         g.counters.acked += 1;
-        let group = g.name.clone();
         self.totals.acked += 1;
         self.durable.append(&Record::Ack { topic: who.topic, group: who.group, seq }, &mut self.outputs);
-        self.touch(&topic, &group);
-        self.reply(conn, req, Reply::Ok);
+        true
     }
 
     pub(super) fn nack(&mut self, now: Now, conn: ConnId, req: u32, who: &Who<'_>, seq: u64, delay_ms: u64) {

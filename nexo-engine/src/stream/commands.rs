@@ -52,6 +52,10 @@ impl Stream {
                 let who = Who { topic: &topic, group: &group, consumer_id: &consumer_id, generation };
                 self.ack(conn, req, &who, seq);
             }
+            R::AckBatch { topic, group, consumer_id, generation, seqs } => {
+                let who = Who { topic: &topic, group: &group, consumer_id: &consumer_id, generation };
+                self.ack_batch(conn, req, &who, &seqs);
+            }
             R::Nack { topic, group, consumer_id, generation, seq, delay_ms } => {
                 let who = Who { topic: &topic, group: &group, consumer_id: &consumer_id, generation };
                 self.nack(now, conn, req, &who, seq, delay_ms);

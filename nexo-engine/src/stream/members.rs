@@ -59,6 +59,18 @@ impl Stream {
         self.touched.insert((topic.clone(), group.clone()));
     }
 
+    /// [`Stream::touch`] by name, when the group exists.
+    pub(super) fn touch_group(&mut self, topic: &str, group: &str) {
+        let Some((t, g)) =
+            self.meta.topics.get_key_value(topic).and_then(|(t, topic)| {
+                topic.groups.get_key_value(group).map(|(g, _)| (t.clone(), g.clone()))
+            })
+        else {
+            return;
+        };
+        self.touched.insert((t, g));
+    }
+
     /// Touches every group of `topic`.
     pub(super) fn touch_topic(&mut self, topic: &str) {
         let Some((name, t)) = self.meta.topics.get_key_value(topic) else { return };

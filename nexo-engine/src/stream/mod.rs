@@ -7,8 +7,8 @@
 //! format), `durable` (journal sequences, durable marks, held replies), `topic` (one topic and
 //! the catalog), `group` (one group's positions), `cache` (in-memory tails), `commands` (topic
 //! commands), `members` (JOIN, LEAVE, seeks, group deletion, disconnects), `fetch` (FETCH,
-//! parked FETCHes), `ack` (ACK, NACK, ack waits, dead letters), `load` (reads of older data),
-//! `lookup` (SEEK_TIME, LIST_DLQ), `retention`, `recover`, `compact`, `stats`.
+//! parked FETCHes), `ack` (ACK, ACK_BATCH, NACK, ack waits, dead letters), `load` (reads of
+//! older data), `lookup` (SEEK_TIME, LIST_DLQ), `retention`, `recover`, `compact`, `stats`.
 //!
 //! # Semantics
 //!
@@ -27,7 +27,7 @@
 //!   durable. Missing topic → `Topic not found`; beyond [`StreamConfig::max_groups_per_topic`]
 //!   → `Too many groups (max N)`, beyond [`StreamConfig::max_members_per_group`] → `Too many
 //!   members (max N)`. Members belong to their connection and are not journaled.
-//! * **FETCH**, **ACK**, **LEAVE**, **NACK**: missing topic → `Topic not found`, missing group →
+//! * **FETCH**, **ACK**, **ACK_BATCH**, **LEAVE**, **NACK**: missing topic → `Topic not found`, missing group →
 //!   `Group not found`, then `FENCED` (generation is not the group's), then `NOT_MEMBER`.
 //!   FETCH serves up to `limit` (clamped to `1..=`[`StreamConfig::max_fetch`]) messages:
 //!   redeliveries first (lowest sequence first), then new messages in order, only below the
@@ -42,6 +42,14 @@
 //! * **ACK** in any order: a message pending with another member → `NOT_OWNER`, one not pending
 //!   → `seq N not pending`. The group's ack floor moves over the contiguous prefix of acked and
 //!   dead-lettered messages. Acks are journaled but do not wait for it.
+//! * **ACK_BATCH** (extension) acknowledges a list of sequences as ACK does each one and
+//!   answers `DATA u32`: how many were pending with the member and are now acknowledged.
+//!   Deliberately lenient: a sequence not pending with the member (already acked, pending with
+//!   another member, never delivered, named twice) is skipped and not counted, never an error.
+//!   More than [`StreamConfig::max_fetch`] sequences → `Invalid ACK_BATCH: N seqs (max M)`
+//!   (before any other check); then the checks and texts of ACK: `Topic not found`,
+//!   `Group not found`, `FENCED`, `NOT_MEMBER`. One journal record per acknowledged sequence,
+//!   and the reply does not wait for it.
 //! * **Redelivery**: a message not acked within the ack wait, or NACKed, is redelivered; once
 //!   it was delivered [`StreamConfig::max_deliveries`] times it is dead-lettered instead (per
 //!   group, listed by LIST_DLQ, done for the floor and lag). NACK with `delay_ms` redelivers
@@ -117,7 +125,7 @@ use crate::log::{LogId, StoredRecord};
 use crate::output::Output;
 use crate::time::Now;
 
-pub use ack::{NOT_OWNER_TEXT, not_pending_text};
+pub use ack::{NOT_OWNER_TEXT, not_pending_text, too_many_acks_text};
 pub use commands::{EXISTS_NOT_FOUND_TEXT, MAX_MESSAGE_BYTES, TOPIC_NOT_FOUND_TEXT};
 pub use config::{MAX_STREAM_NAME_BYTES, StreamConfig};
 pub use fetch::TOO_MANY_PENDING_TEXT;

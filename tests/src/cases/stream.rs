@@ -49,6 +49,7 @@ const REPLAY_DLQ: u8 = 0x3E;
 const DELETE_GROUP: u8 = 0x3F;
 const LIST_TOPICS: u8 = 0x70;
 const LIST_GROUPS: u8 = 0x71;
+const ACK_BATCH: u8 = 0x72;
 
 /// The spec's "at once" for LEAVE, seeks and closing connections ("well under a second").
 const AT_ONCE: Duration = Duration::from_secs(1);
@@ -324,7 +325,8 @@ fn big_payload(i: u64) -> Vec<u8> {
 /// `u64 generation`, `str consumer_id`), FETCH (exact layout, limit, limit 0 = 1, empty batch),
 /// ACK (`seq N not pending`), NACK, SEEK (`Invalid seek target: N`, generation bump), SEEK_SEQ
 /// and SEEK_TIME (DATA `u64`), LIST_DLQ, REPLAY_DLQ, LIST_TOPICS, LIST_GROUPS, LEAVE,
-/// DELETE_GROUP, DELETE, and the unassigned `0x37` and `0x72`.
+/// DELETE_GROUP, DELETE, and the unassigned `0x37` and `0x73` (ACK_BATCH, `0x72`, has a case of
+/// its own).
 pub fn stream_v1_wire_bytes(bin: &Path) {
     let server = Server::start(bin);
     let mut s = server.raw();
@@ -442,9 +444,9 @@ pub fn stream_v1_wire_bytes(bin: &Path) {
     expect_reply(&mut s, DELETE_GROUP, 47, &t().str("g").build(), wire::OK, b"");
     expect_reply(&mut s, LIST_GROUPS, 48, &groups_p(), wire::DATA, &[0; 8]);
 
-    // 0x37 stays unassigned (older SDKs' NACK); 0x72 is a free extension code.
+    // 0x37 stays unassigned (older SDKs' NACK); 0x73 is the first free extension code.
     assert_eq!(call(&mut s, 0x37, 49, &t().build()).err_text(), "Unknown Stream opcode: 0x37");
-    assert_eq!(call(&mut s, 0x72, 50, &t().build()).err_text(), "Unknown Stream opcode: 0x72");
+    assert_eq!(call(&mut s, 0x73, 50, &t().build()).err_text(), "Unknown Stream opcode: 0x73");
 
     // DELETE: OK, also for a missing topic.
     expect_reply(&mut s, DELETE, 51, &t().build(), wire::OK, b"");
@@ -626,6 +628,115 @@ pub fn stream_ack_any_order_floor(bin: &Path) {
     assert_eq!(publish(&mut c, "acks", b"ninth"), 9);
     assert_eq!(seqs(&fetch(&mut c, &m, 10, 0)), [9], "acked messages are not delivered again");
     assert_eq!(group_info(&mut c, "acks", "g").members, 9, "the member and eight re-JOINs");
+}
+
+/// `str topic`, `str group`, `str consumer_id`, `u64 generation`, `u32 n`, n × `u64 seq`.
+fn ack_batch_p(topic: &str, group: &str, consumer_id: &str, generation: u64, seqs: &[u64]) -> Vec<u8> {
+    let p = member_p(topic, group, consumer_id, generation).u32(seqs.len() as u32);
+    seqs.iter().fold(p, |p, &seq| p.u64(seq)).build()
+}
+
+/// ACK_BATCH (extension, `0x72`) over raw frames: the exact reply `DATA u32` (how many were
+/// acknowledged); lenient counting (sequences acked already, pending with another member, never
+/// delivered, unknown or named twice are skipped, not errors, while ACK stays strict); the
+/// group's ack floor and pending count in LIST_GROUPS (exact bytes) after each batch; the
+/// fencing errors with the texts and order of ACK; malformed payloads (n beyond the bytes
+/// present, trailing bytes, more sequences than a FETCH may return) answered ERR with the
+/// connection still working; acks kept across a restart; and the client's `stream_ack_batch`.
+pub fn stream_ack_batch(bin: &Path) {
+    let server = Server::start(bin);
+    let mut s = server.raw();
+    let mut other = server.raw();
+    expect_reply(&mut s, CREATE, 1, &topic_p("ab").json("{}").build(), wire::OK, b"");
+    for seq in 1..=6u64 {
+        let body = topic_p("ab").raw(format!("m{seq}")).build();
+        expect_reply(&mut s, PUBLISH, 1 + seq as u32, &body, wire::DATA, &seq.to_be_bytes());
+    }
+    let (_, generation, cid) = raw_join(&mut s, 10, "ab", "g");
+    let (_, _, other_cid) = raw_join(&mut other, 11, "ab", "g");
+    let f = call(&mut s, FETCH, 12, &fetch_p("ab", "g", &cid, generation, 4, 0));
+    assert_eq!(raw_seqs(&decode_fetch(&f)), [1, 2, 3, 4]);
+    let f = call(&mut other, FETCH, 13, &fetch_p("ab", "g", &other_cid, generation, 1, 0));
+    assert_eq!(raw_seqs(&decode_fetch(&f)), [5]);
+    let batch = |cid: &str, seqs: &[u64]| ack_batch_p("ab", "g", cid, generation, seqs);
+    // LIST_GROUPS: total, n, (name, generation, ack_floor, lag, pending, members, dead).
+    let groups = |s: &mut TcpStream, id: u32, floor: u64, pending: u64| {
+        let want = Payload::new().u32(1).u32(1).str("g").u64(generation).u64(floor);
+        let want = want.u64(6 - floor).u64(pending).u32(2).u32(0).build();
+        expect_reply(s, LIST_GROUPS, id, &topic_p("ab").u32(0).u32(10).build(), wire::DATA, &want);
+    };
+    groups(&mut s, 14, 0, 5);
+
+    // Exact reply: DATA u32, the number acknowledged.
+    expect_reply(&mut s, ACK_BATCH, 20, &batch(&cid, &[4, 2]), wire::DATA, &2u32.to_be_bytes());
+    groups(&mut s, 21, 0, 3);
+    // Lenient: 2 acked already, 5 pending with the other member, 6 never delivered, 99 unknown,
+    // 3 named twice: only 3 counts, and nothing is an error.
+    let lenient = batch(&cid, &[2, 5, 6, 99, 3, 3]);
+    expect_reply(&mut s, ACK_BATCH, 22, &lenient, wire::DATA, &1u32.to_be_bytes());
+    groups(&mut s, 23, 0, 2);
+    // ACK stays strict about the same sequences.
+    let ack_p = |cid: &str, seq: u64| member_p("ab", "g", cid, generation).u64(seq).build();
+    assert_eq!(call(&mut s, ACK, 24, &ack_p(&cid, 3)).err_text(), "seq 3 not pending");
+    assert_eq!(call(&mut s, ACK, 25, &ack_p(&cid, 5)).err_text(), "NOT_OWNER");
+    // The floor advances over the acked prefix: 1 closes the gap up to 4.
+    expect_reply(&mut s, ACK_BATCH, 26, &batch(&cid, &[1]), wire::DATA, &1u32.to_be_bytes());
+    groups(&mut s, 27, 4, 1);
+    expect_reply(&mut other, ACK_BATCH, 28, &batch(&other_cid, &[5]), wire::DATA, &1u32.to_be_bytes());
+    groups(&mut s, 29, 5, 0);
+    expect_reply(&mut s, ACK_BATCH, 30, &batch(&cid, &[]), wire::DATA, &0u32.to_be_bytes());
+
+    // Fencing: the texts and order of ACK (FENCED before NOT_MEMBER, missing topic and group
+    // first), whatever the sequences.
+    let fenced = [
+        ("ghost", "g", cid.as_str(), generation, "Topic not found"),
+        ("ab", "nope", cid.as_str(), generation, "Group not found"),
+        ("ab", "g", cid.as_str(), generation + 1, "FENCED"),
+        ("ab", "g", "nobody", generation + 7, "FENCED"),
+        ("ab", "g", "nobody", generation, "NOT_MEMBER"),
+    ];
+    for (i, (topic, group, who, gen_, want)) in fenced.into_iter().enumerate() {
+        let id = 40 + 2 * i as u32;
+        let single = member_p(topic, group, who, gen_).u64(6).build();
+        assert_eq!(call(&mut s, ACK, id, &single).err_text(), want, "ACK as {who}/{gen_} on {topic}/{group}");
+        let f = call(&mut s, ACK_BATCH, id + 1, &ack_batch_p(topic, group, who, gen_, &[6]));
+        assert_eq!(f.err_text(), want, "ACK_BATCH as {who}/{gen_} on {topic}/{group}");
+    }
+
+    // Malformed payloads: ERR with a precise text, and the connection keeps working.
+    let short = member_p("ab", "g", &cid, generation).u32(3).u64(6).build();
+    let f = call(&mut s, ACK_BATCH, 60, &short);
+    assert_eq!(f.err_text(), "Invalid ACK_BATCH: 3 seqs need 24 bytes, 8 remain");
+    let huge = member_p("ab", "g", &cid, generation).u32(u32::MAX).build();
+    let f = call(&mut s, ACK_BATCH, 61, &huge);
+    assert_eq!(f.err_text(), "Invalid ACK_BATCH: 4294967295 seqs need 34359738360 bytes, 0 remain");
+    let trailing = member_p("ab", "g", &cid, generation).u32(1).u64(6).raw([0u8]).build();
+    let f = call(&mut s, ACK_BATCH, 62, &trailing);
+    assert_eq!(f.err_text(), "Invalid ACK_BATCH: 1 seqs need 8 bytes, 9 remain");
+    let too_many: Vec<u64> = (1..=1001).collect();
+    let f = call(&mut s, ACK_BATCH, 63, &batch(&cid, &too_many));
+    assert_eq!(f.err_text(), "Invalid ACK_BATCH: 1001 seqs (max 1000)", "at most a FETCH's maximum");
+    let cut = member_p("ab", "g", &cid, generation).build();
+    assert_eq!(call(&mut s, ACK_BATCH, 64, &cut).err_text(), "Payload too short for u32");
+    expect_echo(&mut s, 65);
+    let f = call(&mut s, FETCH, 66, &fetch_p("ab", "g", &cid, generation, 10, 0));
+    assert_eq!(raw_seqs(&decode_fetch(&f)), [6], "the refused batches acknowledged nothing");
+    let all: Vec<u64> = (1..=1000).collect();
+    expect_reply(&mut s, ACK_BATCH, 67, &batch(&cid, &all), wire::DATA, &1u32.to_be_bytes());
+    groups(&mut s, 68, 6, 0);
+    drop((s, other));
+
+    // The acknowledgements are journaled: a restart keeps the floor.
+    let server = server.restart();
+    let mut c = server.client();
+    let m = join(&mut c, "ab", "g");
+    assert_eq!(m.ack_floor, 6, "acks by ACK_BATCH survive a restart");
+    assert_eq!(publish(&mut c, "ab", b"seven"), 7);
+    assert_eq!(seqs(&fetch(&mut c, &m, 10, 0)), [7]);
+    assert_eq!(c.stream_ack_batch(&m, &[7, 7, 1]).unwrap(), 1, "the client's ACK_BATCH");
+    assert_eq!(floor_lag_pending(&mut c, "ab", "g"), (7, 0, 0));
+    let stale = GroupMember { generation: m.generation + 1, ..m.clone() };
+    assert_eq!(server_err(c.stream_ack_batch(&stale, &[7])), "FENCED");
 }
 
 /// The checks of FETCH, ACK, NACK and LEAVE in the spec's order: `Topic not found`,

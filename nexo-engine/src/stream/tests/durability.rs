@@ -58,6 +58,36 @@ fn replies_wait_for_the_journal_and_acks_do_not() {
 }
 
 #[test]
+fn ack_batch_journals_each_ack_without_waiting_and_survives_a_restart() {
+    let mut h = Harness::new();
+    ok(&h.create(1, "t"));
+    for p in ["a", "b", "c", "d", "e"] {
+        h.pub_seq("t", p);
+    }
+    let m = h.join(1, "t", "g");
+    assert_eq!(h.take(1, &m, 10).len(), 5);
+    h.auto_persist = false;
+    let before = h.logs[&journal()].next_seq;
+    let outs = h.ack_batch(1, &m, &[4, 1, 2, 9, 4]);
+    assert_eq!(only(&outs, 1), Reply::Count(3), "answered before the journal is durable");
+    let journal_log = &h.logs[&journal()];
+    assert_eq!(journal_log.next_seq, before + 3, "one Ack record per acknowledged sequence");
+    for (seq, want) in (before..before + 3).zip([4u64, 1, 2]) {
+        let (_, bytes) = &journal_log.records[&seq];
+        match crate::stream::journal::decode(bytes) {
+            Ok(Record::Ack { topic: "t", group: "g", seq: got }) => assert_eq!(got, want),
+            other => panic!("journal record {seq}: {other:?}"),
+        }
+    }
+    h.persist_all();
+    h.auto_persist = true;
+    h.restart();
+    let m = h.join(1, "t", "g");
+    assert_eq!(m.floor, 2, "1 and 2 acked, 4 acked above the floor");
+    assert_eq!(h.take(1, &m, 10), [(3, "c".into()), (5, "e".into())], "4 is not delivered again");
+}
+
+#[test]
 fn recovery_keeps_groups_floors_and_dead_letters_and_redelivers_what_was_pending() {
     let config = StreamConfig { ack_wait_ms: 100, max_deliveries: 1, ..StreamConfig::default() };
     let mut h = Harness::with(config);
@@ -197,6 +227,7 @@ fn a_failed_journal_refuses_metadata_writes() {
     err(&h.create(1, "v"), text);
     err(&h.send(1, StreamRequest::Delete { topic: "t".into() }), text);
     err(&h.ack(1, &m, 1), text);
+    err(&h.ack_batch(1, &m, &[1]), text);
     err(&h.fetch(1, &m, 1, 0), text);
     err(&h.seek(1, "t", "g", 0), text);
     err(&h.send(1, StreamRequest::Join { group: "new".into(), topic: "t".into() }), text);

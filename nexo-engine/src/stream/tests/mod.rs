@@ -396,6 +396,17 @@ impl Harness {
         self.send(conn, request)
     }
 
+    pub fn ack_batch(&mut self, conn: u64, m: &M, seqs: &[u64]) -> Vec<Out> {
+        let request = StreamRequest::AckBatch {
+            topic: m.topic.clone(),
+            group: m.group.clone(),
+            consumer_id: m.id.clone(),
+            generation: m.generation,
+            seqs: seqs.to_vec(),
+        };
+        self.send(conn, request)
+    }
+
     pub fn nack(&mut self, conn: u64, m: &M, seq: u64, delay_ms: u64) -> Vec<Out> {
         let request = StreamRequest::Nack {
             topic: m.topic.clone(),

@@ -1,5 +1,5 @@
-//! Model-based property test: random publish / join / fetch / ack / nack / leave / disconnect /
-//! seek / replay / time / restart steps run on the broker (storage persisting after every input,
+//! Model-based property test: random publish / join / fetch / ack / ack batch / nack / leave /
+//! disconnect / seek / replay / time / restart steps run on the broker (storage persisting after every input,
 //! a tiny cache so older messages come from reads, frequent compaction, restarts replaying the
 //! journal) and on a naive model of one topic's groups (plain sets, events processed instant by
 //! instant). Every step's replies must match.
@@ -24,6 +24,7 @@ enum Op {
     Join { conn: u64, group: usize },
     Fetch { member: usize, limit: u32, wait: u32 },
     Ack { member: usize, pick: usize, own: bool, stale: bool },
+    AckBatch { member: usize, picks: Vec<usize>, own: bool, stale: bool },
     Nack { member: usize, pick: usize, own: bool, delay: u64 },
     Leave { member: usize },
     Disconnect(u64),
@@ -331,7 +332,9 @@ impl Run {
         let mut expected = Vec::new();
         let outs = match op {
             Op::Publish | Op::Join { .. } | Op::Fetch { .. } => self.traffic(op, &mut expected),
-            Op::Ack { .. } | Op::Nack { .. } | Op::Leave { .. } => self.acks(op, &mut expected),
+            Op::Ack { .. } | Op::AckBatch { .. } | Op::Nack { .. } | Op::Leave { .. } => {
+                self.acks(op, &mut expected)
+            }
             _ => self.admin(op, &mut expected),
         };
         let Some(outs) = outs else { return Ok(()) };
@@ -408,6 +411,33 @@ impl Run {
                         g.pending.remove(&seq);
                         g.mark_done(seq);
                         N::Ok
+                    }
+                };
+                expected.push((conn, self.h.last_id(), reply));
+                self.m.serve(expected);
+                Some(outs)
+            }
+            Op::AckBatch { member, ref picks, own, stale } => {
+                let (i, mut m) = self.member(member)?;
+                let conn = self.m.members[i].conn;
+                if stale {
+                    m.generation = m.generation.saturating_sub(1);
+                }
+                let seqs: Vec<u64> = picks.iter().map(|&pick| self.pick_seq(i, pick, own)).collect();
+                let outs = self.h.ack_batch(conn, &m, &seqs);
+                let reply = match self.checked(i, stale) {
+                    Err(e) => e,
+                    Ok(()) => {
+                        let g = self.m.groups.get_mut(&self.m.members[i].group).unwrap();
+                        let mut acked = 0;
+                        for &seq in &seqs {
+                            if g.pending.get(&seq).is_some_and(|p| p.0 == i) {
+                                g.pending.remove(&seq);
+                                g.mark_done(seq);
+                                acked += 1;
+                            }
+                        }
+                        N::Count(acked)
                     }
                 };
                 expected.push((conn, self.h.last_id(), reply));
@@ -577,6 +607,13 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(member, limit, wait)| Op::Fetch { member, limit, wait }),
         5 => (member.clone(), any::<usize>(), prop::bool::weighted(0.8), prop::bool::weighted(0.1))
             .prop_map(|(member, pick, own, stale)| Op::Ack { member, pick, own, stale }),
+        3 => (
+            member.clone(),
+            proptest::collection::vec(any::<usize>(), 0..5),
+            prop::bool::weighted(0.8),
+            prop::bool::weighted(0.1),
+        )
+            .prop_map(|(member, picks, own, stale)| Op::AckBatch { member, picks, own, stale }),
         2 => (member.clone(), any::<usize>(), prop::bool::weighted(0.8), prop_oneof![Just(0u64), 1..200u64])
             .prop_map(|(member, pick, own, delay)| Op::Nack { member, pick, own, delay }),
         1 => member.prop_map(|member| Op::Leave { member }),

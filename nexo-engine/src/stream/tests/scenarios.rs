@@ -128,6 +128,75 @@ fn acks_in_any_order_move_the_floor_over_the_prefix() {
 }
 
 #[test]
+fn ack_batch_acks_what_is_pending_with_the_member_and_skips_the_rest() {
+    let mut h = Harness::new();
+    topic_with(&mut h, "t", &["1", "2", "3", "4", "5", "6"]);
+    let a = h.join(1, "t", "g");
+    let b = h.join(2, "t", "g");
+    assert_eq!(h.take(1, &a, 3).len(), 3);
+    assert_eq!(h.take(2, &b, 2).len(), 2);
+    // 1 and 3 are a's; 4 is b's, 6 was never delivered, 77 does not exist, 1 comes twice.
+    assert_eq!(only(&h.ack_batch(1, &a, &[3, 4, 6, 1, 77, 1]), 1), Reply::Count(2));
+    assert_eq!(h.group_info("t", "g"), (1, 3), "floor over 1; 2, 4, 5 still pending");
+    err(&h.ack(1, &a, 3), "seq 3 not pending");
+    err(&h.ack(1, &a, 4), "NOT_OWNER");
+    assert_eq!(only(&h.ack_batch(1, &a, &[3, 2]), 1), Reply::Count(1), "3 was acked already");
+    assert_eq!(h.group_info("t", "g"), (3, 2));
+    assert_eq!(only(&h.ack_batch(2, &b, &[5, 4]), 2), Reply::Count(2));
+    assert_eq!(h.group_info("t", "g"), (5, 0));
+    assert_eq!(only(&h.ack_batch(2, &b, &[]), 2), Reply::Count(0), "an empty batch");
+    assert_eq!(h.take(1, &a, 10), [(6, "6".into())]);
+    assert_eq!(only(&h.ack_batch(1, &a, &[6]), 1), Reply::Count(1));
+    assert_eq!(h.group_info("t", "g"), (6, 0));
+    assert_eq!(h.s.stats().counters.acked, 6, "each acknowledged sequence counts once");
+}
+
+#[test]
+fn ack_batch_fences_like_ack_and_bounds_its_size() {
+    let config = StreamConfig { max_fetch: 3, ..StreamConfig::default() };
+    let mut h = Harness::with(config);
+    topic_with(&mut h, "t", &["a", "b", "c", "d"]);
+    let a = h.join(1, "t", "g");
+    assert_eq!(h.take(1, &a, 3).len(), 3);
+    let stale = M { generation: 7, ..a.clone() };
+    let stranger = M { id: "nobody".into(), ..a.clone() };
+    let stale_stranger = M { generation: 7, ..stranger.clone() };
+    for (m, text) in [
+        (&stale, "FENCED"),
+        (&stale_stranger, "FENCED"),
+        (&stranger, "NOT_MEMBER"),
+        (&M { group: "none".into(), ..a.clone() }, "Group not found"),
+        (&M { topic: "none".into(), ..a.clone() }, "Topic not found"),
+    ] {
+        err(&h.ack(1, m, 1), text);
+        err(&h.ack_batch(1, m, &[1]), text);
+    }
+    // More than a FETCH may deliver is refused before anything else, even for a stale member.
+    err(&h.ack_batch(1, &a, &[1, 2, 3, 4]), "Invalid ACK_BATCH: 4 seqs (max 3)");
+    err(&h.ack_batch(1, &stale, &[1, 2, 3, 4]), "Invalid ACK_BATCH: 4 seqs (max 3)");
+    assert_eq!(h.group_info("t", "g"), (0, 3), "refused batches ack nothing");
+    assert_eq!(only(&h.ack_batch(1, &a, &[1, 2, 3]), 1), Reply::Count(3), "exactly the maximum");
+    assert_eq!(h.group_info("t", "g"), (3, 0));
+}
+
+#[test]
+fn ack_batch_makes_room_for_a_waiting_fetch() {
+    let config = StreamConfig { max_pending_per_group: 2, ..StreamConfig::default() };
+    let mut h = Harness::with(config);
+    topic_with(&mut h, "t", &["a", "b", "c", "d"]);
+    let m = h.join(1, "t", "g");
+    assert_eq!(h.take(1, &m, 10).len(), 2);
+    assert!(h.fetch(1, &m, 10, 10_000).is_empty());
+    let parked = h.last_id();
+    let outs = h.ack_batch(1, &m, &[2, 1]);
+    assert_eq!(outs.len(), 2, "{outs:?}");
+    assert!(outs.contains(&(1, h.last_id(), Reply::Count(2))));
+    let answer = outs.iter().find(|o| o.1 == parked).unwrap();
+    assert_eq!(seqs(&answer.2), [3, 4]);
+    assert!(h.ack_batch(1, &m, &[9]).contains(&(1, h.last_id(), Reply::Count(0))));
+}
+
+#[test]
 fn fencing_is_checked_in_order() {
     let mut h = Harness::new();
     topic_with(&mut h, "t", &["a"]);
