@@ -113,11 +113,19 @@ impl<B: Broker> Lane<B> {
         }
     }
 
-    /// Ends the lane: a worker lane closes its channel and returns the thread to join; an inline
-    /// lane syncs what its driver left unsynced.
-    pub fn stop(self, clock: &Clock) -> Option<JoinHandle<()>> {
+    /// Ends the lane: a worker lane delivers what is still queued followed by a final
+    /// `Shutdown` (waiting for room if need be: the worker is running), closes its channel and
+    /// returns the thread to join; an inline lane syncs what its driver left unsynced.
+    ///
+    /// The final `Shutdown` matters: a driver keeps its cold-read thread, whose completion holds
+    /// a sender of this very channel, until it sees one, so without it the channel would never
+    /// close and the join would wait forever. A second `Shutdown` is harmless.
+    pub fn stop(mut self, clock: &Clock) -> Option<JoinHandle<()>> {
         match self.kind {
             Kind::Worker(WorkerHandle { inputs, thread }) => {
+                self.batch.push(WorkerInput::Shutdown);
+                // An error means the worker is gone already; there is nothing left to tell it.
+                let _ = inputs.send(std::mem::take(&mut self.batch));
                 drop(inputs);
                 Some(thread)
             }

@@ -550,9 +550,16 @@ impl Network {
     }
 
     fn flush_dirty(&mut self) {
-        let keys = std::mem::take(&mut self.dirty);
-        for key in keys {
+        let mut keys = std::mem::take(&mut self.dirty);
+        // A connection is marked once per reply; one write per connection per turn is enough.
+        keys.sort_unstable();
+        keys.dedup();
+        for &key in &keys {
             self.flush(key);
+        }
+        keys.clear();
+        if self.dirty.is_empty() {
+            self.dirty = keys;
         }
     }
 
