@@ -18,6 +18,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use nexo_engine::pubsub::TopicTree;
 use nexo_engine::queue::JOURNAL_LOG;
+use nexo_engine::store::ENTRY_OVERHEAD_BYTES;
 use nexo_engine::{
     Broker, ConnId, LogId, Now, Output, PubSub, PubSubConfig, Queue, QueueConfig, Store, StoreConfig,
 };
@@ -110,7 +111,8 @@ fn bench_store(c: &mut Criterion) {
     });
 
     // Room for about 1000 entries: once full, every SET of a new key evicts one (sampled LRU).
-    let config = StoreConfig { max_memory_bytes: 1000 * (160 + 16 + 64), ..StoreConfig::default() };
+    let config =
+        StoreConfig { max_memory_bytes: 1000 * (ENTRY_OVERHEAD_BYTES + 16 + 64), ..StoreConfig::default() };
     let mut small = Store::new(config, 2);
     let fresh = keys(200_000, "new");
     for k in fresh.iter().take(2_000) {

@@ -102,16 +102,29 @@ impl Store {
     }
 
     /// Stores owned copies of `key` and `value` with `deadline` (memory already made room for).
-    pub(crate) fn write(&mut self, now: Now, key: &[u8], value: Bytes, deadline: Option<u64>) {
+    pub(crate) fn write(&mut self, now: Now, key: &[u8], value: &[u8], deadline: Option<u64>) {
+        let pos = self.table.find(key);
+        self.write_at(now, key, pos, value, deadline);
+    }
+
+    /// [`Store::write`] when the entry of `key` is known to be at `pos` (`None`: not stored).
+    pub(crate) fn write_at(
+        &mut self,
+        now: Now,
+        key: &[u8],
+        pos: Option<usize>,
+        value: &[u8],
+        deadline: Option<u64>,
+    ) {
         let tick = self.tick();
-        match self.table.find(key) {
+        match pos {
             Some(pos) => {
                 self.table.set_value(pos, value);
                 self.table.set_deadline(pos, deadline);
                 self.table.touch(pos, tick);
             }
             None => {
-                self.table.insert(Bytes::copy_from_slice(key), value, deadline, tick);
+                self.table.insert(key, value, deadline, tick);
             }
         }
         if deadline.is_some() {
@@ -123,8 +136,8 @@ impl Store {
         check_key(key)?;
         let deadline = self.deadline_for(now, options);
         let existing = self.live(now, key);
-        self.make_room(now, Growth::of(self, key, value.len(), existing), &|k| k == key)?;
-        self.write(now, key, Bytes::copy_from_slice(value), deadline);
+        let pos = self.make_room_for(now, key, value.len(), existing)?;
+        self.write_at(now, key, pos, value, deadline);
         Ok(())
     }
 
@@ -142,7 +155,7 @@ impl Store {
         self.counters.hits += 1;
         let tick = self.tick();
         self.table.touch(pos, tick);
-        self.table.get(pos).map(|entry| entry.value.clone())
+        self.table.get(pos).map(|entry| entry.value_bytes())
     }
 
     fn del(&mut self, now: Now, key: &[u8]) -> CommandResult {
@@ -168,21 +181,21 @@ impl Store {
         check_key(key)?;
         let existing = self.live(now, key);
         let current = match existing.and_then(|pos| self.table.get(pos)) {
-            Some(entry) => parse_i64(&entry.value).ok_or(StoreError::NotAnInteger)?,
+            Some(entry) => parse_i64(entry.value()).ok_or(StoreError::NotAnInteger)?,
             None => 0,
         };
         let new = current.checked_add(delta).ok_or(StoreError::NotAnInteger)?;
-        let text = Bytes::from(new.to_string());
-        self.make_room(now, Growth::of(self, key, text.len(), existing), &|k| k == key)?;
+        let text = new.to_string().into_bytes();
+        let pos = self.make_room_for(now, key, text.len(), existing)?;
         let tick = self.tick();
-        match self.table.find(key) {
+        match pos {
             Some(pos) => {
                 // Like Redis INCR: the value changes, the deadline stays.
-                self.table.set_value(pos, text);
+                self.table.set_value(pos, &text);
                 self.table.touch(pos, tick);
             }
             None => {
-                self.table.insert(Bytes::copy_from_slice(key), text, None, tick);
+                self.table.insert(key, &text, None, tick);
             }
         }
         Ok(Reply::Int(new))
@@ -244,13 +257,14 @@ impl Store {
             if is_last(i, key) {
                 let existing = self.live(now, key);
                 growth.new_bytes += entry_bytes(key.len(), value.len());
+                growth.new_keys += u64::from(existing.is_none());
                 growth.replace(self, existing);
             }
         }
         self.make_room(now, growth, &|key| last.contains_key(key))?;
         for (i, (key, value)) in pairs.iter().enumerate() {
             if is_last(i, key) {
-                self.write(now, key, Bytes::copy_from_slice(value), deadline);
+                self.write(now, key, value, deadline);
             }
         }
         Ok(Reply::Ok)
@@ -278,13 +292,14 @@ impl Store {
             };
             if entry.is_expired(now.mono_ms) {
                 self.expire_at(pos);
-            } else if glob.matches(&entry.key) {
-                let size = 4 + entry.key.len();
+            } else if glob.matches(entry.key()) {
+                let size = 4 + entry.key().len();
                 if !keys.is_empty() && reply_bytes + size > SCAN_MAX_REPLY_BYTES {
                     break;
                 }
                 reply_bytes += size;
-                keys.push(entry.key.clone());
+                // A copy: a slice would pin (and add a shared header to) the entry's buffer.
+                keys.push(Bytes::copy_from_slice(entry.key()));
             }
             top = pos;
         }

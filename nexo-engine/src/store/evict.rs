@@ -6,7 +6,7 @@
 //! know about commands: a command describes its write as a [`Growth`] plus the keys it targets, and
 //! gets back whether the write fits.
 
-use crate::store::table::entry_bytes;
+use crate::store::table::{MAX_ENTRIES, entry_bytes};
 use crate::store::{
     ACTIVE_EXPIRE_MAX_ROUNDS, ACTIVE_EXPIRE_SAMPLES, EVICTION_SAMPLES, EvictionPolicy,
     SWEEP_BACKLOG_INTERVAL_MS, SWEEP_INTERVAL_MS, Store, StoreError,
@@ -26,12 +26,15 @@ pub(crate) struct Growth {
     pub(crate) new_bytes: u64,
     /// The part of `old_bytes` that is in the eviction pool (and so must not count as evictable).
     pub(crate) pinned_pool_bytes: u64,
+    /// Keys written that do not exist yet (at most).
+    pub(crate) new_keys: u64,
 }
 
 impl Growth {
     /// A write of `value_len` bytes under `key` that replaces the live entry at `pos`, if any.
     pub(crate) fn of(store: &Store, key: &[u8], value_len: usize, pos: Option<usize>) -> Self {
-        let mut growth = Self { new_bytes: entry_bytes(key.len(), value_len), ..Self::default() };
+        let new_keys = u64::from(pos.is_none());
+        let mut growth = Self { new_bytes: entry_bytes(key.len(), value_len), new_keys, ..Self::default() };
         growth.replace(store, pos);
         growth
     }
@@ -85,6 +88,9 @@ impl Store {
         growth: Growth,
         pinned: &dyn Fn(&[u8]) -> bool,
     ) -> Result<(), StoreError> {
+        if (self.table.len() as u64).saturating_add(growth.new_keys) > MAX_ENTRIES as u64 {
+            return Err(StoreError::OutOfMemory);
+        }
         let max = self.config.max_memory_bytes;
         let after = |used: u64| used.saturating_sub(growth.old_bytes).saturating_add(growth.new_bytes);
         if after(self.table.used_bytes()) <= max {
@@ -113,6 +119,24 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::make_room`] for a write of `key` alone, whose live entry (if any) is at `pos`;
+    /// returns that entry's position afterwards (an eviction may have moved it).
+    ///
+    /// # Errors
+    /// As [`Store::make_room`].
+    pub(crate) fn make_room_for(
+        &mut self,
+        now: Now,
+        key: &[u8],
+        value_len: usize,
+        pos: Option<usize>,
+    ) -> Result<Option<usize>, StoreError> {
+        let len = self.table.len();
+        self.make_room(now, Growth::of(self, key, value_len, pos), &|k| k == key)?;
+        // Evictions only remove entries: when none happened, nothing moved.
+        Ok(if self.table.len() == len { pos } else { pos.and_then(|_| self.table.find(key)) })
+    }
+
     /// Samples up to [`EVICTION_SAMPLES`] unpinned candidates and returns the position of the least
     /// recently accessed one.
     fn pick_victim(&mut self, pinned: &dyn Fn(&[u8]) -> bool) -> Option<usize> {
@@ -120,7 +144,9 @@ impl Store {
         if pool_len == 0 {
             return None;
         }
-        let mut best: Option<(u64, usize)> = None;
+        // Ages relative to the current clock: the stored readings keep only its low 32 bits.
+        let clock = self.clock as u32;
+        let mut best: Option<(u32, usize)> = None;
         let mut sampled = 0;
         for _ in 0..EVICTION_MAX_DRAWS {
             if sampled == EVICTION_SAMPLES {
@@ -129,19 +155,20 @@ impl Store {
             let draw = self.rng.below(pool_len);
             let Some(pos) = self.pool_pos(draw) else { continue };
             let Some(entry) = self.table.get(pos) else { continue };
-            if pinned(&entry.key) {
+            if pinned(entry.key()) {
                 continue;
             }
             sampled += 1;
-            if best.is_none_or(|(last_access, _)| entry.last_access < last_access) {
-                best = Some((entry.last_access, pos));
+            let age = clock.wrapping_sub(entry.last_access());
+            if best.is_none_or(|(oldest, _)| age > oldest) {
+                best = Some((age, pos));
             }
         }
         best.map(|(_, pos)| pos).or_else(|| {
             // Nearly every candidate is pinned, so the pool is about as small as the request.
             (0..pool_len)
                 .filter_map(|i| self.pool_pos(i))
-                .find(|&pos| self.table.get(pos).is_some_and(|e| !pinned(&e.key)))
+                .find(|&pos| self.table.get(pos).is_some_and(|e| !pinned(e.key())))
         })
     }
 

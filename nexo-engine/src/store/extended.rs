@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use nexo_proto::Reply;
 use nexo_proto::request::Expiry;
 
@@ -55,7 +55,7 @@ impl Store {
         check_key(key)?;
         let existing = self.live(now, key);
         let entry = existing.and_then(|pos| self.table.get(pos));
-        let old = entry.filter(|_| get).map(|e| e.value.clone());
+        let old = entry.filter(|_| get).map(|e| e.value_bytes());
         let current_deadline = entry.and_then(|e| e.deadline_ms());
         let answer = |written: bool| match (get, old.clone()) {
             (true, Some(old)) => Reply::Data(old),
@@ -74,8 +74,8 @@ impl Store {
             }
             return Ok(answer(true));
         }
-        self.make_room(now, Growth::of(self, key, value.len(), existing), &|k| k == key)?;
-        self.write(now, key, Bytes::copy_from_slice(value), deadline);
+        let pos = self.make_room_for(now, key, value.len(), existing)?;
+        self.write_at(now, key, pos, value, deadline);
         Ok(answer(true))
     }
 
@@ -106,7 +106,7 @@ impl Store {
     pub(crate) fn get_del(&mut self, now: Now, key: &[u8]) -> CommandResult {
         check_key(key)?;
         let Some(pos) = self.live(now, key) else { return Ok(Reply::Null) };
-        Ok(self.table.remove(pos).map_or(Reply::Null, |entry| Reply::Data(entry.value)))
+        Ok(self.table.remove(pos).map_or(Reply::Null, |entry| Reply::Data(entry.into_value())))
     }
 
     /// GETEX: the value; the deadline changes as `expiry` says (a passed one deletes the key).
@@ -114,7 +114,7 @@ impl Store {
         check_key(key)?;
         let Some(pos) = self.live(now, key) else { return Ok(Reply::Null) };
         let Some(entry) = self.table.get(pos) else { return Ok(Reply::Null) };
-        let value = entry.value.clone();
+        let value = entry.value_bytes();
         let deadline = Self::deadline_of(now, expiry, entry.deadline_ms());
         if deadline.is_some_and(|d| d <= now.mono_ms) {
             self.table.remove(pos);
@@ -133,23 +133,18 @@ impl Store {
     pub(crate) fn append(&mut self, now: Now, key: &[u8], value: &[u8]) -> CommandResult {
         check_key(key)?;
         let existing = self.live(now, key);
-        let old_len = existing.and_then(|pos| self.table.get(pos)).map_or(0, |e| e.value.len());
+        let old_len = existing.and_then(|pos| self.table.get(pos)).map_or(0, |e| e.value().len());
         let new_len = old_len + value.len();
-        self.make_room(now, Growth::of(self, key, new_len, existing), &|k| k == key)?;
-        let tick = self.tick();
         // `make_room` never evicts the key itself, but it may move it.
-        match self.table.find(key) {
+        let pos = self.make_room_for(now, key, new_len, existing)?;
+        let tick = self.tick();
+        match pos {
             Some(pos) => {
-                let mut joined = BytesMut::with_capacity(new_len);
-                if let Some(entry) = self.table.get(pos) {
-                    joined.extend_from_slice(&entry.value);
-                }
-                joined.extend_from_slice(value);
-                self.table.set_value(pos, joined.freeze());
+                self.table.append_value(pos, value);
                 self.table.touch(pos, tick);
             }
             None => {
-                self.table.insert(Bytes::copy_from_slice(key), Bytes::copy_from_slice(value), None, tick);
+                self.table.insert(key, value, None, tick);
             }
         }
         Ok(Reply::Int(i64::try_from(new_len).unwrap_or(i64::MAX)))
@@ -158,7 +153,7 @@ impl Store {
     /// STRLEN: the value's length, 0 when missing.
     pub(crate) fn strlen(&mut self, now: Now, key: &[u8]) -> CommandResult {
         check_key(key)?;
-        let len = self.live(now, key).and_then(|pos| self.table.get(pos)).map_or(0, |e| e.value.len());
+        let len = self.live(now, key).and_then(|pos| self.table.get(pos)).map_or(0, |e| e.value().len());
         Ok(Reply::Int(i64::try_from(len).unwrap_or(i64::MAX)))
     }
 
@@ -177,13 +172,14 @@ impl Store {
             };
             if entry.is_expired(now.mono_ms) {
                 self.expire_at(pos);
-            } else if glob.matches(&entry.key) {
-                let size = 4 + entry.key.len();
+            } else if glob.matches(entry.key()) {
+                let size = 4 + entry.key().len();
                 if !keys.is_empty() && reply_bytes + size > KEYS_MAX_REPLY_BYTES {
                     break;
                 }
                 reply_bytes += size;
-                keys.push(entry.key.clone());
+                // A copy: a slice would pin (and add a shared header to) the entry's buffer.
+                keys.push(Bytes::copy_from_slice(entry.key()));
             }
             top = pos;
         }
@@ -198,7 +194,7 @@ impl Store {
         if key == new_key {
             return Ok(Reply::Ok);
         }
-        let value_len = self.table.get(src).map_or(0, |e| e.value.len());
+        let value_len = self.table.get(src).map_or(0, |e| e.value().len());
         let dst = self.live(now, new_key);
         // `live` on the destination may have removed an expired entry and moved the source.
         let src = self.table.find(key).ok_or(StoreError::NoSuchKey)?;
@@ -209,7 +205,7 @@ impl Store {
         // Read before removing: removal clears the entry's deadline.
         let deadline = self.table.get(src).and_then(|e| e.deadline_ms());
         let Some(entry) = self.table.remove(src) else { return Err(StoreError::NoSuchKey) };
-        self.write(now, new_key, entry.value, deadline);
+        self.write(now, new_key, &entry.into_value(), deadline);
         Ok(Reply::Ok)
     }
 

@@ -62,15 +62,15 @@ impl Store {
             top = pos;
             page.examined += 1;
             let Some(entry) = self.table.get(pos) else { continue };
-            if entry.is_expired(now.mono_ms) || !glob.matches(&entry.key) {
+            if entry.is_expired(now.mono_ms) || !glob.matches(entry.key()) {
                 continue;
             }
-            let head = entry.value.slice(..entry.value.len().min(VALUE_HEAD_BYTES));
+            let value = entry.value();
             page.keys.push(KeyView {
-                key: entry.key.clone(),
-                value_len: entry.value.len() as u64,
-                // A copy, so the page does not pin a large value's buffer.
-                value_head: Bytes::copy_from_slice(&head),
+                // Copies, so the page does not pin the entry's buffer.
+                key: Bytes::copy_from_slice(entry.key()),
+                value_len: value.len() as u64,
+                value_head: Bytes::copy_from_slice(&value[..value.len().min(VALUE_HEAD_BYTES)]),
                 ttl_ms: entry.deadline_ms().map(|d| d.saturating_sub(now.mono_ms)),
             });
         }
