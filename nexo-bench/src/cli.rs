@@ -122,6 +122,11 @@ pub struct LoadArgs {
     /// `stream-keepup`: long-poll wait of a FETCH that finds nothing, in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub fetch_wait_ms: u32,
+    /// `stream-publish`: topics the connections publish to (connection i uses topic i mod N);
+    /// 0 = one topic per connection. Each topic is its own log, so this sets how many logs a
+    /// group commit syncs.
+    #[arg(long, default_value_t = 0)]
+    pub topics: u32,
     /// `stream-cycle`, `stream-keepup`: how consumers acknowledge what a FETCH returned.
     #[arg(long, value_enum, default_value_t = AckMode::Batch)]
     pub ack: AckMode,

@@ -835,7 +835,12 @@ pub fn plan(scenario: Scenario, args: &LoadArgs, tag: &str) -> Plan {
         }
         Scenario::StreamPublish | Scenario::StreamCycle => {
             for i in 0..n {
-                let topic = format!("bench-{tag}-{i}");
+                let shared = scenario == Scenario::StreamPublish && args.topics > 0;
+                let topic = if shared {
+                    format!("bench-{tag}-{}", i % args.topics)
+                } else {
+                    format!("bench-{tag}-{i}")
+                };
                 let group = format!("g-{tag}-{i}");
                 let create = Request::Stream(StreamRequest::Create {
                     topic: topic.clone(),
