@@ -144,9 +144,16 @@ async fn read_loop(
     conn: ConnId,
     ctx: &Context,
 ) -> End {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = BytesMut::new();
     let mut first_read = true;
     loop {
+        if buf.is_empty() {
+            // An idle connection holds no read memory: wait for bytes, then take a buffer.
+            buf = BytesMut::new();
+            if let Err(e) = rd.readable().await {
+                return End::ReadFailed(e);
+            }
+        }
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
@@ -216,7 +223,9 @@ async fn write_loop(
     conn: ConnId,
     brokers: &Brokers,
 ) -> std::io::Result<()> {
-    let mut buf = BytesMut::with_capacity(WRITE_BATCH);
+    // Taken when there is something to write and given back when the outbox is empty, so an
+    // idle connection holds no write memory.
+    let mut buf = BytesMut::new();
     // A RESP connection's reorder buffer, created by its first slot.
     let mut resp: Option<RespOutbound> = None;
     while let Some(first) = rx.recv().await {
@@ -249,8 +258,8 @@ async fn write_loop(
             continue;
         }
         wr.write_all(&buf).await?;
-        if buf.capacity() > 16 * WRITE_BATCH {
-            buf = BytesMut::with_capacity(WRITE_BATCH);
+        if buf.capacity() > 16 * WRITE_BATCH || rx.is_empty() {
+            buf = BytesMut::new();
         } else {
             buf.clear();
         }

@@ -56,6 +56,13 @@ pub async fn read_loop(
                 }
             }
         }
+        if buf.is_empty() {
+            // An idle connection holds no read memory: wait for bytes, then take a buffer.
+            buf = BytesMut::new();
+            if let Err(e) = rd.readable().await {
+                return End::ReadFailed(e);
+            }
+        }
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
