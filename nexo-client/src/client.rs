@@ -53,7 +53,7 @@ pub fn expected_reply_kind(request: &Request) -> ReplyKind {
             | StoreRequest::Rename { .. }
             | StoreRequest::Flush
             | StoreRequest::Info => ReplyKind::Data,
-            StoreRequest::ExpireAt { .. } => ReplyKind::Flag,
+            StoreRequest::ExpireAt { .. } | StoreRequest::ExpireExt { .. } => ReplyKind::Flag,
             StoreRequest::DelCount { .. }
             | StoreRequest::Exists { .. }
             | StoreRequest::Append { .. }

@@ -40,6 +40,9 @@ pub enum DecodeError {
         /// The bytes left after the count.
         remaining: usize,
     },
+    /// An EXPIRE_EXT time kind other than `1` (ms from now) or `2` (wall-clock ms since the
+    /// epoch).
+    InvalidExpireKind(u8),
     /// A response frame carries a status byte that is not `OK`, `ERR`, `NULL` or `DATA` (client
     /// side only; a server never receives responses).
     UnknownStatus(u8),
@@ -62,6 +65,7 @@ impl fmt::Display for DecodeError {
             Self::InvalidAckBatch { n, remaining } => {
                 write!(f, "Invalid ACK_BATCH: {n} seqs need {} bytes, {remaining} remain", u64::from(*n) * 8)
             }
+            Self::InvalidExpireKind(kind) => write!(f, "Invalid EXPIRE_EXT time kind: {kind}"),
             Self::UnknownStatus(status) => write!(f, "Unknown response status: 0x{status:02X}"),
         }
     }
@@ -90,5 +94,6 @@ mod tests {
             DecodeError::InvalidAckBatch { n: 3, remaining: 16 }.to_string(),
             "Invalid ACK_BATCH: 3 seqs need 24 bytes, 16 remain"
         );
+        assert_eq!(DecodeError::InvalidExpireKind(3).to_string(), "Invalid EXPIRE_EXT time kind: 3");
     }
 }

@@ -99,6 +99,8 @@ pub mod store {
     pub const EXPIRE_AT: u8 = 0x48;
     /// INFO: the Store's sizes and counters as `name:value` lines (extension).
     pub const INFO: u8 = 0x49;
+    /// EXPIRE_EXT: EXPIRE / EXPIRE_AT with Redis's conditions (NX, XX, GT, LT) (extension).
+    pub const EXPIRE_EXT: u8 = 0x4A;
 }
 
 /// Queue opcodes (v1).

@@ -188,6 +188,77 @@ pub enum StoreRequest {
     /// `0x49` INFO (extension): empty → DATA text, one `name:value` line (CRLF-terminated) per
     /// Store size and counter.
     Info,
+    /// `0x4A` EXPIRE_EXT (extension): `str key`, `u8 flags` (see [`ExpireFlags`]), `u8 time kind`,
+    /// `u64 time value` (see [`ExpireTime`]) → DATA `u8` 1 set (a deadline not in the future
+    /// deletes the key), 0 no such key or a condition did not hold (nothing changed). Redis's
+    /// EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT with NX, XX, GT and LT.
+    ExpireExt {
+        /// Key.
+        key: Bytes,
+        /// The conditions that must all hold for the deadline to change.
+        flags: ExpireFlags,
+        /// The new deadline.
+        time: ExpireTime,
+    },
+}
+
+/// EXPIRE_EXT's conditions, one bit each in `u8 flags` (other bits are ignored). Every set
+/// condition must hold; a key without a deadline counts as one with an infinite deadline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpireFlags {
+    /// Bit 0: only when the key has no deadline.
+    pub nx: bool,
+    /// Bit 1: only when the key has a deadline.
+    pub xx: bool,
+    /// Bit 2: only when the new deadline is later than the current one (never for a key without
+    /// a deadline).
+    pub gt: bool,
+    /// Bit 3: only when the new deadline is earlier than the current one (always for a key
+    /// without a deadline).
+    pub lt: bool,
+}
+
+impl ExpireFlags {
+    /// From the wire byte (bits 4–7 are ignored).
+    pub fn from_bits(bits: u8) -> Self {
+        Self { nx: bits & 1 != 0, xx: bits & 2 != 0, gt: bits & 4 != 0, lt: bits & 8 != 0 }
+    }
+
+    /// The wire byte.
+    pub fn bits(self) -> u8 {
+        u8::from(self.nx) | u8::from(self.xx) << 1 | u8::from(self.gt) << 2 | u8::from(self.lt) << 3
+    }
+}
+
+/// EXPIRE_EXT's new deadline: `u8 kind`, `u64 value` (the kinds are numbered as [`Expiry`]'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireTime {
+    /// Kind `1`: `value` milliseconds from now (`0` deletes the key when the conditions hold).
+    InMs(u64),
+    /// Kind `2`: at wall-clock `value` milliseconds since the Unix epoch (a time not in the
+    /// future deletes the key when the conditions hold).
+    AtMs(u64),
+}
+
+impl ExpireTime {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, DecodeError> {
+        let kind = f.u8()?;
+        let value = f.u64()?;
+        match kind {
+            1 => Ok(Self::InMs(value)),
+            2 => Ok(Self::AtMs(value)),
+            other => Err(DecodeError::InvalidExpireKind(other)),
+        }
+    }
+
+    fn encode(self, b: &mut BytesMut) {
+        let (kind, value) = match self {
+            Self::InMs(ms) => (1, ms),
+            Self::AtMs(ms) => (2, ms),
+        };
+        b.put_u8(kind);
+        b.put_u64(value);
+    }
 }
 
 /// A deadline change carried by SET_EXT and GETEX: `u8 kind`, `u64 value`.
@@ -634,6 +705,7 @@ impl Request {
                 StoreRequest::Flush => s::FLUSH,
                 StoreRequest::ExpireAt { .. } => s::EXPIRE_AT,
                 StoreRequest::Info => s::INFO,
+                StoreRequest::ExpireExt { .. } => s::EXPIRE_EXT,
             },
             Self::Queue(r) => match r {
                 QueueRequest::Create { .. } => q::CREATE,
@@ -755,6 +827,11 @@ fn decode_store(op: u8, f: &mut Fields<'_>, payload_len: usize) -> Result<StoreR
         FLUSH => StoreRequest::Flush,
         EXPIRE_AT => StoreRequest::ExpireAt { key: f.str_bytes()?, at_ms: f.u64()? },
         INFO => StoreRequest::Info,
+        EXPIRE_EXT => StoreRequest::ExpireExt {
+            key: f.str_bytes()?,
+            flags: ExpireFlags::from_bits(f.u8()?),
+            time: ExpireTime::decode(f)?,
+        },
         _ => return Err(unknown("Store", op)),
     })
 }
@@ -834,6 +911,11 @@ fn encode_store(r: &StoreRequest, b: &mut BytesMut) {
         StoreRequest::ExpireAt { key, at_ms } => {
             put_blob(b, key);
             b.put_u64(*at_ms);
+        }
+        StoreRequest::ExpireExt { key, flags, time } => {
+            put_blob(b, key);
+            b.put_u8(flags.bits());
+            time.encode(b);
         }
     }
 }

@@ -84,7 +84,7 @@ fn opcodes_outside_every_range() {
 #[test]
 fn unassigned_opcodes_inside_a_broker_range() {
     let cases: &[(&str, &[u8])] = &[
-        ("Store", &[0x4A, 0x4F]),
+        ("Store", &[0x4B, 0x4F]),
         ("Queue", &[0x1F, 0x50, 0x5F]),
         ("PubSub", &[0x29, 0x2F, 0x60, 0x6F]),
         ("Stream", &[0x37, 0x73, 0x7F]),
@@ -95,7 +95,7 @@ fn unassigned_opcodes_inside_a_broker_range() {
             assert_eq!(text, format!("Unknown {broker} opcode: 0x{op:02X}"));
         }
     }
-    assert_eq!(rejection(request(0x4A, 1, b""), 1), "Unknown Store opcode: 0x4A");
+    assert_eq!(rejection(request(0x4B, 1, b""), 1), "Unknown Store opcode: 0x4B");
     assert_eq!(rejection(request(0x37, 1, b""), 1), "Unknown Stream opcode: 0x37");
 }
 
@@ -153,6 +153,36 @@ fn ack_batch_payload_must_match_its_count() {
             request: Request::Stream(StreamRequest::AckBatch { seqs, generation, .. }),
         })) => {
             assert_eq!((seqs, generation), (vec![9, 2, 9], 7));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn expire_ext_time_kind_and_flags() {
+    let payload = |flags: u8, kind: u8| {
+        let mut p = blob(&[b"k"]);
+        p.extend_from_slice(&[flags, kind]);
+        p.extend_from_slice(&5u64.to_be_bytes());
+        p
+    };
+    // Only kinds 1 (ms from now) and 2 (wall-clock ms) exist.
+    for kind in [0u8, 3, 0xFF] {
+        let text = rejection(request(0x4A, 6, &payload(0, kind)), 6);
+        assert_eq!(text, format!("Invalid EXPIRE_EXT time kind: {kind}"));
+    }
+    // A missing time value is a short u64; a missing flags byte a short u8.
+    assert_eq!(rejection(request(0x4A, 6, &payload(0, 1)[..10]), 6), "Payload too short for u64");
+    assert_eq!(rejection(request(0x4A, 6, &blob(&[b"k"])), 6), "Payload too short for u8");
+    // Bits 4-7 of the flags are ignored.
+    let mut buf = request(0x4A, 7, &payload(0xF5, 2));
+    match decode_request_frame(&mut buf, MAX) {
+        Ok(Some(Inbound::Request {
+            id: 7,
+            request: Request::Store(StoreRequest::ExpireExt { flags, time, .. }),
+        })) => {
+            assert_eq!((flags.bits(), time), (0x05, nexo_proto::request::ExpireTime::AtMs(5)));
+            assert!(flags.nx && !flags.xx && flags.gt && !flags.lt);
         }
         other => panic!("{other:?}"),
     }

@@ -9,7 +9,9 @@ use nexo_proto::options::{
 use nexo_proto::reply::{
     DlqMessage, QueueInfo, QueueMessage, StreamDeadLetter, StreamGroupInfo, StreamMessage, StreamTopicInfo,
 };
-use nexo_proto::request::{Expiry, PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
+use nexo_proto::request::{
+    ExpireFlags, ExpireTime, Expiry, PubSubRequest, QueueRequest, StoreRequest, StreamRequest,
+};
 use nexo_proto::{
     DEFAULT_MAX_FRAME_BYTES, DecodeError, FrameType, HEADER_LEN, Inbound, Oversized, Push, Reply, ReplyKind,
     Request, decode_request_frame, frame::split_frame,
@@ -122,7 +124,17 @@ fn store_request() -> impl Strategy<Value = StoreRequest> {
         Just(StoreRequest::Flush),
         (text_bytes(), any::<u64>()).prop_map(|(key, at_ms)| StoreRequest::ExpireAt { key, at_ms }),
         Just(StoreRequest::Info),
+        (text_bytes(), expire_flags(), expire_time())
+            .prop_map(|(key, flags, time)| StoreRequest::ExpireExt { key, flags, time }),
     ]
+}
+
+fn expire_flags() -> impl Strategy<Value = ExpireFlags> {
+    any::<[bool; 4]>().prop_map(|[nx, xx, gt, lt]| ExpireFlags { nx, xx, gt, lt })
+}
+
+fn expire_time() -> impl Strategy<Value = ExpireTime> {
+    prop_oneof![any::<u64>().prop_map(ExpireTime::InMs), any::<u64>().prop_map(ExpireTime::AtMs)]
 }
 
 fn expiry() -> impl Strategy<Value = Expiry> {

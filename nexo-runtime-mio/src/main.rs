@@ -14,7 +14,7 @@ mod write_queue;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::channel;
 
 use mio::{Poll, Waker};
@@ -70,8 +70,10 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let resp = Arc::new(RespContext::new(RespSettings::from_settings(settings, local.port(), &store_config)));
     let ui_listener = settings.ui_addr().map(nexo_ui::bind).transpose()?;
 
+    // Open connections (v1 and RESP): the network thread publishes its count here for the
+    // dashboard and for RESP's INFO.
+    let connections = resp.clients_gauge();
     // The dashboard runs on its own thread with a small current-thread tokio runtime.
-    let connections = Arc::new(AtomicU64::new(0));
     let mut ui_local = None;
     let mut ui_source = None;
     if let (Some(ui_listener), Some(dashboard)) = (ui_listener, dashboard) {

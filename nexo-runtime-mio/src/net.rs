@@ -76,7 +76,7 @@ pub struct Network {
     backlogged: bool,
     shutdown: Arc<AtomicBool>,
     draining_until: Option<u64>,
-    /// Open connections, for the dashboard (mirrors `open_count`).
+    /// Open connections, for the dashboard and RESP's INFO (mirrors `open_count`).
     connections: Arc<AtomicU64>,
     /// Shared by the RESP sessions.
     resp: Arc<RespContext>,
@@ -103,7 +103,7 @@ pub struct NetParts {
     pub outputs: Receiver<Vec<Output>>,
     /// Set by the signal thread.
     pub shutdown: Arc<AtomicBool>,
-    /// Where the open-connection count is published for the dashboard.
+    /// Where the open-connection count is published for the dashboard and RESP's INFO.
     pub connections: Arc<AtomicU64>,
     /// Shared by the RESP sessions.
     pub resp: Arc<RespContext>,

@@ -97,6 +97,8 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
+    // Counted open (v1 or RESP) for RESP's INFO until this function returns, as the permit.
+    let _counted = ctx.resp.count_client();
     let (mut rd, wr) = stream.into_split();
     let state = Arc::new(ConnState::default());
     let (outbox, rx) = Outbox::new(Arc::clone(&state));

@@ -128,6 +128,8 @@ macro_rules! __for_each_case {
             resp_strings,
             resp_keys,
             resp_expiry,
+            resp_expire_options,
+            resp_info_counts_every_client,
             resp_pipeline_across_brokers,
             resp_pubsub,
             resp3_pushes,

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use nexo_proto::Reply;
 use nexo_proto::options::SetOptions;
-use nexo_proto::request::StoreRequest;
+use nexo_proto::request::{ExpireFlags, ExpireTime, StoreRequest};
 
 use crate::ids::SeededState;
 use crate::store::evict::Growth;
@@ -54,7 +54,9 @@ impl Store {
             StoreRequest::Del { key } => self.del(now, &key),
             StoreRequest::SetNx { key, options, value } => self.set_nx(now, &key, options, &value),
             StoreRequest::IncrBy { key, delta } => self.incr_by(now, &key, delta),
-            StoreRequest::Expire { key, ttl_ms } => self.expire(now, &key, ttl_ms),
+            StoreRequest::Expire { key, ttl_ms } => {
+                self.expire_ext(now, &key, ExpireFlags::default(), ExpireTime::InMs(ttl_ms))
+            }
             StoreRequest::Ttl { key } => self.ttl(now, &key),
             StoreRequest::Persist { key } => self.persist(now, &key),
             StoreRequest::MGet { keys } => self.mget(now, &keys),
@@ -73,8 +75,11 @@ impl Store {
             StoreRequest::Rename { key, new_key } => self.rename(now, &key, &new_key),
             StoreRequest::DbSize => Ok(Reply::Int(self.table.len() as i64)),
             StoreRequest::Flush => Ok(self.flush()),
-            StoreRequest::ExpireAt { key, at_ms } => self.expire_at_wall(now, &key, at_ms),
+            StoreRequest::ExpireAt { key, at_ms } => {
+                self.expire_ext(now, &key, ExpireFlags::default(), ExpireTime::AtMs(at_ms))
+            }
             StoreRequest::Info => Ok(self.info()),
+            StoreRequest::ExpireExt { key, flags, time } => self.expire_ext(now, &key, flags, time),
         };
         result.unwrap_or_else(Reply::error)
     }
@@ -199,20 +204,6 @@ impl Store {
             }
         }
         Ok(Reply::Int(new))
-    }
-
-    fn expire(&mut self, now: Now, key: &[u8], ttl_ms: u64) -> CommandResult {
-        check_key(key)?;
-        let Some(pos) = self.live(now, key) else { return Ok(Reply::Flag(false)) };
-        if ttl_ms == 0 {
-            self.table.remove(pos);
-            return Ok(Reply::Flag(true));
-        }
-        let tick = self.tick();
-        self.table.set_deadline(pos, Some(now.mono_ms.saturating_add(ttl_ms)));
-        self.table.touch(pos, tick);
-        self.arm_sweep(now);
-        Ok(Reply::Flag(true))
     }
 
     fn ttl(&mut self, now: Now, key: &[u8]) -> CommandResult {

@@ -1,6 +1,6 @@
-//! The Store commands added for Redis semantics (opcodes `0x0D–0x0F`, `0x40–0x49`): SET with
+//! The Store commands added for Redis semantics (opcodes `0x0D–0x0F`, `0x40–0x4A`): SET with
 //! Redis's options, counting DEL and EXISTS, GETDEL, GETEX, APPEND, STRLEN, KEYS, RENAME, DBSIZE,
-//! FLUSH, EXPIRE_AT and INFO.
+//! FLUSH, INFO, and EXPIRE_AT and EXPIRE_EXT (which also serves EXPIRE).
 //!
 //! Owns only these commands' semantics (wire layouts in `nexo_proto::request::StoreRequest`). Like
 //! `commands`, it goes through the table's API, never evicts by itself (writes that grow memory
@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use nexo_proto::Reply;
-use nexo_proto::request::Expiry;
+use nexo_proto::request::{ExpireFlags, ExpireTime, Expiry};
 
 use crate::store::evict::Growth;
 use crate::store::glob::Glob;
@@ -216,11 +216,35 @@ impl Store {
         Reply::Ok
     }
 
-    /// EXPIRE_AT: an absolute wall-clock deadline; a passed one deletes the key.
-    pub(crate) fn expire_at_wall(&mut self, now: Now, key: &[u8], at_ms: u64) -> CommandResult {
+    /// EXPIRE, EXPIRE_AT and EXPIRE_EXT: a new deadline for a live key when every condition in
+    /// `flags` holds (Redis's order and rules: a key without a deadline has an infinite one); a
+    /// deadline not in the future deletes the key. `Flag(false)` when the key is missing or a
+    /// condition fails (the key is left as it was, but counts as accessed).
+    pub(crate) fn expire_ext(
+        &mut self,
+        now: Now,
+        key: &[u8],
+        flags: ExpireFlags,
+        time: ExpireTime,
+    ) -> CommandResult {
         check_key(key)?;
         let Some(pos) = self.live(now, key) else { return Ok(Reply::Flag(false)) };
-        let deadline = mono_deadline(now, at_ms);
+        // Past wall-clock times and zero TTLs become `now`: still earlier than any live deadline,
+        // so the comparisons below answer as they would for the exact past time.
+        let deadline = match time {
+            ExpireTime::InMs(ms) => now.mono_ms.saturating_add(ms),
+            ExpireTime::AtMs(at_ms) => mono_deadline(now, at_ms),
+        };
+        let current = self.table.get(pos).and_then(|entry| entry.deadline_ms());
+        let refused = (flags.nx && current.is_some())
+            || (flags.xx && current.is_none())
+            || (flags.gt && current.is_none_or(|c| deadline <= c))
+            || (flags.lt && current.is_some_and(|c| deadline >= c));
+        if refused {
+            let tick = self.tick();
+            self.table.touch(pos, tick);
+            return Ok(Reply::Flag(false));
+        }
         if deadline <= now.mono_ms {
             self.table.remove(pos);
             return Ok(Reply::Flag(true));

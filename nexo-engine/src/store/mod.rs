@@ -44,7 +44,10 @@
 //!   its deadline. Not an integer, or overflow → `ERR value is not an integer or out of range`.
 //!   Reply `Int(new value)`.
 //! * **EXPIRE** `ttl_ms` → `Flag(true)` when the key exists (a `ttl_ms` of 0 deletes it at once),
-//!   else `Flag(false)`. **TTL** → `Int(ms left)`, `-1` without deadline, `-2` missing.
+//!   else `Flag(false)`. **EXPIRE_EXT** adds Redis 7's conditions (NX: no deadline yet, XX: has
+//!   one, GT: later than the current one, LT: earlier; no deadline counts as infinite) and takes
+//!   a relative or wall-clock time: `Flag(false)` and no change when a condition fails, else as
+//!   EXPIRE (a deadline not in the future deletes the key). **TTL** → `Int(ms left)`, `-1` without deadline, `-2` missing.
 //!   **PERSIST** → `Flag(true)` when it removed a deadline.
 //! * **MGET** → `Values` in request order. **MSET** applies the options to every pair (a key given
 //!   twice keeps its last value); it is all-or-nothing regarding memory: the total is checked first.

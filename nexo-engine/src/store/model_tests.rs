@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use nexo_proto::Reply;
 use nexo_proto::options::SetOptions;
-use nexo_proto::request::{Expiry, StoreRequest as R};
+use nexo_proto::request::{ExpireFlags, ExpireTime, Expiry, StoreRequest as R};
 use proptest::prelude::*;
 
 use super::table::entry_bytes;
@@ -94,6 +94,19 @@ fn request() -> impl Strategy<Value = R> {
         1 => (key(), key()).prop_map(|(key, new_key)| R::Rename { key, new_key }),
         1 => (key(), 0u64..3_000).prop_map(|(key, at)| R::ExpireAt { key, at_ms: Now::at(0).wall_ms + at }),
         1 => Just(R::Flush),
+        3 => (key(), any::<[bool; 4]>(), expire_time()).prop_map(|(key, [nx, xx, gt, lt], time)| {
+            R::ExpireExt { key, flags: ExpireFlags { nx, xx, gt, lt }, time }
+        }),
+    ]
+}
+
+/// EXPIRE_EXT times: round relative times (so deadlines often tie) and wall-clock readings of
+/// `Now::at(0..3000)` (some in the past once time has advanced).
+fn expire_time() -> impl Strategy<Value = ExpireTime> {
+    prop_oneof![
+        prop_oneof![prop::sample::select(&[0u64, 250, 500, 1_000, 1_500, 2_000][..]), 0u64..2_000]
+            .prop_map(ExpireTime::InMs),
+        (0u64..3_000).prop_map(|at| ExpireTime::AtMs(Now::at(0).wall_ms + at)),
     ]
 }
 
@@ -261,6 +274,29 @@ impl Model {
             R::Flush => {
                 map.clear();
                 Reply::Ok
+            }
+            R::ExpireExt { key, flags, time } => {
+                let Some(&(_, current)) = map.get(key) else { return Reply::Flag(false) };
+                let new = match *time {
+                    ExpireTime::InMs(ms) => now + ms,
+                    ExpireTime::AtMs(at) => now + at.saturating_sub(Now::at(now).wall_ms),
+                };
+                // No deadline is an infinite one (Redis's reading for GT and LT).
+                let current_or_infinite = current.map_or(u128::MAX, u128::from);
+                let holds = (!flags.nx || current.is_none())
+                    && (!flags.xx || current.is_some())
+                    && (!flags.gt || u128::from(new) > current_or_infinite)
+                    && (!flags.lt || u128::from(new) < current_or_infinite);
+                match (holds, new <= now) {
+                    (false, _) => Reply::Flag(false),
+                    (true, true) => Reply::Flag(map.remove(key).is_some()),
+                    (true, false) => {
+                        if let Some((_, d)) = map.get_mut(key) {
+                            *d = Some(new);
+                        }
+                        Reply::Flag(true)
+                    }
+                }
             }
             R::Scan { .. } | R::Keys { .. } | R::DbSize | R::Info => {
                 unreachable!("scans and KEYS are Ops of their own; DBSIZE and INFO are not modelled")

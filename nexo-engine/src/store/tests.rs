@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use nexo_proto::Reply;
 use nexo_proto::options::SetOptions;
-use nexo_proto::request::StoreRequest as R;
+use nexo_proto::request::{ExpireFlags, ExpireTime, StoreRequest as R};
 
 use super::table::{Entry, entry_bytes};
 use super::*;
@@ -359,6 +359,124 @@ fn expire_ttl_persist() {
     assert_eq!(h.send(expire(0)), Reply::Flag(true));
     assert_eq!(h.get("k"), Reply::Null, "EXPIRE 0 deletes at once");
     assert_eq!(h.store.stats().keys, 0);
+}
+
+/// EXPIRE_EXT flags from a string naming them (`"nx"`, `"xx lt"`, ...).
+fn flags(names: &str) -> ExpireFlags {
+    let has = |name| names.split(' ').any(|n| n == name);
+    ExpireFlags { nx: has("nx"), xx: has("xx"), gt: has("gt"), lt: has("lt") }
+}
+
+fn expire_ext(key: &str, names: &str, time: ExpireTime) -> R {
+    R::ExpireExt { key: b(key), flags: flags(names), time }
+}
+
+#[test]
+fn expire_ext_missing_and_expired_keys_answer_zero() {
+    let mut h = H::plain();
+    for names in ["", "nx", "xx", "gt", "lt", "xx gt", "xx lt", "nx xx", "gt lt"] {
+        for time in [ExpireTime::InMs(100), ExpireTime::InMs(0), ExpireTime::AtMs(1)] {
+            assert_eq!(h.send(expire_ext("zz", names, time)), Reply::Flag(false), "{names} {time:?}");
+        }
+    }
+    h.set_with("short", "v", ttl_s(1));
+    h.advance(1_000);
+    assert_eq!(h.send(expire_ext("short", "lt", ExpireTime::InMs(10))), Reply::Flag(false), "expired");
+    assert_eq!(h.store.stats().keys, 0);
+}
+
+#[test]
+fn expire_ext_nx_and_xx() {
+    let mut h = H::plain();
+    h.set("k", "v");
+    assert_eq!(h.send(expire_ext("k", "xx", ExpireTime::InMs(100))), Reply::Flag(false), "XX: none yet");
+    assert_eq!(h.ttl("k"), Reply::Int(-1));
+    assert_eq!(h.send(expire_ext("k", "nx", ExpireTime::InMs(500))), Reply::Flag(true));
+    assert_eq!(h.ttl("k"), Reply::Int(500));
+    assert!(h.store.poll_timeout().is_some(), "the sweep is armed");
+    assert_eq!(h.send(expire_ext("k", "nx", ExpireTime::InMs(900))), Reply::Flag(false), "NX: has one");
+    assert_eq!(h.ttl("k"), Reply::Int(500));
+    assert_eq!(h.send(expire_ext("k", "xx", ExpireTime::InMs(900))), Reply::Flag(true));
+    assert_eq!(h.ttl("k"), Reply::Int(900));
+    // Plain EXPIRE_EXT (no flags) behaves as EXPIRE; NX with XX (only over v1) never holds.
+    assert_eq!(h.send(expire_ext("k", "", ExpireTime::InMs(50))), Reply::Flag(true));
+    assert_eq!(h.ttl("k"), Reply::Int(50));
+    assert_eq!(h.send(expire_ext("k", "nx xx", ExpireTime::InMs(70))), Reply::Flag(false));
+    h.set("k", "v");
+    assert_eq!(h.send(expire_ext("k", "nx xx", ExpireTime::InMs(70))), Reply::Flag(false));
+    assert_eq!(h.ttl("k"), Reply::Int(-1));
+}
+
+#[test]
+fn expire_ext_gt_and_lt_treat_no_deadline_as_infinite() {
+    let mut h = H::plain();
+    h.set("k", "v");
+    assert_eq!(h.send(expire_ext("k", "gt", ExpireTime::InMs(100))), Reply::Flag(false), "GT: never");
+    assert_eq!(h.ttl("k"), Reply::Int(-1));
+    assert_eq!(h.send(expire_ext("k", "xx lt", ExpireTime::InMs(100))), Reply::Flag(false), "XX first");
+    assert_eq!(h.send(expire_ext("k", "lt", ExpireTime::InMs(700))), Reply::Flag(true), "LT: always");
+    assert_eq!(h.ttl("k"), Reply::Int(700));
+    // Equal deadlines are neither greater nor less.
+    assert_eq!(h.send(expire_ext("k", "gt", ExpireTime::InMs(700))), Reply::Flag(false));
+    assert_eq!(h.send(expire_ext("k", "lt", ExpireTime::InMs(700))), Reply::Flag(false));
+    assert_eq!(h.ttl("k"), Reply::Int(700));
+    assert_eq!(h.send(expire_ext("k", "gt", ExpireTime::InMs(800))), Reply::Flag(true));
+    assert_eq!(h.send(expire_ext("k", "lt", ExpireTime::InMs(900))), Reply::Flag(false));
+    assert_eq!(h.ttl("k"), Reply::Int(800));
+    assert_eq!(h.send(expire_ext("k", "xx lt", ExpireTime::InMs(300))), Reply::Flag(true));
+    assert_eq!(h.send(expire_ext("k", "xx gt", ExpireTime::InMs(200))), Reply::Flag(false));
+    assert_eq!(h.ttl("k"), Reply::Int(300));
+    // GT with LT (only over v1) never holds.
+    assert_eq!(h.send(expire_ext("k", "gt lt", ExpireTime::InMs(400))), Reply::Flag(false));
+    // Wall-clock times compare with the same distance from now: the deadline is now + 300.
+    let wall = h.now.wall_ms;
+    assert_eq!(h.send(expire_ext("k", "gt", ExpireTime::AtMs(wall + 300))), Reply::Flag(false), "equal");
+    assert_eq!(h.send(expire_ext("k", "gt", ExpireTime::AtMs(wall + 1_500))), Reply::Flag(true));
+    assert_eq!(h.ttl("k"), Reply::Int(1_500));
+    assert_eq!(h.send(expire_ext("k", "lt", ExpireTime::AtMs(wall + 1_000))), Reply::Flag(true));
+    assert_eq!(h.ttl("k"), Reply::Int(1_000));
+    h.advance(400);
+    assert_eq!(h.send(expire_ext("k", "lt", ExpireTime::InMs(600))), Reply::Flag(false), "equal, later");
+    assert_eq!(h.ttl("k"), Reply::Int(600));
+}
+
+#[test]
+fn expire_ext_past_times_delete_only_when_the_conditions_hold() {
+    let mut h = H::plain();
+    let past = ExpireTime::AtMs(1);
+    for now_or_past in [ExpireTime::InMs(0), past] {
+        // With a deadline: GT and NX refuse (the key stays), LT deletes.
+        h.set_with("k", "v", ttl_s(10));
+        assert_eq!(h.send(expire_ext("k", "gt", now_or_past)), Reply::Flag(false));
+        assert_eq!(h.send(expire_ext("k", "nx", now_or_past)), Reply::Flag(false));
+        assert_eq!(h.ttl("k"), Reply::Int(10_000), "left as it was");
+        assert_eq!(h.send(expire_ext("k", "lt", now_or_past)), Reply::Flag(true));
+        assert_eq!(h.get("k"), Reply::Null);
+        // Without one: XX and GT refuse, NX deletes; LT deletes too.
+        h.set("k", "v");
+        assert_eq!(h.send(expire_ext("k", "xx", now_or_past)), Reply::Flag(false));
+        assert_eq!(h.send(expire_ext("k", "gt", now_or_past)), Reply::Flag(false));
+        assert_eq!(h.send(expire_ext("k", "xx lt", now_or_past)), Reply::Flag(false));
+        assert_eq!(h.ttl("k"), Reply::Int(-1));
+        assert_eq!(h.send(expire_ext("k", "nx", now_or_past)), Reply::Flag(true));
+        assert_eq!(h.get("k"), Reply::Null);
+        h.set("k", "v");
+        assert_eq!(h.send(expire_ext("k", "lt", now_or_past)), Reply::Flag(true));
+        assert_eq!(h.store.stats().keys, 0);
+    }
+}
+
+#[test]
+fn expire_ext_refused_still_counts_as_an_access() {
+    let mut h = H::plain();
+    h.set("a", "v");
+    let last_access = |h: &H| {
+        let pos = h.store.table.find(b"a").expect("stored");
+        h.store.table.get(pos).expect("entry").last_access()
+    };
+    let before = last_access(&h);
+    assert_eq!(h.send(expire_ext("a", "gt", ExpireTime::InMs(100))), Reply::Flag(false));
+    assert!(last_access(&h) > before, "a refused EXPIRE_EXT still touches the key (as Redis)");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 use nexo_proto::options::SetOptions;
-use nexo_proto::request::{Expiry, StoreRequest};
+use nexo_proto::request::{ExpireFlags, ExpireTime, Expiry, StoreRequest};
 
 use super::outbound::Expect;
 
@@ -233,21 +233,7 @@ pub fn store_command(name: &str, a: &[Bytes]) -> Result<(StoreRequest, Expect), 
         "strlen" => (StoreRequest::Strlen { key: key() }, Expect::Int),
         "del" | "unlink" => (StoreRequest::DelCount { keys: a.to_vec() }, Expect::Int),
         "exists" => (StoreRequest::Exists { keys: a.to_vec() }, Expect::Int),
-        "expire" | "pexpire" => {
-            no_expire_flags(&a[2..])?;
-            let unit: i64 = if name == "expire" { 1000 } else { 1 };
-            let n = parse_int(&a[1])?;
-            let ms = n.checked_mul(unit).ok_or_else(|| invalid_expire(name))?;
-            // Zero or negative deletes the key (answering 1 when it existed), as in Redis.
-            (StoreRequest::Expire { key: key(), ttl_ms: u64::try_from(ms).unwrap_or(0) }, Expect::Int)
-        }
-        "expireat" | "pexpireat" => {
-            no_expire_flags(&a[2..])?;
-            let unit: i64 = if name == "expireat" { 1000 } else { 1 };
-            let n = parse_int(&a[1])?;
-            let at = n.checked_mul(unit).ok_or_else(|| invalid_expire(name))?;
-            (StoreRequest::ExpireAt { key: key(), at_ms: u64::try_from(at).unwrap_or(0) }, Expect::Int)
-        }
+        "expire" | "pexpire" | "expireat" | "pexpireat" => (expire(name, a)?, Expect::Int),
         "ttl" => (StoreRequest::Ttl { key: key() }, Expect::TtlSeconds),
         "pttl" => (StoreRequest::Ttl { key: key() }, Expect::Int),
         "persist" => (StoreRequest::Persist { key: key() }, Expect::Int),
@@ -268,14 +254,54 @@ pub fn store_command(name: &str, a: &[Bytes]) -> Result<(StoreRequest, Expect), 
     })
 }
 
-/// EXPIRE's NX/XX/GT/LT flags are not supported: any extra argument is a syntax error.
-fn no_expire_flags(rest: &[Bytes]) -> Result<(), String> {
-    if rest.is_empty() {
-        Ok(())
-    } else {
-        let flag = String::from_utf8_lossy(&rest[0]).to_ascii_uppercase();
-        Err(format!("ERR Unsupported option {flag}"))
+/// EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT: key, time [NX | XX | GT | LT ...].
+///
+/// Redis's order: the options are checked before the number. Without options the request is
+/// the plain EXPIRE or EXPIRE_AT; with any, EXPIRE_EXT, whose conditions the Store checks. A
+/// zero or negative TTL, or a time in the past, deletes the key when the conditions hold
+/// (answering 1), as in Redis: both become "now" (0), which compares as the exact time would
+/// against any live key's deadline.
+fn expire(name: &str, a: &[Bytes]) -> Result<StoreRequest, String> {
+    let flags = expire_flags(&a[2..])?;
+    let unit: i64 = if name.starts_with('p') { 1 } else { 1000 };
+    let n = parse_int(&a[1])?;
+    let ms = n.checked_mul(unit).ok_or_else(|| invalid_expire(name))?;
+    let ms = u64::try_from(ms).unwrap_or(0);
+    let key = a[0].clone();
+    let absolute = name.ends_with("at");
+    Ok(match (flags, absolute) {
+        (None, false) => StoreRequest::Expire { key, ttl_ms: ms },
+        (None, true) => StoreRequest::ExpireAt { key, at_ms: ms },
+        (Some(flags), false) => StoreRequest::ExpireExt { key, flags, time: ExpireTime::InMs(ms) },
+        (Some(flags), true) => StoreRequest::ExpireExt { key, flags, time: ExpireTime::AtMs(ms) },
+    })
+}
+
+/// EXPIRE's options (case-insensitive, repeatable); `None` when there are none.
+///
+/// # Errors
+/// Redis's texts: an unknown option (named as sent), NX with XX, GT or LT, and GT with LT.
+fn expire_flags(options: &[Bytes]) -> Result<Option<ExpireFlags>, String> {
+    if options.is_empty() {
+        return Ok(None);
     }
+    let mut flags = ExpireFlags::default();
+    for option in options {
+        match &option.to_ascii_uppercase()[..] {
+            b"NX" => flags.nx = true,
+            b"XX" => flags.xx = true,
+            b"GT" => flags.gt = true,
+            b"LT" => flags.lt = true,
+            _ => return Err(format!("ERR Unsupported option {}", String::from_utf8_lossy(option))),
+        }
+    }
+    if flags.nx && (flags.xx || flags.gt || flags.lt) {
+        return Err("ERR NX and XX, GT or LT options at the same time are not compatible".to_owned());
+    }
+    if flags.gt && flags.lt {
+        return Err("ERR GT and LT options at the same time are not compatible".to_owned());
+    }
+    Ok(Some(flags))
 }
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms|KEEPTTL].
@@ -411,6 +437,83 @@ mod tests {
             StoreRequest::GetEx { key: Bytes::from_static(b"k"), expiry: Expiry::Persist }
         );
         assert_eq!(translate("GETEX k EX").unwrap_err(), SYNTAX);
+    }
+
+    #[test]
+    fn expire_options() {
+        let key = || Bytes::from_static(b"k");
+        let ext = |nx, xx, gt, lt, time| StoreRequest::ExpireExt {
+            key: key(),
+            flags: ExpireFlags { nx, xx, gt, lt },
+            time,
+        };
+        // No options: the plain requests, as before.
+        assert_eq!(translate("EXPIRE k 5").unwrap().0, StoreRequest::Expire { key: key(), ttl_ms: 5_000 });
+        assert_eq!(
+            translate("PEXPIREAT k 1700000000123").unwrap(),
+            (StoreRequest::ExpireAt { key: key(), at_ms: 1_700_000_000_123 }, Expect::Int)
+        );
+        // Each option, in any case, with each command's unit and kind of time.
+        assert_eq!(
+            translate("EXPIRE k 5 nx").unwrap().0,
+            ext(true, false, false, false, ExpireTime::InMs(5_000))
+        );
+        assert_eq!(
+            translate("PEXPIRE k 5 Xx").unwrap().0,
+            ext(false, true, false, false, ExpireTime::InMs(5))
+        );
+        assert_eq!(
+            translate("EXPIREAT k 1700000000 GT").unwrap(),
+            (ext(false, false, true, false, ExpireTime::AtMs(1_700_000_000_000)), Expect::Int)
+        );
+        assert_eq!(
+            translate("PEXPIREAT k 77 lt").unwrap().0,
+            ext(false, false, false, true, ExpireTime::AtMs(77))
+        );
+        // Repeats are fine; XX combines with GT or LT.
+        assert_eq!(
+            translate("EXPIRE k 1 NX nx NX").unwrap().0,
+            ext(true, false, false, false, ExpireTime::InMs(1_000))
+        );
+        assert_eq!(
+            translate("EXPIRE k 1 XX LT").unwrap().0,
+            ext(false, true, false, true, ExpireTime::InMs(1_000))
+        );
+        assert_eq!(
+            translate("EXPIRE k 1 GT XX GT").unwrap().0,
+            ext(false, true, true, false, ExpireTime::InMs(1_000))
+        );
+        // Zero, negative and past times become 0: the Store deletes the key if the options allow.
+        assert_eq!(
+            translate("EXPIRE k -5 LT").unwrap().0,
+            ext(false, false, false, true, ExpireTime::InMs(0))
+        );
+        assert_eq!(
+            translate("PEXPIRE k 0 NX").unwrap().0,
+            ext(true, false, false, false, ExpireTime::InMs(0))
+        );
+        assert_eq!(
+            translate("EXPIREAT k -1 XX").unwrap().0,
+            ext(false, true, false, false, ExpireTime::AtMs(0))
+        );
+        // Redis's errors: incompatible options first, then unknown ones (as sent), then the number.
+        let nx_and = "ERR NX and XX, GT or LT options at the same time are not compatible";
+        for line in ["EXPIRE k 1 NX XX", "PEXPIRE k 1 gt nx", "EXPIREAT k 1 NX LT", "PEXPIREAT k 1 xx nx gt"]
+        {
+            assert_eq!(translate(line).unwrap_err(), nx_and, "{line}");
+        }
+        let gt_lt = "ERR GT and LT options at the same time are not compatible";
+        assert_eq!(translate("EXPIRE k 1 GT LT").unwrap_err(), gt_lt);
+        assert_eq!(translate("PEXPIREAT k 1 lt XX gt").unwrap_err(), gt_lt);
+        assert_eq!(translate("EXPIRE k 1 NX GT LT").unwrap_err(), nx_and, "NX's error comes first");
+        assert_eq!(translate("EXPIRE k 1 nx bogus").unwrap_err(), "ERR Unsupported option bogus");
+        assert_eq!(translate("EXPIRE k x Foo").unwrap_err(), "ERR Unsupported option Foo");
+        assert_eq!(translate("EXPIRE k x NX XX").unwrap_err(), nx_and, "options before the number");
+        assert_eq!(translate("EXPIRE k x NX").unwrap_err(), NOT_INTEGER);
+        assert_eq!(
+            translate("EXPIRE k 9223372036854776 GT").unwrap_err(),
+            "ERR invalid expire time in 'expire' command"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod info;
 mod outbound;
 mod session;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
 use nexo_proto::request::{PubSubRequest, StoreRequest};
@@ -62,7 +63,9 @@ impl RespSettings {
 #[derive(Debug)]
 pub struct RespContext {
     settings: RespSettings,
-    connected: AtomicU64,
+    /// Open client connections of every protocol (INFO's `connected_clients`), kept by the
+    /// runtime: see [`RespContext::clients_gauge`] and [`RespContext::count_client`].
+    clients: Arc<AtomicU64>,
     port: AtomicU16,
 }
 
@@ -70,7 +73,20 @@ impl RespContext {
     /// A context for sessions of a server with `settings`.
     pub fn new(settings: RespSettings) -> Self {
         let port = AtomicU16::new(settings.port);
-        Self { settings, connected: AtomicU64::new(0), port }
+        Self { settings, clients: Arc::new(AtomicU64::new(0)), port }
+    }
+
+    /// The open-connection gauge INFO reads, for a runtime that stores its own count of open
+    /// client connections (v1 and RESP) into it.
+    pub fn clients_gauge(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.clients)
+    }
+
+    /// Counts one open client connection (v1 or RESP) until the guard is dropped, for a runtime
+    /// that keeps no count of its own.
+    pub fn count_client(&self) -> ClientCount {
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        ClientCount(Arc::clone(&self.clients))
     }
 
     /// The port actually bound (known only after binding when `--port 0`).
@@ -83,9 +99,20 @@ impl RespContext {
         self.port.load(Ordering::Relaxed)
     }
 
-    /// RESP connections open now.
+    /// Client connections open now, v1 and RESP.
     pub fn connected(&self) -> u64 {
-        self.connected.load(Ordering::Relaxed)
+        self.clients.load(Ordering::Relaxed)
+    }
+}
+
+/// One open client connection in the gauge of [`RespContext::count_client`]; dropping it
+/// uncounts the connection.
+#[derive(Debug)]
+pub struct ClientCount(Arc<AtomicU64>);
+
+impl Drop for ClientCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -125,7 +152,7 @@ pub struct RespConn {
 
 impl RespConn {
     /// A fresh connection `conn`.
-    pub fn new(ctx: std::sync::Arc<RespContext>, conn: nexo_engine::ConnId) -> Self {
+    pub fn new(ctx: Arc<RespContext>, conn: nexo_engine::ConnId) -> Self {
         Self { session: RespSession::new(ctx, conn), outbound: RespOutbound::new() }
     }
 }

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
 use nexo_engine::{ConnId, Now};
@@ -36,16 +35,9 @@ pub struct RespSession {
     closed: bool,
 }
 
-impl Drop for RespSession {
-    fn drop(&mut self) {
-        self.ctx.connected.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 impl RespSession {
     /// A session for connection `conn`.
     pub fn new(ctx: Arc<RespContext>, conn: ConnId) -> Self {
-        ctx.connected.fetch_add(1, Ordering::Relaxed);
         let limits = RespLimits::from_frame_limit(ctx.settings.max_frame_bytes);
         Self {
             ctx,

@@ -72,7 +72,7 @@ pub fn bad_unknown_broker_opcode(bin: &Path) {
     let server = Server::start(bin);
     let mut s = server.raw();
     let cases = [
-        (0x4Au8, "Store"),
+        (0x4Bu8, "Store"),
         (0x4F, "Store"),
         (0x1F, "Queue"),
         (0x5F, "Queue"),

@@ -246,6 +246,81 @@ pub fn resp_keys(bin: &Path) {
     assert_eq!(ok::<i64>(&mut con, &["DBSIZE"]), 0);
 }
 
+/// EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT with NX, XX, GT and LT (Redis 7): each option, a
+/// negative TTL that deletes only when the options allow, and Redis's errors, exact on the wire.
+pub fn resp_expire_options(bin: &Path) {
+    let server = Server::start(bin);
+    let mut con = connect(&server);
+    let pttl = |con: &mut Connection| ok::<i64>(con, &["PTTL", "k"]);
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "100", "NX"]), 0, "no such key");
+    let _: () = ok(&mut con, &["SET", "k", "v"]);
+    // No TTL yet: XX and GT refuse, NX sets.
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "100", "XX"]), 0);
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "100", "gt"]), 0, "no TTL counts as infinite");
+    assert_eq!(pttl(&mut con), -1);
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "100", "nx"]), 1);
+    assert!((99_000..=100_000).contains(&pttl(&mut con)));
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "200", "NX"]), 0, "has a TTL now");
+    // XX, GT and LT against the TTL.
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "200", "Xx"]), 1);
+    assert!(pttl(&mut con) > 199_000);
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "150", "GT"]), 0);
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "300", "GT"]), 1);
+    assert!(pttl(&mut con) > 299_000);
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "400", "LT"]), 0);
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "250", "LT", "XX"]), 1);
+    assert!((249_000..=250_000).contains(&pttl(&mut con)));
+    // PEXPIRE and EXPIREAT with an option.
+    assert_eq!(ok::<i64>(&mut con, &["PEXPIRE", "k", "500000", "gt"]), 1);
+    assert!(pttl(&mut con) > 499_000);
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let at = |s: u64| (now_s + s).to_string();
+    assert_eq!(ok::<i64>(&mut con, &["EXPIREAT", "k", &at(1_000), "LT"]), 0, "later than the TTL");
+    assert_eq!(ok::<i64>(&mut con, &["EXPIREAT", "k", &at(400), "LT"]), 1);
+    assert!((390..=400).contains(&ok::<i64>(&mut con, &["TTL", "k"])));
+    assert_eq!(ok::<i64>(&mut con, &["PEXPIREAT", "k", &((now_s + 800) * 1000).to_string(), "XX"]), 1);
+    assert!(ok::<i64>(&mut con, &["TTL", "k"]) > 790);
+    // A negative TTL deletes only when the options allow it.
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "-1", "GT"]), 0);
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "-1", "NX"]), 0);
+    assert_eq!(ok::<i64>(&mut con, &["EXISTS", "k"]), 1);
+    assert_eq!(ok::<i64>(&mut con, &["EXPIRE", "k", "-1", "LT"]), 1);
+    assert_eq!(ok::<i64>(&mut con, &["EXISTS", "k"]), 0);
+    let _: () = ok(&mut con, &["SET", "k", "v"]);
+    assert_eq!(ok::<i64>(&mut con, &["EXPIREAT", "k", "1", "XX"]), 0, "a past time, but no TTL");
+    assert_eq!(ok::<i64>(&mut con, &["EXPIREAT", "k", "1", "NX"]), 1);
+    assert_eq!(ok::<i64>(&mut con, &["EXISTS", "k"]), 0);
+    // Redis's errors (checked before the number), exact on the wire.
+    let nx_and = "NX and XX, GT or LT options at the same time are not compatible";
+    let gt_lt = "GT and LT options at the same time are not compatible";
+    assert!(err_text(&mut con, &["EXPIRE", "k", "10", "NX", "XX"]).contains(nx_and));
+    assert!(err_text(&mut con, &["PEXPIREAT", "k", "10", "gt", "lt"]).contains(gt_lt));
+    let mut s = server.raw();
+    exchange(&mut s, b"EXPIRE k 10 NX GT\r\n", format!("-ERR {nx_and}\r\n").as_bytes());
+    exchange(&mut s, b"PEXPIRE k x LT GT\r\n", format!("-ERR {gt_lt}\r\n").as_bytes());
+    exchange(&mut s, b"EXPIRE k 10 nx Bogus\r\n", b"-ERR Unsupported option Bogus\r\n");
+    exchange(&mut s, b"EXPIRE k x NX\r\n", b"-ERR value is not an integer or out of range\r\n");
+}
+
+/// INFO's `connected_clients` counts every open client connection, v1 and RESP.
+pub fn resp_info_counts_every_client(bin: &Path) {
+    let server = Server::start(bin);
+    let mut con = connect(&server);
+    let clients = |con: &mut Connection| -> u64 {
+        let info: String = ok(con, &["INFO", "clients"]);
+        info.lines()
+            .find_map(|line| line.strip_prefix("connected_clients:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no connected_clients in {info}"))
+    };
+    let mut v1 = server.client();
+    v1.echo(b"open").unwrap();
+    let both = clients(&mut con);
+    assert!(both >= 2, "one v1 and one RESP client open, INFO says {both}");
+    drop(v1);
+    assert!(eventually(PATIENCE, || clients(&mut con) == both - 1), "a closed v1 client is uncounted");
+}
+
 /// Keys expire on time; a key set over RESP without a TTL never expires, even with a short
 /// server default TTL (which still applies to v1 SETs).
 pub fn resp_expiry(bin: &Path) {
@@ -533,7 +608,7 @@ pub fn resp_redis_tools(bin: &Path) {
 pub fn store_redis_extensions_over_v1(bin: &Path) {
     use bytes::Bytes;
     use nexo_proto::Reply;
-    use nexo_proto::request::{Expiry, PubSubRequest, Request, StoreRequest as S};
+    use nexo_proto::request::{ExpireFlags, ExpireTime, Expiry, PubSubRequest, Request, StoreRequest as S};
     let server = Server::start(bin);
     let mut c = server.client();
     let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
@@ -557,6 +632,13 @@ pub fn store_redis_extensions_over_v1(bin: &Path) {
     assert_eq!(req(S::Keys { pattern: "k*".into() }), Reply::Keys { cursor: 0, keys: vec![b("k2")] });
     assert_eq!(req(S::DbSize), Reply::Int(1));
     assert!(matches!(req(S::Info), Reply::Data(text) if text.starts_with(b"keys:1\r\n")));
+    let gt = ExpireFlags { gt: true, ..ExpireFlags::default() };
+    let expire_gt = |ms| S::ExpireExt { key: b("k2"), flags: gt, time: ExpireTime::InMs(ms) };
+    assert_eq!(req(expire_gt(50_000)), Reply::Flag(false), "GT: no TTL is infinite");
+    assert_eq!(req(S::Expire { key: b("k2"), ttl_ms: 50_000 }), Reply::Flag(true));
+    assert_eq!(req(expire_gt(60_000)), Reply::Flag(true));
+    assert_eq!(req(expire_gt(10_000)), Reply::Flag(false));
+    assert!(matches!(req(S::Ttl { key: b("k2") }), Reply::Int(ms) if ms > 50_000));
     assert_eq!(req(S::ExpireAt { key: b("k2"), at_ms: 1 }), Reply::Flag(true));
     assert_eq!(req(S::GetDel { key: b("k2") }), Reply::Null);
     assert_eq!(req(S::Flush), Reply::Ok);

@@ -31,8 +31,12 @@ struct H {
 
 impl H {
     fn new() -> Self {
+        Self::with_ctx(ctx())
+    }
+
+    fn with_ctx(ctx: Arc<RespContext>) -> Self {
         Self {
-            session: RespSession::new(ctx(), ConnId(7)),
+            session: RespSession::new(ctx, ConnId(7)),
             out: RespOutbound::new(),
             requests: Vec::new(),
             closed: false,
@@ -158,5 +162,23 @@ fn info_asks_the_store_only_when_needed() {
     assert_eq!(h.feed("INFO\r\n"), "");
     let text = h.reply(0, Reply::Data(Bytes::from_static(b"keys:2\r\nexpires:0\r\nused_memory:10\r\n")));
     assert!(text.contains("# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0"), "{text}");
-    assert!(text.contains("connected_clients:1"));
+    assert!(text.contains("connected_clients:0"), "the runtime counts connections, not the session");
+}
+
+#[test]
+fn info_counts_every_client_connection() {
+    let ctx = ctx();
+    let mut h = H::with_ctx(Arc::clone(&ctx));
+    let clients = |h: &mut H| h.feed("INFO clients\r\n");
+    assert!(clients(&mut h).contains("connected_clients:0\r\nmaxclients:100\r\n"));
+    // A runtime without a count of its own counts each connection, v1 or RESP.
+    let v1 = ctx.count_client();
+    let resp = ctx.count_client();
+    assert!(clients(&mut h).contains("connected_clients:2\r\n"));
+    drop(v1);
+    assert!(clients(&mut h).contains("connected_clients:1\r\n"));
+    drop(resp);
+    // A runtime with its own count publishes it in the gauge.
+    ctx.clients_gauge().store(5, std::sync::atomic::Ordering::Relaxed);
+    assert!(clients(&mut h).contains("connected_clients:5\r\n"));
 }
