@@ -488,11 +488,19 @@ fn subscriptions_json(list: &SubscriptionList) -> Value {
                 SubscriptionKind::Exact => "exact",
                 SubscriptionKind::Wildcard => "wildcard",
                 SubscriptionKind::Shared => "shared",
+                SubscriptionKind::Channel => "redis channel",
+                SubscriptionKind::ChannelPattern => "redis pattern",
             };
             json!({ "pattern": s.pattern, "kind": kind, "subscribers": s.subscribers })
         })
         .collect();
-    json!({ "total": list.total, "wildcard": list.wildcard, "shared": list.shared, "items": items })
+    json!({
+        "total": list.total,
+        "wildcard": list.wildcard,
+        "shared": list.shared,
+        "channels": list.channels,
+        "items": items,
+    })
 }
 
 fn retained_json(r: &RetainedView) -> Value {

@@ -26,6 +26,10 @@ pub enum SubscriptionKind {
     Wildcard,
     /// A `$share/<group>/<filter>` group.
     Shared,
+    /// A Redis channel (RESP SUBSCRIBE: the name matched byte for byte).
+    Channel,
+    /// A Redis glob (RESP PSUBSCRIBE).
+    ChannelPattern,
 }
 
 /// One subscription string and how many connections hold it (an owned snapshot).
@@ -48,7 +52,10 @@ pub struct SubscriptionList {
     pub wildcard: u64,
     /// Distinct shared groups.
     pub shared: u64,
-    /// The page, by pattern.
+    /// Distinct Redis channels and globs (RESP subscriptions).
+    pub channels: u64,
+    /// The page, by pattern (a string held both as a topic filter and as a Redis channel is
+    /// listed once per kind).
     pub items: Vec<SubscriptionView>,
 }
 
@@ -66,10 +73,11 @@ pub struct RetainedView {
 }
 
 impl PubSub {
-    /// Up to `limit` (at most [`MAX_TOPICS_PAGE`]) distinct subscription strings, ordered by
-    /// string, from position `offset`, with how many connections hold each.
+    /// Up to `limit` (at most [`MAX_TOPICS_PAGE`]) distinct subscription strings of every kind
+    /// (topic filters, shared groups, Redis channels and globs), ordered by string, from position
+    /// `offset`, with how many connections hold each.
     pub fn subscriptions(&self, offset: usize, limit: usize) -> SubscriptionList {
-        let mut by_pattern: BTreeMap<&str, (SubscriptionKind, u64)> = BTreeMap::new();
+        let mut by_pattern: BTreeMap<(&str, SubscriptionKind), u64> = BTreeMap::new();
         for state in self.conns.values() {
             for (pattern, kind) in &state.subs {
                 let kind = match kind {
@@ -77,22 +85,31 @@ impl PubSub {
                     SubKind::Normal if is_wildcard(pattern) => SubscriptionKind::Wildcard,
                     SubKind::Normal => SubscriptionKind::Exact,
                 };
-                by_pattern.entry(pattern).or_insert((kind, 0)).1 += 1;
+                *by_pattern.entry((pattern, kind)).or_insert(0) += 1;
+            }
+            for channel in &state.channels {
+                *by_pattern.entry((channel, SubscriptionKind::Channel)).or_insert(0) += 1;
+            }
+            for glob in &state.globs {
+                *by_pattern.entry((glob, SubscriptionKind::ChannelPattern)).or_insert(0) += 1;
             }
         }
-        let count = |k: SubscriptionKind| by_pattern.values().filter(|(kind, _)| *kind == k).count() as u64;
+        let count = |kinds: &[SubscriptionKind]| {
+            by_pattern.keys().filter(|(_, kind)| kinds.contains(kind)).count() as u64
+        };
         SubscriptionList {
             total: by_pattern.len() as u64,
-            wildcard: count(SubscriptionKind::Wildcard),
-            shared: count(SubscriptionKind::Shared),
+            wildcard: count(&[SubscriptionKind::Wildcard]),
+            shared: count(&[SubscriptionKind::Shared]),
+            channels: count(&[SubscriptionKind::Channel, SubscriptionKind::ChannelPattern]),
             items: by_pattern
                 .iter()
                 .skip(offset)
                 .take(limit.min(MAX_TOPICS_PAGE))
-                .map(|(pattern, (kind, subscribers))| SubscriptionView {
-                    pattern: (*pattern).to_owned(),
-                    kind: *kind,
-                    subscribers: *subscribers,
+                .map(|(&(pattern, kind), &subscribers)| SubscriptionView {
+                    pattern: pattern.to_owned(),
+                    kind,
+                    subscribers,
                 })
                 .collect(),
         }

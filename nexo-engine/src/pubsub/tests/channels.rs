@@ -137,3 +137,21 @@ fn slow_glob_subscriber_is_closed() {
     assert!(h.raw.iter().any(|o| matches!(o, Output::Close { conn, .. } if conn.0 == 1)));
     assert_eq!(h.ps.stats().subscriptions, 0);
 }
+
+#[test]
+fn the_dashboard_lists_redis_channels_and_globs_next_to_topic_filters() {
+    use crate::pubsub::SubscriptionKind as K;
+    let mut h = Harness::new();
+    h.sub(1, "news");
+    h.send(2, chan("news"));
+    h.send(3, chan("news"));
+    h.send(3, glob("n*"));
+    let list = h.ps.subscriptions(0, 100);
+    let items: Vec<(&str, K, u64)> =
+        list.items.iter().map(|s| (s.pattern.as_str(), s.kind, s.subscribers)).collect();
+    assert_eq!(items, [("n*", K::ChannelPattern, 1), ("news", K::Exact, 1), ("news", K::Channel, 2)]);
+    assert_eq!((list.total, list.channels, list.wildcard, list.shared), (3, 2, 0, 0));
+    h.disconnect(3);
+    let list = h.ps.subscriptions(0, 100);
+    assert_eq!((list.total, list.channels), (2, 1));
+}
