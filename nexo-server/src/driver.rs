@@ -417,10 +417,13 @@ impl<B: Broker> BrokerDriver<B> {
     pub fn drain(&mut self, clock: &Clock, out: &mut Vec<Output>) {
         loop {
             let mut appended = BTreeSet::new();
+            // One clock read for all appends of a round (a round can hold thousands of them);
+            // storage timestamps only need to be close to the publish time and never decrease.
+            let mut append_now = None;
             while let Some(output) = self.broker.poll_output() {
                 match output {
                     Output::Append { log, seq, record } => {
-                        let now = clock.now();
+                        let now = *append_now.get_or_insert_with(|| clock.now());
                         match self.append(now, &log, seq, &record) {
                             Ok(()) => {
                                 appended.insert(log);
