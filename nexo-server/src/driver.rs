@@ -526,14 +526,13 @@ impl<B: Broker> BrokerDriver<B> {
         let Some(name) = d.names.get(log) else { return Some(Err(format!("log {log} was not opened"))) };
         if let Some(cold) = &self.cold {
             match d.storage.detach_read(name, from_seq, max_records, max_bytes) {
-                // A full queue gives the read back: it runs here rather than waits.
-                Ok(Some(read)) => match cold.submit(token, read) {
-                    Ok(()) => return None,
-                    Err(read) => {
-                        let mut indexes = nexo_storage::IndexCache::default();
-                        return Some(read.run(&mut indexes).map(into_stored).map_err(|e| e.to_string()));
+                // A full queue gives the read back: it then runs here, in place (with the
+                // storage's own index cache), rather than waits.
+                Ok(Some(read)) => {
+                    if cold.submit(token, read).is_ok() {
+                        return None;
                     }
-                },
+                }
                 Ok(None) => {}
                 Err(e) => return Some(Err(e.to_string())),
             }

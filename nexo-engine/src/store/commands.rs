@@ -270,13 +270,27 @@ impl Store {
         };
         let len = self.table.len();
         // The cursor is the number of slots still to visit; 0 starts over at the top.
-        let mut top = if cursor == 0 { len } else { usize::try_from(cursor).unwrap_or(usize::MAX).min(len) };
+        let top = if cursor == 0 { len } else { usize::try_from(cursor).unwrap_or(usize::MAX).min(len) };
         let floor = top.saturating_sub(count);
+        self.scan_down(now, &glob, top, floor, SCAN_MAX_REPLY_BYTES)
+    }
+
+    /// Visits slots `floor..top` from the top down (expiring what has expired) and collects the
+    /// keys matching `glob` until the reply would pass `max_reply_bytes` (the first key always
+    /// fits); answers the keys and the cursor to continue from (0: done). Removing at a slot only
+    /// moves the top entry, already visited, into it, so a walk downward misses nothing.
+    pub(crate) fn scan_down(
+        &mut self,
+        now: Now,
+        glob: &Glob,
+        mut top: usize,
+        floor: usize,
+        max_reply_bytes: usize,
+    ) -> Reply {
         let mut keys = Vec::new();
         let mut reply_bytes = 0;
         while top > floor {
             let pos = top - 1;
-            // Removing at `pos` only moves the top entry (already visited) into `pos`.
             let Some(entry) = self.table.get(pos) else {
                 top = pos;
                 continue;
@@ -285,7 +299,7 @@ impl Store {
                 self.expire_at(pos);
             } else if glob.matches(entry.key()) {
                 let size = 4 + entry.key().len();
-                if !keys.is_empty() && reply_bytes + size > SCAN_MAX_REPLY_BYTES {
+                if !keys.is_empty() && reply_bytes + size > max_reply_bytes {
                     break;
                 }
                 reply_bytes += size;

@@ -160,30 +160,8 @@ impl Store {
     /// KEYS: every live key matching `pattern`, top-down like SCAN; stops before
     /// [`KEYS_MAX_REPLY_BYTES`] and then answers the SCAN cursor to continue from.
     pub(crate) fn keys(&mut self, now: Now, pattern: &str) -> Reply {
-        let glob = Glob::new(pattern);
-        let mut top = self.table.len();
-        let mut keys = Vec::new();
-        let mut reply_bytes = 0;
-        while top > 0 {
-            let pos = top - 1;
-            let Some(entry) = self.table.get(pos) else {
-                top = pos;
-                continue;
-            };
-            if entry.is_expired(now.mono_ms) {
-                self.expire_at(pos);
-            } else if glob.matches(entry.key()) {
-                let size = 4 + entry.key().len();
-                if !keys.is_empty() && reply_bytes + size > KEYS_MAX_REPLY_BYTES {
-                    break;
-                }
-                reply_bytes += size;
-                // A copy: a slice would pin (and add a shared header to) the entry's buffer.
-                keys.push(Bytes::copy_from_slice(entry.key()));
-            }
-            top = pos;
-        }
-        Reply::Keys { cursor: top as u64, keys }
+        let top = self.table.len();
+        self.scan_down(now, &Glob::new(pattern), top, 0, KEYS_MAX_REPLY_BYTES)
     }
 
     /// RENAME: the value and deadline of `key` move to `new_key` (replacing what it held).
