@@ -206,7 +206,7 @@ fuzz_target!(|input: Input| {
         units => u64::from(units) * 128,
     };
     let default_ttl_ms = input.default_ttl.map(|ms| u64::from(ms) + 1);
-    let config = StoreConfig { default_ttl_ms, max_memory_bytes, eviction };
+    let config = StoreConfig { default_ttl_ms, max_memory_bytes, eviction, ..StoreConfig::default() };
     let mut driver = Driver { store: Store::new(config, input.seed), now: Now::at(0), next_id: 0 };
     for op in input.ops.iter().take(MAX_OPS) {
         driver.run(op);

@@ -212,10 +212,10 @@ impl Client {
     /// returns its id for [`Client::recv_reply`].
     ///
     /// # Errors
-    /// None today; the `Result` leaves room for client-side checks.
+    /// [`ClientError::Protocol`] for a request too large for any frame (nothing is buffered).
     pub fn send(&mut self, request: &Request) -> Result<u32> {
         let id = self.take_id();
-        request.encode(id, &mut self.write_buf);
+        request.try_encode(id, &mut self.write_buf).map_err(|err| ClientError::Protocol(err.to_string()))?;
         Ok(id)
     }
 
@@ -289,7 +289,7 @@ impl Client {
         let mut expected = Vec::with_capacity(requests.len());
         for request in requests {
             let id = self.take_id();
-            request.encode(id, &mut wire);
+            request.try_encode(id, &mut wire).map_err(|err| ClientError::Protocol(err.to_string()))?;
             expected.push((id, expected_reply_kind(request)));
         }
         let mut writer = self.stream.try_clone()?;

@@ -116,21 +116,62 @@ pub fn split_frame(buf: &mut BytesMut, max_payload: u32) -> Result<Option<RawFra
     Ok(Some(RawFrame { header, payload: frame.freeze() }))
 }
 
+/// A frame whose payload would not fit the header's `u32` length field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameTooLarge {
+    /// The payload length that did not fit.
+    pub payload_len: usize,
+}
+
+impl std::fmt::Display for FrameTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a frame payload of {} bytes does not fit a v1 frame", self.payload_len)
+    }
+}
+
+impl std::error::Error for FrameTooLarge {}
+
 /// Writes a header for a frame whose payload is produced by `body`, fixing up the length after.
 ///
-/// Used by every encoder so no payload is built in a temporary `Vec`.
+/// Used by every encoder so no payload is built in a temporary `Vec`. The length is checked,
+/// never cast: a payload longer than `u32::MAX` is taken back out of `out` (which is left as it
+/// was) and reported, so a wrapped length can never reach a client.
+///
+/// # Errors
+/// [`FrameTooLarge`] when the payload does not fit the `u32` length field.
 pub fn write_frame(
     out: &mut BytesMut,
     frame_type: FrameType,
     meta: u8,
     id: u32,
     body: impl FnOnce(&mut BytesMut),
-) {
+) -> Result<(), FrameTooLarge> {
+    write_frame_within(
+        out,
+        FrameHeader { frame_type: frame_type.byte(), meta, id, payload_len: 0 },
+        u32::MAX,
+        body,
+    )
+}
+
+/// [`write_frame`] with the largest payload as a parameter (so tests need not build 4 GiB).
+fn write_frame_within(
+    out: &mut BytesMut,
+    header: FrameHeader,
+    max_payload: u32,
+    body: impl FnOnce(&mut BytesMut),
+) -> Result<(), FrameTooLarge> {
     let start = out.len();
-    FrameHeader { frame_type: frame_type.byte(), meta, id, payload_len: 0 }.write(out);
+    header.write(out);
     body(out);
-    let payload_len = (out.len() - start - HEADER_LEN) as u32;
-    out[start + 6..start + HEADER_LEN].copy_from_slice(&payload_len.to_be_bytes());
+    let payload_len = out.len() - start - HEADER_LEN;
+    let wire_len = u32::try_from(payload_len).ok().filter(|len| *len <= max_payload);
+    let Some(wire_len) = wire_len else {
+        out.truncate(start);
+        return Err(FrameTooLarge { payload_len });
+    };
+    out[start + 6..start + HEADER_LEN].copy_from_slice(&wire_len.to_be_bytes());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -162,7 +203,18 @@ mod tests {
     #[test]
     fn write_frame_fixes_the_length() {
         let mut out = BytesMut::new();
-        write_frame(&mut out, FrameType::Response, 3, 5, |b| b.extend_from_slice(b"xyz"));
+        write_frame(&mut out, FrameType::Response, 3, 5, |b| b.extend_from_slice(b"xyz")).unwrap();
         assert_eq!(&out[..], &[2, 3, 0, 0, 0, 5, 0, 0, 0, 3, b'x', b'y', b'z']);
+    }
+
+    #[test]
+    fn a_payload_past_the_length_field_is_taken_back_and_reported() {
+        let mut out = BytesMut::from(&b"kept"[..]);
+        let header = FrameHeader { frame_type: 2, meta: 0, id: 1, payload_len: 0 };
+        let err = write_frame_within(&mut out, header, 4, |b| b.extend_from_slice(b"12345"));
+        assert_eq!(err, Err(FrameTooLarge { payload_len: 5 }));
+        assert_eq!(&out[..], b"kept", "nothing of the frame is left behind");
+        write_frame_within(&mut out, header, 4, |b| b.extend_from_slice(b"1234")).unwrap();
+        assert_eq!(out.len(), 4 + HEADER_LEN + 4);
     }
 }

@@ -23,7 +23,7 @@ pub mod request;
 pub mod resp;
 
 pub use error::DecodeError;
-pub use frame::{FrameHeader, FrameType, HEADER_LEN, RawFrame};
+pub use frame::{FrameHeader, FrameTooLarge, FrameType, HEADER_LEN, RawFrame};
 pub use inbound::{Inbound, Oversized, decode_request_frame};
 pub use push::Push;
 pub use reply::{Reply, ReplyKind};

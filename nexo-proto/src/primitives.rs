@@ -214,8 +214,17 @@ impl<'a> Fields<'a> {
 /// Writes a `str`/blob: `u32` length then the bytes.
 pub fn put_blob(out: &mut BytesMut, bytes: &[u8]) {
     out.reserve(4 + bytes.len());
-    out.put_u32(bytes.len() as u32);
+    put_count(out, bytes.len());
     out.put_slice(bytes);
+}
+
+/// Writes a `u32` length or element count.
+///
+/// A length or count is never larger than the payload of the frame it is written in, and
+/// [`crate::frame::write_frame`] refuses payloads past `u32::MAX`, so a value that does not fit
+/// belongs to a frame that is never sent; it is written as `u32::MAX` rather than wrapped.
+pub fn put_count(out: &mut BytesMut, n: usize) {
+    out.put_u32(u32::try_from(n).unwrap_or(u32::MAX));
 }
 
 /// Writes a `json` field from an options struct.

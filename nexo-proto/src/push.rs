@@ -58,11 +58,15 @@ pub struct Push {
     pub payload: Bytes,
 }
 
+// A push carries the fields of the PUBLISH frame it came from (plus, for a pattern push, the
+// pattern, which is capped far below 4 GiB), and frames are at most `u32::MAX` bytes, so a push
+// always fits its frame; `write_frame` would still refuse one that did not, leaving it empty.
+
 impl Push {
     /// Encodes the whole push frame (header included) once, for sharing among receivers.
     pub fn encode_frame(topic: &str, payload: &[u8]) -> Bytes {
         let mut out = BytesMut::with_capacity(crate::HEADER_LEN + 4 + topic.len() + payload.len());
-        write_frame(&mut out, FrameType::Push, 0, 0, |b| {
+        let _fits = write_frame(&mut out, FrameType::Push, 0, 0, |b| {
             put_blob(b, topic.as_bytes());
             b.extend_from_slice(payload);
         });
@@ -72,7 +76,7 @@ impl Push {
     /// Appends this push as a whole frame to `out` (same bytes as [`Push::encode_frame`]).
     pub fn encode(&self, out: &mut BytesMut) {
         out.reserve(crate::HEADER_LEN + 4 + self.topic.len() + self.payload.len());
-        write_frame(out, FrameType::Push, 0, 0, |b| {
+        let _fits = write_frame(out, FrameType::Push, 0, 0, |b| {
             put_blob(b, self.topic.as_bytes());
             b.extend_from_slice(&self.payload);
         });
@@ -84,7 +88,7 @@ impl Push {
     pub fn encode_pattern_frame(pattern: &str, topic: &str, payload: &[u8]) -> Bytes {
         let len = crate::HEADER_LEN + 8 + pattern.len() + topic.len() + payload.len();
         let mut out = BytesMut::with_capacity(len);
-        write_frame(&mut out, FrameType::Push, META_PATTERN, 0, |b| {
+        let _fits = write_frame(&mut out, FrameType::Push, META_PATTERN, 0, |b| {
             put_blob(b, pattern.as_bytes());
             put_blob(b, topic.as_bytes());
             b.extend_from_slice(payload);

@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::Uuid;
 use crate::error::DecodeError;
 use crate::frame::{FrameType, write_frame};
-use crate::primitives::{Fields, put_blob};
+use crate::primitives::{Fields, put_blob, put_count};
 
 /// Status byte of a response frame.
 pub mod status {
@@ -253,9 +253,21 @@ impl Reply {
     }
 
     /// Appends the whole response frame for request `id` to `out`.
+    ///
+    /// A reply whose payload would not fit a frame's `u32` length is never reserved, cast or
+    /// sent: the client gets an `ERR` naming the size instead. (Brokers bound their replies far
+    /// below that; this is the last line of defence, not the limit.)
     pub fn encode(&self, id: u32, out: &mut BytesMut) {
-        out.reserve(crate::HEADER_LEN + self.payload_len());
-        write_frame(out, FrameType::Response, self.status(), id, |b| self.encode_payload(b));
+        let len = self.payload_len();
+        if u32::try_from(len).is_err() {
+            return Self::Err(format!("ERR reply of {len} bytes does not fit a v1 frame")).encode(id, out);
+        }
+        out.reserve(crate::HEADER_LEN + len);
+        if let Err(err) = write_frame(out, FrameType::Response, self.status(), id, |b| self.encode_payload(b))
+        {
+            // Only reachable if `payload_len` under-counts; answer rather than send nothing.
+            Self::Err(format!("ERR {err}")).encode(id, out);
+        }
     }
 
     /// Encoded size of the payload in bytes (used to cap batch replies), computed without encoding.
@@ -312,7 +324,7 @@ impl Reply {
             Self::Count(v) => b.put_u32(*v),
             Self::Seq(v) => b.put_u64(*v),
             Self::Values(values) => {
-                b.put_u32(values.len() as u32);
+                put_count(b, values.len());
                 for v in values {
                     match v {
                         Some(bytes) => {
@@ -325,11 +337,11 @@ impl Reply {
             }
             Self::Keys { cursor, keys } => {
                 b.put_u64(*cursor);
-                b.put_u32(keys.len() as u32);
+                put_count(b, keys.len());
                 keys.iter().for_each(|k| put_blob(b, k));
             }
             Self::QueueMessages(messages) => {
-                b.put_u32(messages.len() as u32);
+                put_count(b, messages.len());
                 for m in messages {
                     b.extend_from_slice(&m.id);
                     put_blob(b, &m.payload);
@@ -337,7 +349,7 @@ impl Reply {
             }
             Self::DlqPage { total, messages } => {
                 b.put_u32(*total);
-                b.put_u32(messages.len() as u32);
+                put_count(b, messages.len());
                 for m in messages {
                     b.extend_from_slice(&m.id);
                     put_blob(b, &m.payload);
@@ -346,7 +358,7 @@ impl Reply {
                 }
             }
             Self::StreamMessages(messages) => {
-                b.put_u32(messages.len() as u32);
+                put_count(b, messages.len());
                 for m in messages {
                     b.put_u64(m.seq);
                     b.put_u64(m.timestamp_ms);
@@ -355,7 +367,7 @@ impl Reply {
             }
             Self::QueueList { total, queues } => {
                 b.put_u32(*total);
-                b.put_u32(queues.len() as u32);
+                put_count(b, queues.len());
                 for q in queues {
                     put_blob(b, q.name.as_bytes());
                     for n in [q.ready, q.in_flight, q.delayed, q.dead] {
@@ -370,7 +382,7 @@ impl Reply {
             }
             Self::StreamDeadLetters { total, messages } => {
                 b.put_u32(*total);
-                b.put_u32(messages.len() as u32);
+                put_count(b, messages.len());
                 for m in messages {
                     b.put_u64(m.seq);
                     b.put_u64(m.timestamp_ms);
@@ -380,7 +392,7 @@ impl Reply {
             }
             Self::StreamTopics { total, topics } => {
                 b.put_u32(*total);
-                b.put_u32(topics.len() as u32);
+                put_count(b, topics.len());
                 for t in topics {
                     put_blob(b, t.name.as_bytes());
                     for n in [t.first_seq, t.last_seq, t.max_age_ms, t.max_bytes] {
@@ -391,7 +403,7 @@ impl Reply {
             }
             Self::StreamGroups { total, groups } => {
                 b.put_u32(*total);
-                b.put_u32(groups.len() as u32);
+                put_count(b, groups.len());
                 for g in groups {
                     put_blob(b, g.name.as_bytes());
                     for n in [g.generation, g.ack_floor, g.lag, g.pending] {

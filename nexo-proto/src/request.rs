@@ -9,10 +9,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Uuid;
 use crate::error::DecodeError;
-use crate::frame::{FrameType, write_frame};
+use crate::frame::{FrameTooLarge, FrameType, write_frame};
 use crate::opcode::{self, Route};
 use crate::options::{ConsumeOptions, PublishOptions, PushOptions, QueueOptions, SetOptions, StreamOptions};
-use crate::primitives::{Fields, put_blob, put_json};
+use crate::primitives::{Fields, put_blob, put_count, put_json};
 
 /// A decoded request, routed by broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -758,8 +758,17 @@ impl Request {
     }
 
     /// Appends this request as a whole frame with request id `id`.
+    ///
+    /// # Errors
+    /// [`FrameTooLarge`] when the payload does not fit a frame; `out` is left as it was.
+    pub fn try_encode(&self, id: u32, out: &mut BytesMut) -> Result<(), FrameTooLarge> {
+        write_frame(out, FrameType::Request, self.opcode(), id, |b| self.encode_payload(b))
+    }
+
+    /// [`Request::try_encode`] for requests known to fit a frame (tests, tools, small requests):
+    /// one that does not fit is not written at all, never written with a wrapped length.
     pub fn encode(&self, id: u32, out: &mut BytesMut) {
-        write_frame(out, FrameType::Request, self.opcode(), id, |b| self.encode_payload(b));
+        let _unsent = self.try_encode(id, out);
     }
 
     fn encode_payload(&self, b: &mut BytesMut) {
@@ -867,12 +876,12 @@ fn encode_store(r: &StoreRequest, b: &mut BytesMut) {
             b.put_u64(*ttl_ms);
         }
         StoreRequest::MGet { keys } => {
-            b.put_u32(keys.len() as u32);
+            put_count(b, keys.len());
             keys.iter().for_each(|k| put_blob(b, k));
         }
         StoreRequest::MSet { options, pairs } => {
             put_json(b, options);
-            b.put_u32(pairs.len() as u32);
+            put_count(b, pairs.len());
             for (k, v) in pairs {
                 put_blob(b, k);
                 put_blob(b, v);
@@ -890,7 +899,7 @@ fn encode_store(r: &StoreRequest, b: &mut BytesMut) {
             b.extend_from_slice(value);
         }
         StoreRequest::DelCount { keys } | StoreRequest::Exists { keys } => {
-            b.put_u32(keys.len() as u32);
+            put_count(b, keys.len());
             keys.iter().for_each(|k| put_blob(b, k));
         }
         StoreRequest::GetDel { key } | StoreRequest::Strlen { key } => put_blob(b, key),
@@ -1195,7 +1204,7 @@ fn encode_stream(r: &StreamRequest, b: &mut BytesMut) {
             }
             b.put_u64(*generation);
             b.reserve(4 + 8 * seqs.len());
-            b.put_u32(seqs.len() as u32);
+            put_count(b, seqs.len());
             seqs.iter().for_each(|&seq| b.put_u64(seq));
         }
     }

@@ -228,8 +228,20 @@ impl Store {
         Ok(Reply::Flag(had_deadline))
     }
 
+    /// Every value, or [`StoreError::ReplyTooLarge`] before anything is read: never a partial list,
+    /// never a reply no frame can carry (a key named 20,000 times counts 20,000 times).
     fn mget(&mut self, now: Now, keys: &[Bytes]) -> CommandResult {
         keys.iter().try_for_each(|key| check_key(key))?;
+        let mut bytes = 4usize;
+        for key in keys {
+            let value_len =
+                self.live(now, key).and_then(|pos| self.table.get(pos)).map_or(0, |e| 4 + e.value().len());
+            bytes = bytes.saturating_add(1 + value_len);
+        }
+        let limit = self.config.max_reply_bytes;
+        if bytes > limit {
+            return Err(StoreError::ReplyTooLarge { bytes, limit });
+        }
         Ok(Reply::Values(keys.iter().map(|key| self.read(now, key)).collect()))
     }
 

@@ -185,6 +185,9 @@ pub struct StoreConfig {
     pub max_memory_bytes: u64,
     /// What to do when the limit is reached.
     pub eviction: EvictionPolicy,
+    /// Largest MGET reply, in payload bytes: a longer one is refused whole with
+    /// [`StoreError::ReplyTooLarge`] (the runtimes pass the frame limit, `--max-frame-bytes`).
+    pub max_reply_bytes: usize,
 }
 
 impl Default for StoreConfig {
@@ -193,6 +196,7 @@ impl Default for StoreConfig {
             default_ttl_ms: Some(3_600_000),
             max_memory_bytes: 1 << 30,
             eviction: EvictionPolicy::AllKeysLru,
+            max_reply_bytes: nexo_proto::DEFAULT_MAX_FRAME_BYTES as usize,
         }
     }
 }
@@ -232,6 +236,13 @@ pub enum StoreError {
     KeyTooLong,
     /// RENAME of a key that does not exist.
     NoSuchKey,
+    /// MGET whose values add up to more than [`StoreConfig::max_reply_bytes`]; nothing is read.
+    ReplyTooLarge {
+        /// The size the reply would have had.
+        bytes: usize,
+        /// The limit it passed.
+        limit: usize,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -241,6 +252,10 @@ impl std::fmt::Display for StoreError {
             Self::NotAnInteger => f.write_str("ERR value is not an integer or out of range"),
             Self::KeyTooLong => write!(f, "Invalid key: longer than {MAX_KEY_BYTES} bytes"),
             Self::NoSuchKey => f.write_str("ERR no such key"),
+            Self::ReplyTooLarge { bytes, limit } => write!(
+                f,
+                "ERR reply too large: {bytes} bytes of values exceed the {limit}-byte reply limit; ask for fewer keys"
+            ),
         }
     }
 }

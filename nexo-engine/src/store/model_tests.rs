@@ -356,6 +356,7 @@ proptest! {
             default_ttl_ms: Some(DEFAULT_TTL_MS),
             max_memory_bytes: 1 << 30,
             eviction: EvictionPolicy::AllKeysLru,
+            ..StoreConfig::default()
         };
         let mut store = Store::new(config, seed);
         let mut model = Model::default();
@@ -410,7 +411,7 @@ proptest! {
         ops in prop::collection::vec(op(), 1..80),
     ) {
         let max_memory_bytes = entries * entry_bytes(2, 8);
-        let config = StoreConfig { default_ttl_ms: Some(DEFAULT_TTL_MS), max_memory_bytes, eviction: policy };
+        let config = StoreConfig { default_ttl_ms: Some(DEFAULT_TTL_MS), max_memory_bytes, eviction: policy, ..StoreConfig::default() };
         let mut store = Store::new(config, seed);
         let mut now = Now::at(0);
         for (i, op) in ops.into_iter().enumerate() {

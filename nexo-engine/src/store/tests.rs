@@ -28,13 +28,14 @@ impl H {
             default_ttl_ms: None,
             max_memory_bytes: 1 << 30,
             eviction: EvictionPolicy::AllKeysLru,
+            ..StoreConfig::default()
         })
     }
 
     /// A limit of `entries` entries of `key_len + value_len` bytes each.
     fn limited(entries: u64, eviction: EvictionPolicy) -> Self {
         let max_memory_bytes = entries * entry_bytes(2, 8);
-        Self::new(StoreConfig { default_ttl_ms: None, max_memory_bytes, eviction })
+        Self::new(StoreConfig { default_ttl_ms: None, max_memory_bytes, eviction, ..StoreConfig::default() })
     }
 
     fn send(&mut self, request: R) -> Reply {
@@ -491,6 +492,22 @@ fn mget_and_counters() {
     assert_eq!(h.send(R::MGet { keys: vec![] }), Reply::Values(vec![]));
     let stats = h.store.stats();
     assert_eq!((stats.hits, stats.misses, stats.expired_keys), (3, 2, 1));
+}
+
+#[test]
+fn mget_past_the_reply_limit_is_refused_whole() {
+    let mut h =
+        H::new(StoreConfig { default_ttl_ms: None, max_reply_bytes: 1_000, ..StoreConfig::default() });
+    h.set("big", &"v".repeat(300));
+    // 4 (count) + 3 × (1 + 4 + 300) = 919 fits; a fourth copy passes the limit.
+    let keys = |n: usize| R::MGet { keys: vec![b("big"); n] };
+    assert!(matches!(h.send(keys(3)), Reply::Values(values) if values.len() == 3));
+    let refused = h.send(keys(4));
+    assert_eq!(refused, Reply::error(StoreError::ReplyTooLarge { bytes: 1_224, limit: 1_000 }));
+    let Reply::Err(text) = refused else { unreachable!() };
+    assert!(text.starts_with("ERR reply too large"), "{text}");
+    // Missing keys cost 1 byte each, so a long MGET of misses is still answered.
+    assert!(matches!(h.send(R::MGet { keys: vec![b("nope"); 900] }), Reply::Values(v) if v.len() == 900));
 }
 
 #[test]
