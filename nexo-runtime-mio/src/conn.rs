@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use bytes::BytesMut;
 use mio::net::TcpStream;
 use nexo_engine::ConnId;
-use nexo_server::resp::RespConn;
+use nexo_session::resp::RespConn;
 
 use crate::write_queue::WriteQueue;
 

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::channel;
 
 use mio::{Poll, Waker};
-use nexo_server::resp::{RespContext, RespSettings};
 use nexo_server::{Clock, Dashboard, Settings, logging, startup};
+use nexo_session::resp::RespContext;
 
 use crate::lane::{Lane, Lanes};
 use crate::net::{NetLimits, NetParts, Network, WAKER};
@@ -67,7 +67,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let listener = mio::net::TcpListener::bind(addr)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr()?;
-    let resp = Arc::new(RespContext::new(RespSettings::from_settings(settings, local.port(), &store_config)));
+    let resp = Arc::new(RespContext::new(startup::resp_settings(settings, local.port(), &store_config)));
     let ui_listener = settings.ui_addr().map(nexo_ui::bind).transpose()?;
 
     // Open connections (v1 and RESP): the network thread publishes its count here for the

@@ -25,8 +25,9 @@ use mio::{Events, Interest, Poll, Token};
 use nexo_engine::{ConnId, Output};
 use nexo_proto::resp::is_resp_first_byte;
 use nexo_proto::{HEADER_LEN, Reply, decode_request_frame};
-use nexo_server::resp::{Action, RespConn, RespContext, TOO_MANY_CLIENTS};
-use nexo_server::{Clock, Routed, route};
+use nexo_server::Clock;
+use nexo_session::resp::{Action, RespConn, RespContext, TOO_MANY_CLIENTS};
+use nexo_session::{Routed, route};
 use slab::Slab;
 
 use crate::conn::{Conn, IN_FLIGHT_MAX, Phase, READ_CHUNK, ReadOutcome};

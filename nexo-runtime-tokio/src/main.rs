@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nexo_engine::ConnId;
-use nexo_server::resp::{RespContext, RespSettings};
 use nexo_server::{Clock, Dashboard, Settings, logging, startup};
+use nexo_session::resp::RespContext;
 use socket2::SockRef;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
@@ -60,8 +60,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     let mut brokers = startup::start_brokers(&settings, &clock).map_err(|e| e.to_string())?;
     let dashboard = settings.ui_addr().map(|_| Dashboard::attach("tokio", &settings, clock, &mut brokers));
     let store_config = *brokers.store.broker().config();
-    let resp =
-        Arc::new(RespContext::new(RespSettings::from_settings(&settings, settings.port, &store_config)));
+    let resp = Arc::new(RespContext::new(startup::resp_settings(&settings, settings.port, &store_config)));
     let ctx = Arc::new(Context {
         brokers: Brokers {
             store: broker_task::spawn("store", brokers.store, clock, false).map_err(thread_error)?,

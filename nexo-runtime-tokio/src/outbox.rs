@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use nexo_engine::CloseReason;
 use nexo_proto::{HEADER_LEN, Reply};
-use nexo_server::resp::{Expect, RespOutbound, Slot};
+use nexo_session::resp::{Expect, RespOutbound, Slot};
 use tokio::sync::{Notify, mpsc};
 
 /// Most requests of one connection that may be read but not yet answered and written

@@ -1,13 +1,13 @@
 //! The read loop of a RESP connection (first byte `*` or an ASCII letter).
 //!
-//! Owns only the plumbing: bytes from the socket into `nexo_server::resp::RespSession`, its
+//! Owns only the plumbing: bytes from the socket into `nexo_session::resp::RespSession`, its
 //! actions out to the outbox (slots, in order) and the broker tasks (requests). Everything RESP
 //! means lives in `nexo_server::resp`; the write side (reorder buffer, re-encoding of pushes) runs
 //! in the connection's writer (`connection.rs`).
 
 use bytes::BytesMut;
 use nexo_engine::ConnId;
-use nexo_server::resp::{Action, RespSession};
+use nexo_session::resp::{Action, RespSession};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 

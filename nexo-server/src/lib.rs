@@ -1,9 +1,9 @@
 //! What both Nexo runtimes share, so they stay thin and alike.
 //!
 //! This crate owns the server's settings (flags and environment variables), the single clock
-//! function, logging set-up, the start-up facts (seed, physical memory) and the routing of a
-//! decoded frame to the part of the server that answers it, and the cold-read thread both
-//! runtimes give the Stream broker. It owns no sockets and no event loops: those belong to
+//! function, logging set-up, the start-up facts (seed, physical memory), the broker driver, the cold-read
+//! thread both runtimes give the Stream broker and the dashboard source. Per-connection protocol
+//! logic lives in `nexo-session`. It owns no sockets and no event loops: those belong to
 //! `nexo-runtime-mio` and `nexo-runtime-tokio`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -13,8 +13,6 @@ pub mod cold_reader;
 pub mod dashboard;
 pub mod driver;
 pub mod logging;
-pub mod resp;
-pub mod route;
 pub mod settings;
 pub mod startup;
 
@@ -22,5 +20,4 @@ pub use clock::Clock;
 pub use cold_reader::{ColdReader, Completion};
 pub use dashboard::Dashboard;
 pub use driver::{BrokerDriver, BrokerInput, Durability, FsyncMode, Responder, SnapshotSlot};
-pub use route::{Routed, route};
 pub use settings::Settings;

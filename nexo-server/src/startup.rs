@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use nexo_engine::{Broker, PubSub, Queue, Store, Stream};
+use nexo_session::resp::RespSettings;
 use nexo_storage::{FileStorage, StorageError};
 
 use crate::clock::Clock;
@@ -33,6 +34,19 @@ pub fn physical_memory_bytes() -> Option<u64> {
 /// The I/O error, for the caller to report and exit.
 pub fn prepare_data_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
+}
+
+/// What RESP sessions need to know about this server: its flags, the port actually bound and the
+/// Store's configuration.
+pub fn resp_settings(settings: &Settings, port: u16, store: &nexo_engine::StoreConfig) -> RespSettings {
+    RespSettings {
+        max_frame_bytes: settings.max_frame_bytes,
+        max_subscriptions: settings.pubsub_config().max_subscriptions_per_conn,
+        max_memory_bytes: store.max_memory_bytes,
+        eviction: store.eviction.to_string(),
+        port,
+        max_connections: settings.max_connections,
+    }
 }
 
 /// The one line printed on stdout once the server accepts connections.

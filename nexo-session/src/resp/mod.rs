@@ -45,20 +45,6 @@ pub struct RespSettings {
     pub max_connections: usize,
 }
 
-impl RespSettings {
-    /// From the server settings, the port actually bound and the Store's configuration.
-    pub fn from_settings(settings: &crate::Settings, port: u16, store: &nexo_engine::StoreConfig) -> Self {
-        Self {
-            max_frame_bytes: settings.max_frame_bytes,
-            max_subscriptions: settings.pubsub_config().max_subscriptions_per_conn,
-            max_memory_bytes: store.max_memory_bytes,
-            eviction: store.eviction.to_string(),
-            port,
-            max_connections: settings.max_connections,
-        }
-    }
-}
-
 /// Shared by every RESP session of a server.
 #[derive(Debug)]
 pub struct RespContext {
