@@ -5,8 +5,9 @@
 //! bit 4 writes a prefix of the input as its index file), byte 1 picks how many valid records are
 //! prepended and the index spacing, the rest is raw segment bytes. Checked:
 //! - recovery never panics and never fails on arbitrary content;
-//! - what is read back is a valid prefix: consecutive sequence numbers from `first_seq`, each
-//!   record CRC-valid (re-checked by decoding the segment files left on disk);
+//! - what is read back is valid: increasing sequence numbers from `first_seq` (consecutive within
+//!   a segment; damage skipped in the middle leaves a gap), each record CRC-valid (re-checked by
+//!   decoding the segment files left on disk);
 //! - prepended valid records are all kept, and the next sequence number is above all of them;
 //! - a second recovery drops nothing and agrees with the first; an append gets `next_seq`.
 #![no_main]
@@ -94,7 +95,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(first.seq, rec.first_seq);
     }
     for pair in records.windows(2) {
-        assert_eq!(pair[0].seq + 1, pair[1].seq, "consecutive");
+        // Consecutive within a segment; damage skipped in the middle leaves a gap between two.
+        assert!(pair[0].seq < pair[1].seq, "increasing");
     }
     let kept = records.iter().filter(|r| r.seq < base + prefix_records).count() as u64;
     assert_eq!(kept, prefix_records, "valid prepended records are kept");

@@ -143,6 +143,8 @@ impl FileLog {
             records,
             dropped_bytes: 0,
             dropped_reason: None,
+            damaged_ranges: 0,
+            quarantined_bytes: 0,
         }
     }
 

@@ -38,6 +38,7 @@ mod memory;
 mod name;
 pub mod record;
 mod recovery;
+mod repair;
 mod segment;
 
 use bytes::Bytes;
@@ -105,8 +106,13 @@ pub struct Recovery {
     pub records: u64,
     /// Bytes cut off because they were torn or corrupt.
     pub dropped_bytes: u64,
-    /// Why they were cut off (file, byte offset, what was found), if anything was.
+    /// Why they were cut off or skipped (file, byte offset, what was found), if anything was.
     pub dropped_reason: Option<String>,
+    /// Damaged stretches found in the middle of a segment: each was skipped (the intact records
+    /// after it are kept) and its bytes copied to a quarantine file beside the segment.
+    pub damaged_ranges: u64,
+    /// Bytes copied to quarantine files (`<segment>-at-<offset>.quarantine` in the log directory).
+    pub quarantined_bytes: u64,
 }
 
 /// An append-only store of named logs. Methods taking a log name answer

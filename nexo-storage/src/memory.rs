@@ -85,6 +85,8 @@ impl MemLog {
             records: self.segments.iter().map(|s| s.records.len() as u64).sum(),
             dropped_bytes: 0,
             dropped_reason: None,
+            damaged_ranges: 0,
+            quarantined_bytes: 0,
         }
     }
 

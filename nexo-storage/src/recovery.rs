@@ -13,25 +13,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::Path;
 
-use crate::filelog::{Active, FileLog, SealedSegment, remove_file, write_index};
-use crate::index::{self, ENTRY_BYTES, IndexEntry};
+use crate::filelog::{Active, FileLog, SealedSegment, remove_file};
+use crate::index::{ENTRY_BYTES, IndexEntry};
 use crate::record::{self, Decoded};
+use crate::repair::{self, Dropped, Role};
 use crate::segment::{self, FileKind, fsync_dir};
 use crate::{LogConfig, LogName, Recovery, StorageError};
-
-/// What recovery dropped, for [`Recovery`].
-#[derive(Debug, Default)]
-struct Dropped {
-    bytes: u64,
-    reasons: Vec<String>,
-}
-
-impl Dropped {
-    fn add(&mut self, bytes: u64, why: String) {
-        self.bytes += bytes;
-        self.reasons.push(why);
-    }
-}
 
 /// Opens (creating if missing) the log `name` under `root` and recovers it.
 ///
@@ -67,23 +54,21 @@ pub(crate) fn open_log(
     let mut sealed = VecDeque::new();
     for (i, &base) in older.iter().enumerate() {
         let limit = segments.get(i + 1).copied().unwrap_or(last);
-        if let Some(seg) = recover_sealed(&dir, base, limit, every, &mut dropped, &mut changed)? {
-            sealed.push_back(seg);
-        }
+        sealed.extend(recover_sealed(&dir, base, limit, every, &mut dropped, &mut changed)?);
     }
-    let (active, skip_to) = recover_active(&dir, last, every, &mut dropped)?;
-    let mut log = FileLog::new(dir, config, sealed, active);
+    let (pieces, active) = recover_active(&dir, last, every, &mut dropped)?;
+    sealed.extend(pieces);
+    let log = FileLog::new(dir, config, sealed, active);
     // Whatever a previous process wrote without fsync is made durable before anyone relies on it.
     log.active.file.sync_data().map_err(StorageError::io("fsync", &log.active.path))?;
-    if let Some(next) = skip_to {
-        log.roll_to(next)?;
-    }
     if changed {
         fsync_dir(&log.dir)?;
     }
     let mut summary = log.summary();
     summary.dropped_bytes = dropped.bytes;
     summary.dropped_reason = (!dropped.reasons.is_empty()).then(|| dropped.reasons.join("; "));
+    summary.damaged_ranges = dropped.damaged;
+    summary.quarantined_bytes = dropped.quarantined;
     Ok((log, summary))
 }
 
@@ -103,9 +88,9 @@ fn list_files(dir: &Path) -> Result<(BTreeSet<u64>, BTreeSet<u64>), StorageError
     Ok((segments, indexes))
 }
 
-/// Recovers a sealed segment: from its index if that matches the file, else by a scan (which
-/// cuts off anything invalid and rewrites the index). `None` when nothing valid remained (the
-/// files are then deleted).
+/// Recovers a sealed segment: from its index if that matches the file, else by a scan that
+/// splits it around damage (see `repair.rs`) and rewrites the indexes. Empty when nothing valid
+/// remained (the files are then deleted).
 fn recover_sealed(
     dir: &Path,
     base: u64,
@@ -113,33 +98,18 @@ fn recover_sealed(
     every: u64,
     dropped: &mut Dropped,
     changed: &mut bool,
-) -> Result<Option<SealedSegment>, StorageError> {
+) -> Result<Vec<SealedSegment>, StorageError> {
     let path = segment::segment_path(dir, base);
     let file = File::open(&path).map_err(StorageError::io("open", &path))?;
     let bytes = file.metadata().map_err(StorageError::io("stat", &path))?.len();
     if let Some(seg) = sealed_from_index(dir, base, limit, &file, bytes) {
-        return Ok(Some(seg));
+        return Ok(vec![seg]);
     }
     let data = fs::read(&path).map_err(StorageError::io("read", &path))?;
-    let scan = segment::scan(&data, base, limit, every);
-    if let Some(stop) = &scan.stop {
-        cut(&path, scan.valid_len)?;
-        dropped.add(data.len() as u64 - scan.valid_len, format!("{}: {}", file_label(&path), stop.why));
-    }
+    let split = repair::split(&data, base, limit, every);
     *changed = true;
-    let Some(last) = scan.last else {
-        remove_file(&path)?;
-        remove_file(&segment::index_path(dir, base))?;
-        return Ok(None);
-    };
-    write_index(dir, base, &index::encode_all(scan.index.entries(), Some(last)))?;
-    Ok(Some(SealedSegment {
-        base,
-        end: scan.next_seq,
-        bytes: scan.valid_len,
-        first_ts: scan.first_ts.unwrap_or(last.timestamp_ms),
-        last_ts: last.timestamp_ms,
-    }))
+    let pieces = repair::apply(dir, base, &data, split, Role::Sealed, dropped)?;
+    Ok(pieces.iter().filter_map(repair::sealed).collect())
 }
 
 /// A sealed segment described by its index, if the index's first and last entries are valid and
@@ -189,56 +159,42 @@ fn sealed_from_index(dir: &Path, base: u64, limit: u64, file: &File, bytes: u64)
     })
 }
 
-/// Recovers the last segment: scans it whole, cuts off an invalid tail, and returns the active
-/// segment plus the sequence number to continue at if records were seen past the damage.
+/// Recovers the last segment: scans it whole, cuts off a torn tail, and splits it around damage
+/// in the middle (`repair.rs`). Returns the pieces before the last (now sealed) and the active
+/// segment (the last piece).
 fn recover_active(
     dir: &Path,
     base: u64,
     every: u64,
     dropped: &mut Dropped,
-) -> Result<(Active, Option<u64>), StorageError> {
+) -> Result<(Vec<SealedSegment>, Active), StorageError> {
     let path = segment::segment_path(dir, base);
     let data = fs::read(&path).map_err(StorageError::io("read", &path))?;
-    let scan = segment::scan(&data, base, u64::MAX, every);
-    let mut skip_to = None;
-    if let Some(stop) = &scan.stop {
-        cut(&path, scan.valid_len)?;
-        let mut why = format!("{}: {}", file_label(&path), stop.why);
-        skip_to = stop.max_seq_beyond.map(|m| m.saturating_add(1)).filter(|s| *s > scan.next_seq);
-        if let Some(next) = skip_to {
-            why.push_str(&format!(
-                " (valid records up to {} follow it; sequence numbers continue at {next})",
-                next - 1
-            ));
-        }
-        dropped.add(data.len() as u64 - scan.valid_len, why);
-    }
+    let split = repair::split(&data, base, u64::MAX, every);
+    let mut pieces = if split.is_clean() {
+        split.into_pieces()
+    } else {
+        repair::apply(dir, base, &data, split, Role::Active, dropped)?
+    };
+    let Some(last) = pieces.pop() else {
+        let why = "no piece left".to_owned();
+        return Err(StorageError::Corrupt { path, offset: 0, why });
+    };
+    let path = segment::segment_path(dir, last.base);
     let file =
         OpenOptions::new().read(true).append(true).open(&path).map_err(StorageError::io("open", &path))?;
     let active = Active {
-        base,
+        base: last.base,
         path,
         file,
-        flushed: scan.valid_len,
+        flushed: last.scan.valid_len,
         buf: Vec::new(),
-        next_seq: scan.next_seq,
-        first_ts: scan.first_ts,
-        last: scan.last,
-        index: scan.index,
+        next_seq: last.scan.next_seq,
+        first_ts: last.scan.first_ts,
+        last: last.scan.last,
+        index: last.scan.index,
     };
-    Ok((active, skip_to))
-}
-
-/// Cuts a file to `len` bytes and fsyncs it.
-fn cut(path: &Path, len: u64) -> Result<(), StorageError> {
-    let file = OpenOptions::new().write(true).open(path).map_err(StorageError::io("open", path))?;
-    file.set_len(len).map_err(StorageError::io("truncate", path))?;
-    file.sync_data().map_err(StorageError::io("fsync", path))
-}
-
-/// The file name of `path`, for reports.
-fn file_label(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    Ok((pieces.iter().filter_map(repair::sealed).collect(), active))
 }
 
 #[cfg(test)]
@@ -254,10 +210,7 @@ mod tests {
         fs::write(dir.join("notes.txt"), b"ignored").unwrap();
         fs::write(dir.join("00000000000000000001.log.tmp"), b"ignored").unwrap();
         let (log, rec) = open_log(root.path(), &name, LogConfig::default()).unwrap();
-        assert_eq!(
-            rec,
-            Recovery { next_seq: 1, first_seq: 1, records: 0, dropped_bytes: 0, dropped_reason: None }
-        );
+        assert_eq!(rec, Recovery { next_seq: 1, first_seq: 1, ..Recovery::default() });
         assert!(segment::segment_path(&log.dir, 1).exists());
         assert!(dir.join("notes.txt").exists(), "files that are not ours are left alone");
         let (segments, indexes) = list_files(&dir).unwrap();
@@ -265,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn damage_at_the_start_of_the_last_segment_drops_it_all() {
+    fn damage_at_the_start_of_the_last_segment_keeps_the_records_after_it() {
         let root = tempfile::tempdir().unwrap();
         let name = LogName::new("w").unwrap();
         let dir = root.path().join("w");
@@ -277,16 +230,44 @@ mod tests {
         data[5] ^= 1; // the CRC of record 3
         fs::write(segment::segment_path(&dir, 3), &data).unwrap();
         let (log, rec) = open_log(root.path(), &name, LogConfig::default()).unwrap();
-        // Records 4 and 5 are valid and may have been acknowledged: 3..=5 are never reused.
+        // Records 4 and 5 are intact and may have been acknowledged: they are kept.
+        let one = record::encoded_len(1) as u64;
         assert_eq!(
-            (rec.records, rec.first_seq, rec.next_seq, rec.dropped_bytes),
-            (0, 6, 6, data.len() as u64)
+            (rec.records, rec.first_seq, rec.next_seq, rec.dropped_bytes, rec.quarantined_bytes),
+            (2, 4, 6, one, one)
         );
+        assert_eq!(rec.damaged_ranges, 1);
         assert!(rec.dropped_reason.unwrap().contains("CRC mismatch"));
-        assert_eq!(log.active.base, 6);
+        assert_eq!(log.active.base, 4);
         assert!(!segment::segment_path(&dir, 3).exists());
         drop(log);
         let (_, again) = open_log(root.path(), &name, LogConfig::default()).unwrap();
-        assert_eq!((again.next_seq, again.dropped_bytes), (6, 0));
+        assert_eq!((again.records, again.next_seq, again.dropped_bytes), (2, 6, 0));
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_middle_loses_one_record() {
+        let root = tempfile::tempdir().unwrap();
+        let name = LogName::new("mid").unwrap();
+        let dir = root.path().join("mid");
+        fs::create_dir(&dir).unwrap();
+        let mut data = Vec::new();
+        for seq in 1..=1000u64 {
+            record::encode(&mut data, seq, seq, format!("message {seq:04}").as_bytes()).unwrap();
+        }
+        let middle = data.len() / 2;
+        data[middle] ^= 0x20;
+        fs::write(segment::segment_path(&dir, 1), &data).unwrap();
+        let (mut log, rec) = open_log(root.path(), &name, LogConfig::default()).unwrap();
+        assert_eq!((rec.records, rec.next_seq, rec.damaged_ranges), (999, 1001, 1));
+        let mut seen = Vec::new();
+        let mut from = 1;
+        loop {
+            let batch = log.read(from, 100, usize::MAX).unwrap();
+            let Some(last) = batch.last() else { break };
+            from = last.seq + 1;
+            seen.extend(batch.iter().map(|r| r.seq));
+        }
+        assert_eq!(seen.len(), 999, "every intact record is readable across the gap");
     }
 }

@@ -59,11 +59,8 @@ pub(crate) fn parse_file_name(name: &str) -> Option<(u64, FileKind)> {
 pub(crate) struct Stop {
     /// Byte offset of the first byte that is not part of the valid prefix.
     pub pos: u64,
-    /// What was found there.
+    /// What was found there, ending with the byte offset (`… at byte 87`).
     pub why: String,
-    /// The highest sequence number of any CRC-valid record found after `pos`: those records may
-    /// have been durable, so their numbers must not be handed out again.
-    pub max_seq_beyond: Option<u64>,
 }
 
 /// The valid prefix of a segment's bytes.
@@ -86,6 +83,20 @@ pub(crate) struct Scan {
 /// Scans `data`, a segment whose first record must have sequence `base`, keeping the longest
 /// prefix of valid records with consecutive sequence numbers below `seq_limit`.
 pub(crate) fn scan(data: &[u8], base: u64, seq_limit: u64, index_every_bytes: u64) -> Scan {
+    scan_from(data, 0, base, seq_limit, index_every_bytes)
+}
+
+/// [`scan`] of the bytes from `start` on, whose first record must have sequence `base`: index
+/// positions and `valid_len` count from `start` (the part becomes a file of its own), the stop
+/// position and text from the start of `data`.
+pub(crate) fn scan_from(
+    data: &[u8],
+    start: usize,
+    base: u64,
+    seq_limit: u64,
+    index_every_bytes: u64,
+) -> Scan {
+    let data = data.get(start..).unwrap_or_default();
     let mut pos = 0usize;
     let mut seq = base;
     let mut index = SparseIndex::new(index_every_bytes);
@@ -116,35 +127,38 @@ pub(crate) fn scan(data: &[u8], base: u64, seq_limit: u64, index_every_bytes: u6
             Decoded::Corrupt(c) => break Some(c.to_string()),
         }
     };
-    let stop = why.map(|why| Stop {
-        pos: pos as u64,
-        why: format!("{why} at byte {pos}"),
-        max_seq_beyond: max_seq_beyond(data, pos, seq, base),
-    });
+    let at = start + pos;
+    let stop = why.map(|why| Stop { pos: at as u64, why: format!("{why} at byte {at}") });
     Scan { valid_len: pos as u64, next_seq: seq, first_ts, last, index, stop }
 }
 
-/// The highest sequence number (at least `expected`) of a CRC-valid record starting anywhere at
-/// or after byte `from`. Only plausible numbers are checked: a segment of `n` bytes holds at most
-/// `n / 24` records, so a real record's number is below `base + n / 24`.
-fn max_seq_beyond(data: &[u8], from: usize, expected: u64, base: u64) -> Option<u64> {
+/// Where the records continue after damage: the first offset at or after `from` holding a
+/// CRC-valid record whose sequence number is at least `expected` and below `seq_limit`, with that
+/// number. Only plausible numbers are checked: a segment of `n` bytes holds at most `n / 24`
+/// records, so a real record's number is below `base + n / 24`.
+pub(crate) fn resync(
+    data: &[u8],
+    from: usize,
+    expected: u64,
+    seq_limit: u64,
+    base: u64,
+) -> Option<(usize, u64)> {
     let plausible_max = base.saturating_add((data.len() / HEADER_BYTES) as u64);
-    let mut best: Option<u64> = None;
     let last_start = data.len().checked_sub(HEADER_BYTES)?;
     for at in from..=last_start {
         let Some(seq) = data.get(at..).and_then(record::peek_seq) else {
             break;
         };
-        if seq < expected || seq > plausible_max || best.is_some_and(|b| seq <= b) {
+        if seq < expected || seq > plausible_max || seq >= seq_limit {
             continue;
         }
         if let Some(Decoded::Record { record, .. }) = data.get(at..).map(record::decode)
             && record.seq == seq
         {
-            best = Some(seq);
+            return Some((at, seq));
         }
     }
-    best
+    None
 }
 
 /// Whether a walk goes on after a record.
@@ -324,14 +338,14 @@ mod tests {
         assert_eq!(wrong_base.valid_len, 0);
         let stop = wrong_base.stop.unwrap();
         assert!(stop.why.starts_with("sequence break (expected 4, found 5)"), "{}", stop.why);
-        assert_eq!(stop.max_seq_beyond, Some(6));
+        assert_eq!(resync(&data, 0, 4, u64::MAX, 4), Some((0, 5)));
         let limited = scan(&data, 5, 6, 0);
         assert_eq!(limited.next_seq, 6);
         assert!(limited.stop.unwrap().why.contains("overlaps"));
         let torn = scan(&data[..data.len() - 1], 5, u64::MAX, 0);
         assert_eq!(torn.next_seq, 6);
         let stop = torn.stop.unwrap();
-        assert_eq!(stop.max_seq_beyond, None);
+        assert_eq!(resync(&data[..data.len() - 1], stop.pos as usize, 6, u64::MAX, 5), None);
         assert!(stop.why.starts_with("torn record"), "{}", stop.why);
     }
 
@@ -344,7 +358,9 @@ mod tests {
         assert_eq!(s.next_seq, 2);
         let stop = s.stop.unwrap();
         assert!(stop.why.starts_with("CRC mismatch"), "{}", stop.why);
-        assert_eq!(stop.max_seq_beyond, Some(4));
+        let third = second + record::encoded_len(3);
+        assert_eq!(resync(&data, stop.pos as usize, 2, u64::MAX, 1), Some((third, 3)));
+        assert_eq!(resync(&data, stop.pos as usize, 2, 3, 1), None, "below the limit only");
     }
 
     #[test]

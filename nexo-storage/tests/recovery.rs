@@ -78,7 +78,7 @@ fn torn_tail_at_every_offset_keeps_the_valid_prefix() {
 }
 
 #[test]
-fn corrupt_crc_in_the_middle_cuts_there_and_skips_past_later_records() {
+fn corrupt_crc_in_the_middle_skips_only_the_damaged_record() {
     let log = name("crc");
     let dir = populate(&log, 10, LogConfig::default());
     let path = seg(dir.path(), "crc", 1);
@@ -89,22 +89,31 @@ fn corrupt_crc_in_the_middle_cuts_there_and_skips_past_later_records() {
     fs::write(&path, &data).unwrap();
     let mut s = FileStorage::open_dir(dir.path()).unwrap();
     let rec = s.open(&log, LogConfig::default()).unwrap();
-    assert_eq!((rec.first_seq, rec.records), (1, 4));
-    assert_eq!(rec.dropped_bytes, (data.len() - fifth) as u64);
+    // Records 6..=10 were intact (and maybe acknowledged): they are kept, in a segment of their own.
+    assert_eq!((rec.first_seq, rec.records, rec.next_seq), (1, 9, 11));
+    assert_eq!(
+        (rec.dropped_bytes, rec.quarantined_bytes, rec.damaged_ranges),
+        (rec_len as u64, rec_len as u64, 1)
+    );
     let why = rec.dropped_reason.unwrap();
     assert!(why.contains("CRC mismatch") && why.contains(&format!("at byte {fifth}")), "{why}");
-    // Records 6..=10 were valid (and maybe acknowledged): their numbers are never reused.
-    assert_eq!(rec.next_seq, 11, "{why}");
-    assert!(why.contains("continue at 11"), "{why}");
-    assert_eq!(all(&mut s, &log).iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert!(why.contains("quarantine"), "{why}");
+    let quarantine = dir.path().join("crc").join(format!("{:020}-at-{fifth}.quarantine", 1));
+    assert_eq!(fs::read(&quarantine).unwrap(), &data[fifth..fifth + rec_len], "damaged bytes kept aside");
+    assert_eq!(
+        fs::read(seg(dir.path(), "crc", 6)).unwrap(),
+        &data[fifth + rec_len..],
+        "segment files unchanged"
+    );
+    assert_eq!(all(&mut s, &log).iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3, 4, 6, 7, 8, 9, 10]);
     assert_eq!(s.append(&log, 0, b"eleven").unwrap(), 11);
     s.sync(&log).unwrap();
-    assert_eq!(all(&mut s, &log).iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3, 4, 11]);
-    assert_eq!(s.read(&log, 5, 10, 1000).unwrap().first().map(|r| r.seq), Some(11), "gap is skipped");
+    assert_eq!(s.read(&log, 5, 10, 1000).unwrap().first().map(|r| r.seq), Some(6), "gap is skipped");
     drop(s);
     let mut s = FileStorage::open_dir(dir.path()).unwrap();
     let again = s.open(&log, LogConfig::default()).unwrap();
-    assert_eq!((again.next_seq, again.records, again.dropped_bytes), (12, 5, 0));
+    assert_eq!((again.next_seq, again.records, again.dropped_bytes), (12, 10, 0));
+    assert!(quarantine.exists(), "the quarantine file stays until an operator removes it");
 }
 
 #[test]
