@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod guard;
 mod history;
 mod metrics;
 mod page;
@@ -27,7 +28,8 @@ use std::time::Duration;
 use nexo_engine::observe::{Answer, BrokerKind, Overview, Query};
 use tokio::sync::oneshot;
 
-pub use server::{BindError, bind, serve, spawn_thread};
+pub use guard::HostGuard;
+pub use server::{BindError, HEADER_TIMEOUT, Listener, MAX_CONNECTIONS, bind, serve, spawn_thread};
 
 /// How long a listing waits for a broker's answer before it answers `503`.
 pub const INSPECT_TIMEOUT: Duration = Duration::from_millis(1500);

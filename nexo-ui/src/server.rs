@@ -3,9 +3,15 @@
 //! Owns the listener and every dashboard connection (HTTP/1.1 through hyper, keep-alive, at most
 //! [`MAX_CONNECTIONS`] at once, a header deadline), the once-a-second rate sampling, and the
 //! routes that are not JSON: `/` (the page), `/favicon.ico`, `/healthz`, `/metrics`. Only `GET`
-//! and `HEAD` are served (read-only); anything else is `405`, an unknown path `404`. Every
-//! request is answered from published snapshots or within [`crate::INSPECT_TIMEOUT`].
+//! and `HEAD` are served (read-only); anything else is `405`, an unknown path `404`, a `Host` or
+//! `Origin` the [`HostGuard`] refuses `403`. Every request is answered from published snapshots
+//! or within [`crate::INSPECT_TIMEOUT`].
+//!
+//! Slow or idle connections cannot lock the page out: a connection must send its headers within
+//! [`HEADER_TIMEOUT`], and when [`MAX_CONNECTIONS`] are open a new connection is still accepted
+//! and the oldest open one is closed instead.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -15,22 +21,23 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue, ORIGIN};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use nexo_engine::observe::Overview;
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+use tokio::task::AbortHandle;
 
+use crate::guard::HostGuard;
 use crate::history::History;
 use crate::{Source, api, metrics, page};
 
-/// Dashboard connections served at once; more are closed at once.
+/// Dashboard connections open at once; past it the oldest is closed to make room for the newest.
 pub const MAX_CONNECTIONS: usize = 256;
-/// How long a connection may take to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may take to send a request's headers (also the keep-alive idle limit).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often counters are sampled for the charts.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -58,14 +65,33 @@ impl std::error::Error for BindError {
     }
 }
 
-/// Binds the dashboard's listener (before the ready line, so a taken port stops the start).
+/// The dashboard's bound listener and the hosts it answers.
+#[derive(Debug)]
+pub struct Listener {
+    listener: TcpListener,
+    guard: HostGuard,
+}
+
+impl Listener {
+    /// The address it is bound to (the real port when 0 was asked).
+    ///
+    /// # Errors
+    /// The socket's address cannot be read.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// Binds the dashboard's listener (before the ready line, so a taken port stops the start);
+/// `allowed_hosts` are the host names it answers besides IP literals and `localhost`
+/// (`--ui-allowed-hosts`, see [`HostGuard`]).
 ///
 /// # Errors
 /// The address is taken or not available; the message names it and the flags to change it.
-pub fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
+pub fn bind(addr: SocketAddr, allowed_hosts: &[String]) -> Result<Listener, BindError> {
     let listener = TcpListener::bind(addr).map_err(|source| BindError { addr, source })?;
     listener.set_nonblocking(true).map_err(|source| BindError { addr, source })?;
-    Ok(listener)
+    Ok(Listener { listener, guard: HostGuard::new(addr.ip(), allowed_hosts) })
 }
 
 /// What every request handler shares.
@@ -73,6 +99,7 @@ pub struct State {
     /// The engine.
     pub source: Arc<dyn Source>,
     history: Mutex<History>,
+    guard: HostGuard,
 }
 
 impl State {
@@ -97,12 +124,14 @@ impl State {
 ///
 /// # Errors
 /// The listener cannot be registered with the runtime.
-pub async fn serve(listener: TcpListener, source: Arc<dyn Source>) -> std::io::Result<()> {
+pub async fn serve(listener: Listener, source: Arc<dyn Source>) -> std::io::Result<()> {
+    let Listener { listener, guard } = listener;
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let state = Arc::new(State { source, history: Mutex::new(History::default()) });
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let state = Arc::new(State { source, history: Mutex::new(History::default()), guard });
+    let open = Arc::new(Open::default());
     let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_id = 0u64;
     loop {
         let accepted = tokio::select! {
             _ = tick.tick() => {
@@ -119,13 +148,12 @@ pub async fn serve(listener: TcpListener, source: Arc<dyn Source>) -> std::io::R
                 continue;
             }
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::debug!(%peer, "dashboard connection limit reached; closed");
-            continue;
-        };
+        open.make_room();
         let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
-        tokio::spawn(async move {
+        next_id += 1;
+        let id = next_id;
+        let (state, finished) = (Arc::clone(&state), Arc::clone(&open));
+        let task = tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let state = Arc::clone(&state);
                 async move { Ok::<_, Infallible>(route(&state, request).await) }
@@ -137,8 +165,40 @@ pub async fn serve(listener: TcpListener, source: Arc<dyn Source>) -> std::io::R
             if let Err(e) = connection.await {
                 tracing::debug!(%peer, error = %e, "dashboard connection ended");
             }
-            drop(slot);
+            finished.remove(id);
         });
+        open.insert(id, task.abort_handle());
+    }
+}
+
+/// The open dashboard connections, oldest first, so the oldest can be closed when full.
+#[derive(Debug, Default)]
+struct Open(Mutex<BTreeMap<u64, AbortHandle>>);
+
+impl Open {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, AbortHandle>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes the oldest connections until a new one fits under [`MAX_CONNECTIONS`].
+    fn make_room(&self) {
+        let mut open = self.lock();
+        while open.len() >= MAX_CONNECTIONS {
+            let Some((_, oldest)) = open.pop_first() else { break };
+            oldest.abort();
+            tracing::debug!("dashboard connection limit reached; closed the oldest connection");
+        }
+    }
+
+    fn insert(&self, id: u64, task: AbortHandle) {
+        // A connection that already ended (it can on a multi-threaded runtime) is not kept.
+        if !task.is_finished() {
+            self.lock().insert(id, task);
+        }
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
     }
 }
 
@@ -147,7 +207,7 @@ pub async fn serve(listener: TcpListener, source: Arc<dyn Source>) -> std::io::R
 ///
 /// # Errors
 /// The thread or its runtime could not be started.
-pub fn spawn_thread(listener: TcpListener, source: Arc<dyn Source>) -> std::io::Result<JoinHandle<()>> {
+pub fn spawn_thread(listener: Listener, source: Arc<dyn Source>) -> std::io::Result<JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     std::thread::Builder::new().name("nexo-ui".into()).spawn(move || {
         if let Err(e) = runtime.block_on(serve(listener, source)) {
@@ -157,6 +217,13 @@ pub fn spawn_thread(listener: TcpListener, source: Arc<dyn Source>) -> std::io::
 }
 
 async fn route(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let header = |name| request.headers().get(name).map(|v: &HeaderValue| v.to_str().unwrap_or("\u{0}"));
+    if !state.guard.allows(header(HOST), header(ORIGIN)) {
+        return text(
+            StatusCode::FORBIDDEN,
+            "host not allowed: open the dashboard by IP address or localhost, or add the name to --ui-allowed-hosts\n",
+        );
+    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response =
             text(StatusCode::METHOD_NOT_ALLOWED, "the dashboard is read-only: GET and HEAD only\n");

@@ -187,7 +187,7 @@ impl Source for Fake {
 }
 
 fn start() -> SocketAddr {
-    let listener = nexo_ui::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = nexo_ui::bind("127.0.0.1:0".parse().unwrap(), &[]).unwrap();
     let addr = listener.local_addr().unwrap();
     nexo_ui::spawn_thread(listener, Arc::new(Fake)).unwrap();
     addr

@@ -55,6 +55,12 @@ macro_rules! __for_each_case {
             bad_oversized_frame,
             bad_garbage_first_byte,
             bad_connection_limit,
+            // hostile: replies
+            hostile_mget_huge_reply_v1,
+            hostile_mget_huge_reply_resp,
+            // hostile: dashboard
+            hostile_ui_dns_rebinding,
+            hostile_ui_slow_connections,
             // pubsub
             pubsub_exact_topic,
             pubsub_plus_wildcard,

@@ -9,6 +9,8 @@ use nexo_proto::Push;
 
 mod bad_input;
 mod eviction;
+mod hostile_reply;
+mod hostile_ui;
 mod lifecycle;
 mod load;
 mod pubsub;
@@ -21,6 +23,8 @@ mod ui;
 
 pub use bad_input::*;
 pub use eviction::*;
+pub use hostile_reply::*;
+pub use hostile_ui::*;
 pub use lifecycle::*;
 pub use load::*;
 pub use pubsub::*;
