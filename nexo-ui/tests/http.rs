@@ -75,7 +75,7 @@ impl Source for Fake {
 }
 
 fn start(failed: bool) -> std::net::SocketAddr {
-    let listener = nexo_ui::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = nexo_ui::bind("127.0.0.1:0".parse().unwrap(), &[]).unwrap();
     let addr = listener.local_addr().unwrap();
     nexo_ui::spawn_thread(listener, Arc::new(Fake { failed, parked: Mutex::new(Vec::new()) })).unwrap();
     addr
@@ -165,8 +165,8 @@ fn failed_storage_makes_healthz_503() {
 
 #[test]
 fn a_taken_port_is_a_clear_error() {
-    let first = nexo_ui::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let first = nexo_ui::bind("127.0.0.1:0".parse().unwrap(), &[]).unwrap();
     let addr = first.local_addr().unwrap();
-    let message = nexo_ui::bind(addr).unwrap_err().to_string();
+    let message = nexo_ui::bind(addr, &[]).unwrap_err().to_string();
     assert!(message.contains(&addr.to_string()) && message.contains("--ui-port"), "{message}");
 }
