@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 pub mod broker;
+pub mod glob;
 pub mod ids;
 mod le_reader;
 pub mod log;

@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::glob::{Glob, PatternTooLong};
 use crate::ids::ConnId;
-use crate::store::glob::Glob;
 
 /// Most glob subscriptions one connection may hold (on top of the overall subscription limit),
 /// so the per-publish scan of patterns stays bounded by what each client asked for.
@@ -47,12 +47,17 @@ impl Channels {
     }
 
     /// Adds `conn` to the glob `pattern`.
-    pub fn add_glob(&mut self, pattern: &str, conn: ConnId) {
-        self.globs
-            .entry(Box::from(pattern))
-            .or_insert_with(|| GlobSub { glob: Glob::new(pattern), conns: BTreeSet::new() })
-            .conns
-            .insert(conn);
+    ///
+    /// # Errors
+    /// The pattern is longer than the matcher accepts (nothing changes).
+    pub fn add_glob(&mut self, pattern: &str, conn: ConnId) -> Result<(), PatternTooLong> {
+        if let Some(sub) = self.globs.get_mut(pattern) {
+            sub.conns.insert(conn);
+            return Ok(());
+        }
+        let glob = Glob::compile(pattern)?;
+        self.globs.insert(Box::from(pattern), GlobSub { glob, conns: BTreeSet::from([conn]) });
+        Ok(())
     }
 
     /// Removes `conn` from the glob `pattern`.
@@ -102,9 +107,9 @@ mod unit {
         let mut c = Channels::default();
         c.add_exact("a/b", ConnId(2));
         c.add_exact("a/b", ConnId(1));
-        c.add_glob("a/*", ConnId(3));
-        c.add_glob("h?llo", ConnId(3));
-        c.add_glob("[ab]/b", ConnId(1));
+        c.add_glob("a/*", ConnId(3)).unwrap();
+        c.add_glob("h?llo", ConnId(3)).unwrap();
+        c.add_glob("[ab]/b", ConnId(1)).unwrap();
         let mut exact = Vec::new();
         c.exact_receivers("a/b", &mut exact);
         assert_eq!(exact, [ConnId(1), ConnId(2)]);

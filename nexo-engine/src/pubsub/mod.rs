@@ -456,8 +456,11 @@ impl PubSub {
                 return self.reply(conn, id, Reply::Err(text));
             }
             if glob {
+                if let Err(too_long) = self.channels.add_glob(name, conn) {
+                    self.release_if_idle(conn);
+                    return self.reply(conn, id, Reply::error(too_long));
+                }
                 state.globs.insert(Box::from(name));
-                self.channels.add_glob(name, conn);
             } else {
                 state.channels.insert(Box::from(name));
                 self.channels.add_exact(name, conn);

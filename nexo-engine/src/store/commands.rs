@@ -14,11 +14,8 @@ use nexo_proto::request::{ExpireFlags, ExpireTime, StoreRequest};
 
 use crate::ids::SeededState;
 use crate::store::evict::Growth;
-use crate::store::glob::Glob;
 use crate::store::table::entry_bytes;
-use crate::store::{
-    MAX_KEY_BYTES, SCAN_DEFAULT_COUNT, SCAN_MAX_COUNT, SCAN_MAX_REPLY_BYTES, Store, StoreError,
-};
+use crate::store::{MAX_KEY_BYTES, Store, StoreError};
 use crate::time::Now;
 
 type CommandResult = Result<Reply, StoreError>;
@@ -61,7 +58,9 @@ impl Store {
             StoreRequest::Persist { key } => self.persist(now, &key),
             StoreRequest::MGet { keys } => self.mget(now, &keys),
             StoreRequest::MSet { options, pairs } => self.mset(now, options, &pairs),
-            StoreRequest::Scan { cursor, pattern, count } => Ok(self.scan(now, cursor, &pattern, count)),
+            request @ (StoreRequest::Scan { .. } | StoreRequest::Keys { .. }) => {
+                Ok(self.walk_to_end(now, request))
+            }
             StoreRequest::SetExt { key, nx, xx, get, expiry, value } => {
                 self.set_ext(now, &key, (nx, xx, get), expiry, &value)
             }
@@ -71,7 +70,6 @@ impl Store {
             StoreRequest::GetEx { key, expiry } => self.get_ex(now, &key, expiry),
             StoreRequest::Append { key, value } => self.append(now, &key, &value),
             StoreRequest::Strlen { key } => self.strlen(now, &key),
-            StoreRequest::Keys { pattern } => Ok(self.keys(now, &pattern)),
             StoreRequest::Rename { key, new_key } => self.rename(now, &key, &new_key),
             StoreRequest::DbSize => Ok(Reply::Int(self.table.len() as i64)),
             StoreRequest::Flush => Ok(self.flush()),
@@ -271,55 +269,5 @@ impl Store {
             }
         }
         Ok(Reply::Ok)
-    }
-
-    /// One SCAN step: visits up to `count` slots from the cursor's position downward.
-    fn scan(&mut self, now: Now, cursor: u64, pattern: &str, count: u32) -> Reply {
-        let glob = Glob::new(pattern);
-        let count = match count {
-            0 => SCAN_DEFAULT_COUNT,
-            n => usize::try_from(n).unwrap_or(usize::MAX).min(SCAN_MAX_COUNT),
-        };
-        let len = self.table.len();
-        // The cursor is the number of slots still to visit; 0 starts over at the top.
-        let top = if cursor == 0 { len } else { usize::try_from(cursor).unwrap_or(usize::MAX).min(len) };
-        let floor = top.saturating_sub(count);
-        self.scan_down(now, &glob, top, floor, SCAN_MAX_REPLY_BYTES)
-    }
-
-    /// Visits slots `floor..top` from the top down (expiring what has expired) and collects the
-    /// keys matching `glob` until the reply would pass `max_reply_bytes` (the first key always
-    /// fits); answers the keys and the cursor to continue from (0: done). Removing at a slot only
-    /// moves the top entry, already visited, into it, so a walk downward misses nothing.
-    pub(crate) fn scan_down(
-        &mut self,
-        now: Now,
-        glob: &Glob,
-        mut top: usize,
-        floor: usize,
-        max_reply_bytes: usize,
-    ) -> Reply {
-        let mut keys = Vec::new();
-        let mut reply_bytes = 0;
-        while top > floor {
-            let pos = top - 1;
-            let Some(entry) = self.table.get(pos) else {
-                top = pos;
-                continue;
-            };
-            if entry.is_expired(now.mono_ms) {
-                self.expire_at(pos);
-            } else if glob.matches(entry.key()) {
-                let size = 4 + entry.key().len();
-                if !keys.is_empty() && reply_bytes + size > max_reply_bytes {
-                    break;
-                }
-                reply_bytes += size;
-                // A copy: a slice would pin (and add a shared header to) the entry's buffer.
-                keys.push(Bytes::copy_from_slice(entry.key()));
-            }
-            top = pos;
-        }
-        Reply::Keys { cursor: top as u64, keys }
     }
 }

@@ -14,7 +14,6 @@ use nexo_proto::Reply;
 use nexo_proto::request::{ExpireFlags, ExpireTime, Expiry};
 
 use crate::store::evict::Growth;
-use crate::store::glob::Glob;
 use crate::store::{MAX_KEY_BYTES, Store, StoreError};
 use crate::time::Now;
 
@@ -155,13 +154,6 @@ impl Store {
         check_key(key)?;
         let len = self.live(now, key).and_then(|pos| self.table.get(pos)).map_or(0, |e| e.value().len());
         Ok(Reply::Int(i64::try_from(len).unwrap_or(i64::MAX)))
-    }
-
-    /// KEYS: every live key matching `pattern`, top-down like SCAN; stops before
-    /// [`KEYS_MAX_REPLY_BYTES`] and then answers the SCAN cursor to continue from.
-    pub(crate) fn keys(&mut self, now: Now, pattern: &str) -> Reply {
-        let top = self.table.len();
-        self.scan_down(now, &Glob::new(pattern), top, 0, KEYS_MAX_REPLY_BYTES)
     }
 
     /// RENAME: the value and deadline of `key` move to `new_key` (replacing what it held).

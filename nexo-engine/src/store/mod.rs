@@ -7,7 +7,9 @@
 //! could reach an output: SCAN, sampling and sweeps walk the dense entry vector.
 //!
 //! Layout: `table` (dense entries + index + volatile set, memory accounting), `commands` (one
-//! function per request), `evict` (eviction and the active expiry sweep), `glob` (SCAN patterns).
+//! function per request), `evict` (eviction and the active expiry sweep), `walk` (KEYS and SCAN,
+//! spread over turns by a step budget), `view` (the dashboard's key pages). Patterns are
+//! compiled by the shared `crate::glob`.
 //!
 //! # Semantics
 //!
@@ -57,7 +59,13 @@
 //!   are visited from the top position down, and removal moves only the top entry down, so every
 //!   key present for the whole scan is returned at least once (possibly more than once). Cursor 0
 //!   starts a scan and a returned 0 ends it. Expired keys are not returned. Pattern syntax is in
-//!   `glob`.
+//!   `crate::glob`; a pattern longer than `glob::MAX_PATTERN_BYTES` is refused with
+//!   `ERR pattern too long (…)`.
+//! * **KEYS and SCAN never stall other clients**: matching spends at most
+//!   [`WALK_STEPS_PER_TURN`] steps per turn over all walks; a walk that has not finished parks
+//!   (its connection's later requests wait behind it, answered in order) and resumes at the next
+//!   [`Broker::handle_timeout`], which [`Broker::poll_timeout`] asks for at once. Every walk
+//!   finishes. KEYS is thus a walk like SCAN, not a snapshot of one instant.
 //!
 //! Counters: [`StoreStats::hits`] and [`StoreStats::misses`] count GET and MGET key lookups;
 //! [`StoreStats::commands`] counts every request. Given the same seed and the same inputs, the
@@ -66,9 +74,9 @@
 mod commands;
 mod evict;
 mod extended;
-pub(crate) mod glob;
 mod table;
 mod view;
+mod walk;
 
 #[cfg(test)]
 mod model_tests;
@@ -86,9 +94,11 @@ use crate::output::Output;
 use crate::time::Now;
 
 use self::table::Table;
+use self::walk::Walks;
 
 pub use self::extended::KEYS_MAX_REPLY_BYTES;
 pub use self::view::{KEY_PAGE_MAX, KEY_PAGE_MAX_EXAMINED, KeyPage, KeyView, VALUE_HEAD_BYTES};
+pub use self::walk::WALK_STEPS_PER_TURN;
 
 /// Fixed bytes counted per entry on top of its key and value: what one key costs the process
 /// beyond its payload (64-bit target, glibc malloc; the layout is described in `table`):
@@ -276,6 +286,8 @@ pub struct Store {
     sweep_due_ms: Option<u64>,
     counters: StoreStats,
     outputs: VecDeque<Output>,
+    /// KEYS and SCAN parked until the next turn, and the requests waiting behind them.
+    walks: Walks,
 }
 
 impl Store {
@@ -290,6 +302,7 @@ impl Store {
             sweep_due_ms: None,
             counters: StoreStats { max_memory_bytes: config.max_memory_bytes, ..StoreStats::default() },
             outputs: VecDeque::new(),
+            walks: Walks::default(),
         }
     }
 
@@ -334,17 +347,19 @@ impl Broker for Store {
 
     fn handle_request(&mut self, now: Now, conn: ConnId, id: u32, request: StoreRequest) {
         self.counters.commands += 1;
-        let reply = self.execute(now, request);
-        self.outputs.push_back(Output::Reply { conn, id, reply });
+        self.accept_request(now, conn, id, request);
     }
 
-    /// The Store keeps no per-connection state.
-    fn handle_disconnect(&mut self, _now: Now, _conn: ConnId) {}
+    /// The only per-connection state is parked work (a walk and what waits behind it).
+    fn handle_disconnect(&mut self, _now: Now, conn: ConnId) {
+        self.forget_walks(conn);
+    }
 
     fn handle_timeout(&mut self, now: Now) {
         if self.sweep_due_ms.is_some_and(|due| due <= now.mono_ms) {
             self.sweep(now);
         }
+        self.resume_walks(now);
     }
 
     fn poll_output(&mut self) -> Option<Output> {
@@ -352,6 +367,7 @@ impl Broker for Store {
     }
 
     fn poll_timeout(&self) -> Option<u64> {
-        if self.table.volatile_len() == 0 { None } else { self.sweep_due_ms }
+        let sweep = if self.table.volatile_len() == 0 { None } else { self.sweep_due_ms };
+        [sweep, self.walks.deadline()].into_iter().flatten().min()
     }
 }
