@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod http;
 pub mod inbound;
 pub mod opcode;
 pub mod options;
