@@ -5,7 +5,10 @@
 //! matching, and nothing else: no broker state, no outputs. Matching is the classic two-pointer
 //! star algorithm (on a mismatch, resume after the last `*` one unit further): it never recurses
 //! or backtracks past the last star, and costs at most `key units × longest star-free run of the
-//! pattern` steps. Because that product can still reach billions for a long pattern over a long
+//! pattern` steps. Two cheap checks come first: the run after the last `*` is compared once with
+//! the key's end (never retried at every offset), and a key shorter than the pattern's fixed
+//! units fails at once; [`Glob::may_match`] adds a pre-filter on the ASCII literals a key must
+//! hold, for a caller matching many patterns against one key (a publish). Because that product can still reach billions for a long pattern over a long
 //! key, [`Glob::match_within`] counts its steps against a caller's budget and, when the budget
 //! runs out, returns its whole state ([`MatchState`], four integers) so the caller can resume
 //! later: a broker spreads a costly KEYS over many turns without redoing work.
@@ -88,6 +91,33 @@ pub enum Verdict {
     Paused(MatchState),
 }
 
+/// Which ASCII bytes a text holds: one publish's topic is summarised once, and every pattern
+/// needing a literal it lacks is passed over without matching.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AsciiSet([u64; 2]);
+
+impl AsciiSet {
+    /// The ASCII bytes of `bytes` (others are ignored).
+    pub fn of(bytes: &[u8]) -> Self {
+        let mut set = Self::default();
+        for &b in bytes {
+            set.insert(u32::from(b));
+        }
+        set
+    }
+
+    fn insert(&mut self, unit: u32) {
+        if unit < 128 {
+            self.0[(unit / 64) as usize] |= 1 << (unit % 64);
+        }
+    }
+
+    /// Whether every byte of `other` is in `self`.
+    fn holds(self, other: Self) -> bool {
+        other.0[0] & !self.0[0] == 0 && other.0[1] & !self.0[1] == 0
+    }
+}
+
 /// A key seen as units: bytes, or the characters of a non-ASCII UTF-8 text.
 #[derive(Clone, Copy)]
 enum Units<'a> {
@@ -122,6 +152,11 @@ pub struct Glob {
     match_all: bool,
     /// Units any matching key has at least (every token but `*` takes exactly one).
     min_units: usize,
+    /// Where the run after the last `*` starts (`tokens.len()` when there is none): it matches
+    /// the key's last units exactly, so it is checked once rather than at every offset.
+    tail: usize,
+    /// ASCII literals outside classes: a matching key holds every one of them.
+    required: AsciiSet,
 }
 
 impl Glob {
@@ -165,7 +200,17 @@ impl Glob {
         }
         let match_all = tokens == [Token::Star];
         let min_units = tokens.iter().filter(|t| **t != Token::Star).count();
-        Ok(Self { tokens, match_all, min_units })
+        let tail = match tokens.iter().rposition(|t| *t == Token::Star) {
+            Some(star) => star + 1,
+            None => tokens.len(),
+        };
+        let mut required = AsciiSet::default();
+        for token in &tokens {
+            if let Token::Literal(c) = token {
+                required.insert(*c);
+            }
+        }
+        Ok(Self { tokens, match_all, min_units, tail, required })
     }
 
     /// The literal text every matching key starts with (the pattern up to its first wildcard or
@@ -178,6 +223,12 @@ impl Glob {
                 _ => None,
             })
             .collect()
+    }
+
+    /// A cheap pre-filter: `false` when a key of `key_len` bytes holding the ASCII bytes
+    /// `key_set` cannot match (too short, or lacking a literal of the pattern).
+    pub fn may_match(&self, key_set: AsciiSet, key_len: usize) -> bool {
+        self.match_all || (key_len >= self.min_units && key_set.holds(self.required))
     }
 
     /// Whether `key` matches the whole pattern, however long that takes: for keys and patterns
@@ -199,14 +250,15 @@ impl Glob {
         if key.len() < self.min_units {
             return Verdict::NoMatch;
         }
-        let units = Units::of(key);
+        let Some(units) = self.head_of(Units::of(key)) else { return Verdict::NoMatch };
+        let tokens = &self.tokens[..self.tail];
         let MatchState { token: mut t, offset: mut k, mut star } = state;
         while let Some((unit, len)) = units.at(k) {
             if *budget == 0 {
                 return Verdict::Paused(MatchState { token: t, offset: k, star });
             }
             *budget -= 1;
-            match self.tokens.get(t) {
+            match tokens.get(t) {
                 Some(Token::Star) => {
                     star = Some((t, k));
                     t += 1;
@@ -228,11 +280,38 @@ impl Glob {
             }
         }
         // Consecutive stars are folded at compile time, so at most one star can remain.
-        if self.tokens.get(t..).is_some_and(|rest| rest.iter().all(|token| *token == Token::Star)) {
+        if tokens.get(t..).is_some_and(|rest| rest.iter().all(|token| *token == Token::Star)) {
             Verdict::Match
         } else {
             Verdict::NoMatch
         }
+    }
+}
+
+impl Glob {
+    /// Checks the run after the last `*` against the key's end; returns the rest of the key (what
+    /// the pattern before that run must match), or `None` when the end does not match.
+    fn head_of<'a>(&self, units: Units<'a>) -> Option<Units<'a>> {
+        let run = &self.tokens[self.tail..];
+        if run.is_empty() {
+            return Some(units);
+        }
+        let cut = match units {
+            Units::Bytes(bytes) => bytes.len().checked_sub(run.len())?,
+            Units::Text(text) => text.char_indices().rev().nth(run.len() - 1)?.0,
+        };
+        let mut offset = cut;
+        for token in run {
+            let (unit, len) = units.at(offset)?;
+            if !token.matches(unit) {
+                return None;
+            }
+            offset += len;
+        }
+        Some(match units {
+            Units::Bytes(bytes) => Units::Bytes(&bytes[..cut]),
+            Units::Text(text) => Units::Text(&text[..cut]),
+        })
     }
 }
 

@@ -140,7 +140,7 @@ fn a_paused_match_resumes_to_the_same_verdict() {
 fn pathological_patterns_are_bounded_by_the_budget() {
     // A long star-free run retried at every offset: the classic worst case of this algorithm.
     let key = "a".repeat(4096);
-    let pattern = format!("*{}b", "a".repeat(1000));
+    let pattern = format!("*{}b*", "a".repeat(1000));
     let g = glob(&pattern);
     let (matched, calls) = in_slices(&g, key.as_bytes(), 10_000);
     assert!(!matched);
@@ -161,4 +161,24 @@ fn short_keys_fail_without_work() {
     let g = glob(&format!("*{}", "?".repeat(100)));
     let mut budget = 0;
     assert_eq!(g.match_within(&[b'a'; 99], MatchState::default(), &mut budget), Verdict::NoMatch);
+}
+
+#[test]
+fn the_run_after_the_last_star_is_checked_once_at_the_end() {
+    let key = "a".repeat(4096);
+    let g = glob(&format!("*{}b", "a".repeat(1000)));
+    let mut budget = 10;
+    assert_eq!(g.match_within(key.as_bytes(), MatchState::default(), &mut budget), Verdict::NoMatch);
+    assert!(m("*é?", "xxéü") && !m("*é?", "xxéüü") && m("a*[0-9]x", "abc7x") && !m("a*[0-9]x", "a7"));
+}
+
+#[test]
+fn the_ascii_prefilter_needs_every_literal() {
+    let topic = b"news.sport";
+    let set = super::AsciiSet::of(topic);
+    assert!(glob("news.*").may_match(set, topic.len()));
+    assert!(glob("*[xyz]*").may_match(set, topic.len()), "classes are not required literals");
+    assert!(!glob("*x*").may_match(set, topic.len()));
+    assert!(!glob("??????????????").may_match(set, topic.len()), "too short");
+    assert!(glob("*").may_match(super::AsciiSet::default(), 0));
 }
