@@ -43,6 +43,9 @@ pub enum DecodeError {
     /// An EXPIRE_EXT time kind other than `1` (ms from now) or `2` (wall-clock ms since the
     /// epoch).
     InvalidExpireKind(u8),
+    /// An EXEC holding a request that is not a plain Store request (another EXEC, WATCH,
+    /// UNWATCH, or another broker's opcode); names the opcode.
+    InvalidExec(u8),
     /// A response frame carries a status byte that is not `OK`, `ERR`, `NULL` or `DATA` (client
     /// side only; a server never receives responses).
     UnknownStatus(u8),
@@ -66,6 +69,9 @@ impl fmt::Display for DecodeError {
                 write!(f, "Invalid ACK_BATCH: {n} seqs need {} bytes, {remaining} remain", u64::from(*n) * 8)
             }
             Self::InvalidExpireKind(kind) => write!(f, "Invalid EXPIRE_EXT time kind: {kind}"),
+            Self::InvalidExec(op) => {
+                write!(f, "Invalid EXEC: code 0x{op:02X} cannot appear in a transaction")
+            }
             Self::UnknownStatus(status) => write!(f, "Unknown response status: 0x{status:02X}"),
         }
     }

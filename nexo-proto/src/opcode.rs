@@ -101,6 +101,12 @@ pub mod store {
     pub const INFO: u8 = 0x49;
     /// EXPIRE_EXT: EXPIRE / EXPIRE_AT with Redis's conditions (NX, XX, GT, LT) (extension).
     pub const EXPIRE_EXT: u8 = 0x4A;
+    /// WATCH: watch keys for an optimistic transaction (extension).
+    pub const WATCH: u8 = 0x4B;
+    /// UNWATCH: forget every watched key of the connection (extension).
+    pub const UNWATCH: u8 = 0x4C;
+    /// EXEC: run Store requests as one transaction (extension).
+    pub const EXEC: u8 = 0x4D;
 }
 
 /// Queue opcodes (v1).

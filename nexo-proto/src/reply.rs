@@ -199,6 +199,9 @@ pub enum Reply {
         /// This page, by name.
         groups: Vec<StreamGroupInfo>,
     },
+    /// `DATA u32 n`, n × (`u8 status`, `u8 kind` (see [`ReplyKind::code`]), `u32 len`, payload):
+    /// one reply per request of a Store EXEC (extension), never nested.
+    Replies(Vec<Reply>),
 }
 
 /// Which DATA layout a client expects for its request.
@@ -234,6 +237,40 @@ pub enum ReplyKind {
     StreamTopics,
     /// Stream LIST_GROUPS page.
     StreamGroups,
+    /// EXEC's replies (each element says its own kind).
+    Replies,
+}
+
+impl ReplyKind {
+    /// Every kind, in the order of their wire codes.
+    const ALL: [Self; 16] = [
+        Self::Data,
+        Self::Flag,
+        Self::Int,
+        Self::Count,
+        Self::Seq,
+        Self::Values,
+        Self::Keys,
+        Self::QueueMessages,
+        Self::DlqPage,
+        Self::StreamMessages,
+        Self::Joined,
+        Self::QueueList,
+        Self::StreamDeadLetters,
+        Self::StreamTopics,
+        Self::StreamGroups,
+        Self::Replies,
+    ];
+
+    /// The kind's byte inside an EXEC reply (`0` Data … `15` Replies, in declaration order).
+    pub fn code(self) -> u8 {
+        Self::ALL.iter().position(|k| *k == self).map_or(0, |i| i as u8)
+    }
+
+    /// The kind with wire code `code`.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(code)).copied()
+    }
 }
 
 impl Reply {
@@ -310,6 +347,9 @@ impl Reply {
             }
             Self::StreamGroups { groups, .. } => {
                 4 + 4 + groups.iter().map(|g| BLOB + g.name.len() + 4 * 8 + 4 + 4).sum::<usize>()
+            }
+            Self::Replies(replies) => {
+                4 + replies.iter().map(|r| 1 + 1 + BLOB + r.payload_len()).sum::<usize>()
             }
         }
     }
@@ -411,6 +451,15 @@ impl Reply {
                     }
                     b.put_u32(g.members);
                     b.put_u32(g.dead);
+                }
+            }
+            Self::Replies(replies) => {
+                put_count(b, replies.len());
+                for reply in replies {
+                    b.put_u8(reply.status());
+                    b.put_u8(reply.kind().code());
+                    put_count(b, reply.payload_len());
+                    reply.encode_payload(b);
                 }
             }
         }
@@ -553,6 +602,20 @@ impl Reply {
                 }
                 Self::StreamGroups { total, groups }
             }
+            ReplyKind::Replies => {
+                let n = f.u32()?;
+                let mut replies = Vec::with_capacity(cap(n, 6));
+                for _ in 0..n {
+                    let status = f.u8()?;
+                    let code = f.u8()?;
+                    let payload = f.blob()?;
+                    let kind = ReplyKind::from_code(code)
+                        .filter(|k| *k != ReplyKind::Replies)
+                        .ok_or(DecodeError::InvalidExec(code))?;
+                    replies.push(Self::decode(status, &payload, kind)?);
+                }
+                Self::Replies(replies)
+            }
         })
     }
 
@@ -574,6 +637,7 @@ impl Reply {
             Self::StreamDeadLetters { .. } => ReplyKind::StreamDeadLetters,
             Self::StreamTopics { .. } => ReplyKind::StreamTopics,
             Self::StreamGroups { .. } => ReplyKind::StreamGroups,
+            Self::Replies(_) => ReplyKind::Replies,
         }
     }
 }

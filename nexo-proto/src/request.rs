@@ -200,6 +200,61 @@ pub enum StoreRequest {
         /// The new deadline.
         time: ExpireTime,
     },
+    /// `0x4B` WATCH (extension): `u32 n`, n × `str key` → OK. The Store remembers, for this
+    /// connection, that an EXEC must fail if one of the keys is written, deleted, expires or is
+    /// evicted before it; or ERR when the connection would watch too many keys.
+    Watch {
+        /// Keys to watch.
+        keys: Vec<Bytes>,
+    },
+    /// `0x4C` UNWATCH (extension): empty → OK; the connection watches nothing any more.
+    Unwatch,
+    /// `0x4D` EXEC (extension): `u32 n`, n × (`u8 opcode`, `u32 len`, that Store request's
+    /// payload) → DATA replies (see `Reply::Replies`), one per request in order, all run with no
+    /// other request in between; NULL, running nothing, when a watched key changed. Either way
+    /// the connection's watches end. A request that fails does not undo the others. An EXEC,
+    /// WATCH or UNWATCH inside is refused at decode.
+    Exec {
+        /// The transaction's requests.
+        commands: Vec<StoreRequest>,
+    },
+}
+
+impl StoreRequest {
+    /// The opcode this request is sent with.
+    pub fn opcode(&self) -> u8 {
+        use opcode::store as s;
+        match self {
+            StoreRequest::Set { .. } => s::SET,
+            StoreRequest::Get { .. } => s::GET,
+            StoreRequest::Del { .. } => s::DEL,
+            StoreRequest::SetNx { .. } => s::SET_NX,
+            StoreRequest::IncrBy { .. } => s::INCR_BY,
+            StoreRequest::Expire { .. } => s::EXPIRE,
+            StoreRequest::Ttl { .. } => s::TTL,
+            StoreRequest::Persist { .. } => s::PERSIST,
+            StoreRequest::MGet { .. } => s::MGET,
+            StoreRequest::MSet { .. } => s::MSET,
+            StoreRequest::Scan { .. } => s::SCAN,
+            StoreRequest::SetExt { .. } => s::SET_EXT,
+            StoreRequest::DelCount { .. } => s::DEL_COUNT,
+            StoreRequest::Exists { .. } => s::EXISTS,
+            StoreRequest::GetDel { .. } => s::GET_DEL,
+            StoreRequest::GetEx { .. } => s::GET_EX,
+            StoreRequest::Append { .. } => s::APPEND,
+            StoreRequest::Strlen { .. } => s::STRLEN,
+            StoreRequest::Keys { .. } => s::KEYS,
+            StoreRequest::Rename { .. } => s::RENAME,
+            StoreRequest::DbSize => s::DBSIZE,
+            StoreRequest::Flush => s::FLUSH,
+            StoreRequest::ExpireAt { .. } => s::EXPIRE_AT,
+            StoreRequest::Info => s::INFO,
+            StoreRequest::ExpireExt { .. } => s::EXPIRE_EXT,
+            StoreRequest::Watch { .. } => s::WATCH,
+            StoreRequest::Unwatch => s::UNWATCH,
+            StoreRequest::Exec { .. } => s::EXEC,
+        }
+    }
 }
 
 /// EXPIRE_EXT's conditions, one bit each in `u8 flags` (other bits are ignored). Every set
@@ -677,36 +732,10 @@ impl Request {
 
     /// The opcode this request is sent with.
     pub fn opcode(&self) -> u8 {
-        use opcode::{pubsub as p, queue as q, store as s, stream as t};
+        use opcode::{pubsub as p, queue as q, stream as t};
         match self {
             Self::Echo(_) => opcode::ECHO,
-            Self::Store(r) => match r {
-                StoreRequest::Set { .. } => s::SET,
-                StoreRequest::Get { .. } => s::GET,
-                StoreRequest::Del { .. } => s::DEL,
-                StoreRequest::SetNx { .. } => s::SET_NX,
-                StoreRequest::IncrBy { .. } => s::INCR_BY,
-                StoreRequest::Expire { .. } => s::EXPIRE,
-                StoreRequest::Ttl { .. } => s::TTL,
-                StoreRequest::Persist { .. } => s::PERSIST,
-                StoreRequest::MGet { .. } => s::MGET,
-                StoreRequest::MSet { .. } => s::MSET,
-                StoreRequest::Scan { .. } => s::SCAN,
-                StoreRequest::SetExt { .. } => s::SET_EXT,
-                StoreRequest::DelCount { .. } => s::DEL_COUNT,
-                StoreRequest::Exists { .. } => s::EXISTS,
-                StoreRequest::GetDel { .. } => s::GET_DEL,
-                StoreRequest::GetEx { .. } => s::GET_EX,
-                StoreRequest::Append { .. } => s::APPEND,
-                StoreRequest::Strlen { .. } => s::STRLEN,
-                StoreRequest::Keys { .. } => s::KEYS,
-                StoreRequest::Rename { .. } => s::RENAME,
-                StoreRequest::DbSize => s::DBSIZE,
-                StoreRequest::Flush => s::FLUSH,
-                StoreRequest::ExpireAt { .. } => s::EXPIRE_AT,
-                StoreRequest::Info => s::INFO,
-                StoreRequest::ExpireExt { .. } => s::EXPIRE_EXT,
-            },
+            Self::Store(r) => r.opcode(),
             Self::Queue(r) => match r {
                 QueueRequest::Create { .. } => q::CREATE,
                 QueueRequest::Push { .. } => q::PUSH,
@@ -841,8 +870,29 @@ fn decode_store(op: u8, f: &mut Fields<'_>, payload_len: usize) -> Result<StoreR
             flags: ExpireFlags::from_bits(f.u8()?),
             time: ExpireTime::decode(f)?,
         },
+        WATCH => StoreRequest::Watch { keys: key_list(f, payload_len)? },
+        UNWATCH => StoreRequest::Unwatch,
+        EXEC => StoreRequest::Exec { commands: decode_exec(f, payload_len)? },
         _ => return Err(unknown("Store", op)),
     })
+}
+
+/// EXEC's requests: `u32 n`, n × (`u8 opcode`, `u32 len`, payload); none may be a transaction
+/// command itself.
+fn decode_exec(f: &mut Fields<'_>, payload_len: usize) -> Result<Vec<StoreRequest>, DecodeError> {
+    use opcode::store::{EXEC, UNWATCH, WATCH};
+    let n = f.u32()? as usize;
+    // Each request takes at least 5 bytes, so this never reserves beyond the frame's size.
+    let mut commands = Vec::with_capacity(n.min(payload_len / 5));
+    for _ in 0..n {
+        let op = f.u8()?;
+        let payload = f.blob()?;
+        if matches!(op, EXEC | WATCH | UNWATCH) || Route::of(op) != Route::Store {
+            return Err(DecodeError::InvalidExec(op));
+        }
+        commands.push(decode_store(op, &mut Fields::new(&payload), payload.len())?);
+    }
+    Ok(commands)
 }
 
 /// `u32 n`, n × `str key` (MGET, DEL_COUNT, EXISTS).
@@ -925,6 +975,21 @@ fn encode_store(r: &StoreRequest, b: &mut BytesMut) {
             put_blob(b, key);
             b.put_u8(flags.bits());
             time.encode(b);
+        }
+        StoreRequest::Watch { keys } => {
+            put_count(b, keys.len());
+            keys.iter().for_each(|k| put_blob(b, k));
+        }
+        StoreRequest::Unwatch => {}
+        StoreRequest::Exec { commands } => {
+            put_count(b, commands.len());
+            let mut payload = BytesMut::new();
+            for command in commands {
+                payload.clear();
+                encode_store(command, &mut payload);
+                b.put_u8(command.opcode());
+                put_blob(b, &payload);
+            }
         }
     }
 }

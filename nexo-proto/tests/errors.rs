@@ -84,7 +84,7 @@ fn opcodes_outside_every_range() {
 #[test]
 fn unassigned_opcodes_inside_a_broker_range() {
     let cases: &[(&str, &[u8])] = &[
-        ("Store", &[0x4B, 0x4F]),
+        ("Store", &[0x4E, 0x4F]),
         ("Queue", &[0x1F, 0x50, 0x5F]),
         ("PubSub", &[0x29, 0x2F, 0x60, 0x6F]),
         ("Stream", &[0x37, 0x73, 0x7F]),
@@ -95,7 +95,7 @@ fn unassigned_opcodes_inside_a_broker_range() {
             assert_eq!(text, format!("Unknown {broker} opcode: 0x{op:02X}"));
         }
     }
-    assert_eq!(rejection(request(0x4B, 1, b""), 1), "Unknown Store opcode: 0x4B");
+    assert_eq!(rejection(request(0x4E, 1, b""), 1), "Unknown Store opcode: 0x4E");
     assert_eq!(rejection(request(0x37, 1, b""), 1), "Unknown Stream opcode: 0x37");
 }
 

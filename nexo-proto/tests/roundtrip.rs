@@ -81,7 +81,7 @@ fn stream_options() -> impl Strategy<Value = StreamOptions> {
     .prop_map(|retention| StreamOptions { retention })
 }
 
-fn store_request() -> impl Strategy<Value = StoreRequest> {
+fn plain_store_request() -> impl Strategy<Value = StoreRequest> {
     prop_oneof![
         (text_bytes(), set_options(), bytes()).prop_map(|(key, options, value)| StoreRequest::Set {
             key,
@@ -126,6 +126,16 @@ fn store_request() -> impl Strategy<Value = StoreRequest> {
         Just(StoreRequest::Info),
         (text_bytes(), expire_flags(), expire_time())
             .prop_map(|(key, flags, time)| StoreRequest::ExpireExt { key, flags, time }),
+    ]
+}
+
+/// Every Store request: the plain ones and the transaction requests (EXEC holds plain ones).
+fn store_request() -> impl Strategy<Value = StoreRequest> {
+    prop_oneof![
+        4 => plain_store_request(),
+        1 => prop::collection::vec(text_bytes(), 0..6).prop_map(|keys| StoreRequest::Watch { keys }),
+        1 => Just(StoreRequest::Unwatch),
+        1 => prop::collection::vec(plain_store_request(), 0..4).prop_map(|commands| StoreRequest::Exec { commands }),
     ]
 }
 
@@ -284,7 +294,7 @@ fn request() -> impl Strategy<Value = Request> {
     ]
 }
 
-fn reply() -> impl Strategy<Value = Reply> {
+fn plain_reply() -> impl Strategy<Value = Reply> {
     prop_oneof![
         Just(Reply::Ok),
         Just(Reply::Null),
@@ -381,6 +391,14 @@ fn reply() -> impl Strategy<Value = Reply> {
             )
         )
             .prop_map(|(total, groups)| Reply::StreamGroups { total, groups }),
+    ]
+}
+
+/// Every reply: the plain ones and EXEC's list of plain ones.
+fn reply() -> impl Strategy<Value = Reply> {
+    prop_oneof![
+        4 => plain_reply(),
+        1 => prop::collection::vec(plain_reply(), 0..4).prop_map(Reply::Replies),
     ]
 }
 
@@ -682,7 +700,7 @@ proptest! {
     }
 }
 
-const ALL_KINDS: [ReplyKind; 15] = [
+const ALL_KINDS: [ReplyKind; 16] = [
     ReplyKind::Data,
     ReplyKind::Flag,
     ReplyKind::Int,
@@ -698,6 +716,7 @@ const ALL_KINDS: [ReplyKind; 15] = [
     ReplyKind::StreamDeadLetters,
     ReplyKind::StreamTopics,
     ReplyKind::StreamGroups,
+    ReplyKind::Replies,
 ];
 
 /// Opcodes whose second field is a `json` options object.

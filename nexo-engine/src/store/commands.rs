@@ -78,6 +78,10 @@ impl Store {
             }
             StoreRequest::Info => Ok(self.info()),
             StoreRequest::ExpireExt { key, flags, time } => self.expire_ext(now, &key, flags, time),
+            // Only whole requests of a connection can be transaction commands (see `tx`).
+            StoreRequest::Watch { .. } | StoreRequest::Unwatch | StoreRequest::Exec { .. } => {
+                Ok(crate::store::tx::nested())
+            }
         };
         result.unwrap_or_else(Reply::error)
     }

@@ -8,7 +8,8 @@
 //!
 //! Layout: `table` (dense entries + index + volatile set, memory accounting), `commands` (one
 //! function per request), `evict` (eviction and the active expiry sweep), `walk` (KEYS and SCAN,
-//! spread over turns by a step budget), `view` (the dashboard's key pages). Patterns are
+//! spread over turns by a step budget), `view` (the dashboard's key pages), `watch` and `tx`
+//! (WATCH bookkeeping and EXEC). Patterns are
 //! compiled by the shared `crate::glob`.
 //!
 //! # Semantics
@@ -67,6 +68,17 @@
 //!   [`Broker::handle_timeout`], which [`Broker::poll_timeout`] asks for at once. Every walk
 //!   finishes. KEYS is thus a walk like SCAN, not a snapshot of one instant.
 //!
+//! * **Transactions** (the state is per connection: the Store's only per-connection state
+//!   besides parked walks): **WATCH** records keys for the connection (at most
+//!   [`WATCHED_KEYS_MAX`]; an expired key is reclaimed first, so its later removal is not a
+//!   change); any change to a watched key afterwards — a write, delete, deadline change, expiry
+//!   (also one that passes unseen before EXEC) or eviction, or a flush while it exists — makes
+//!   the connection's next **EXEC** answer `NULL` and run nothing. Otherwise EXEC runs its
+//!   requests one after another with nothing in between and answers `Replies`, one per request;
+//!   a failing request answers its error and the others still run (nothing is undone). KEYS and
+//!   SCAN inside EXEC run to the end in that turn. EXEC and **UNWATCH** end the watches, as a
+//!   disconnect does.
+//!
 //! Counters: [`StoreStats::hits`] and [`StoreStats::misses`] count GET and MGET key lookups;
 //! [`StoreStats::commands`] counts every request. Given the same seed and the same inputs, the
 //! Store produces the same outputs.
@@ -75,13 +87,17 @@ mod commands;
 mod evict;
 mod extended;
 mod table;
+mod tx;
 mod view;
 mod walk;
+mod watch;
 
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tx_tests;
 
 use std::collections::VecDeque;
 use std::str::FromStr;
@@ -99,6 +115,7 @@ use self::walk::Walks;
 pub use self::extended::KEYS_MAX_REPLY_BYTES;
 pub use self::view::{KEY_PAGE_MAX, KEY_PAGE_MAX_EXAMINED, KeyPage, KeyView, VALUE_HEAD_BYTES};
 pub use self::walk::WALK_STEPS_PER_TURN;
+pub use self::watch::WATCHED_KEYS_MAX;
 
 /// Fixed bytes counted per entry on top of its key and value: what one key costs the process
 /// beyond its payload (64-bit target, glibc malloc; the layout is described in `table`):
@@ -350,9 +367,11 @@ impl Broker for Store {
         self.accept_request(now, conn, id, request);
     }
 
-    /// The only per-connection state is parked work (a walk and what waits behind it).
+    /// The only per-connection state is parked work (a walk and what waits behind it) and the
+    /// keys the connection watches.
     fn handle_disconnect(&mut self, _now: Now, conn: ConnId) {
         self.forget_walks(conn);
+        self.table.watches.unwatch(conn);
     }
 
     fn handle_timeout(&mut self, now: Now) {

@@ -20,7 +20,7 @@ use super::table::entry_bytes;
 use super::*;
 
 const KEYS: &[&str] = &["", "a", "b", "ab", "k1", "k2", "ba"];
-const DEFAULT_TTL_MS: u64 = 1_500;
+pub(super) const DEFAULT_TTL_MS: u64 = 1_500;
 
 /// A reference predicate for one SCAN pattern.
 type Matcher = fn(&str) -> bool;
@@ -51,7 +51,7 @@ enum Op {
     },
 }
 
-fn key() -> impl Strategy<Value = Bytes> {
+pub(super) fn key() -> impl Strategy<Value = Bytes> {
     prop::sample::select(KEYS).prop_map(|k| Bytes::from_static(k.as_bytes()))
 }
 
@@ -69,7 +69,7 @@ fn options() -> impl Strategy<Value = SetOptions> {
         .prop_map(|(ttl, persist)| SetOptions { ttl, persist })
 }
 
-fn request() -> impl Strategy<Value = R> {
+pub(super) fn request() -> impl Strategy<Value = R> {
     let delta = prop_oneof![-5i64..5, Just(i64::MAX), Just(i64::MIN)];
     prop_oneof![
         4 => (key(), options(), value()).prop_map(|(key, options, value)| R::Set { key, options, value }),
@@ -134,12 +134,12 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// The reference: a sorted map of key → (value, deadline).
 #[derive(Debug, Default)]
-struct Model {
-    map: BTreeMap<Bytes, (Bytes, Option<u64>)>,
+pub(super) struct Model {
+    pub(super) map: BTreeMap<Bytes, (Bytes, Option<u64>)>,
 }
 
 impl Model {
-    fn prune(&mut self, now: u64) {
+    pub(super) fn prune(&mut self, now: u64) {
         self.map.retain(|_, (_, deadline)| deadline.is_none_or(|d| d > now));
     }
 
@@ -151,7 +151,7 @@ impl Model {
         }
     }
 
-    fn apply(&mut self, now: u64, request: &R) -> Reply {
+    pub(super) fn apply(&mut self, now: u64, request: &R) -> Reply {
         self.prune(now);
         let map = &mut self.map;
         match request {
@@ -300,6 +300,9 @@ impl Model {
             }
             R::Scan { .. } | R::Keys { .. } | R::DbSize | R::Info => {
                 unreachable!("scans and KEYS are Ops of their own; DBSIZE and INFO are not modelled")
+            }
+            R::Watch { .. } | R::Unwatch | R::Exec { .. } => {
+                unreachable!("transactions are modelled in tx_tests")
             }
         }
     }

@@ -4,7 +4,9 @@
 //! This module owns the data layout and the memory accounting (`used_bytes`, `volatile_bytes`),
 //! and keeps the three structures consistent on every insert, update and removal. It must not
 //! decide anything: no expiry, eviction or command semantics live here, and it never iterates the
-//! hash index (only the dense vectors, whose order is deterministic).
+//! hash index (only the dense vectors, whose order is deterministic). Every change of a key
+//! (insert, new value, new deadline, removal, clear) is also reported to the table's
+//! [`Watches`], so WATCH sees writes, expiries and evictions alike whatever path made them.
 //!
 //! Layout, chosen for memory per key (see [`ENTRY_OVERHEAD_BYTES`]):
 //! * each entry's key and value live in **one** buffer, `[key length][key][value]` (the length is
@@ -28,6 +30,7 @@ use hashbrown::HashTable;
 
 use crate::ids::SeededState;
 use crate::store::ENTRY_OVERHEAD_BYTES;
+use crate::store::watch::Watches;
 
 /// Most entries a table holds: positions and volatile slots are stored as `u32`, and `u32::MAX`
 /// marks "no volatile slot". (Four billion entries would take hundreds of GiB; writes past it
@@ -202,6 +205,8 @@ pub(crate) struct Table {
     volatile: Vec<Volatile>,
     used_bytes: u64,
     volatile_bytes: u64,
+    /// WATCH's bookkeeping, told of every change made here.
+    pub(crate) watches: Watches,
 }
 
 impl Table {
@@ -214,6 +219,14 @@ impl Table {
             volatile: Vec::new(),
             used_bytes: 0,
             volatile_bytes: 0,
+            watches: Watches::new(SeededState::new(seed.rotate_left(17))),
+        }
+    }
+
+    /// Tells the watches that `key` changed (one emptiness check while nobody watches).
+    fn changed(watches: &mut Watches, key: &[u8]) {
+        if !watches.is_empty() {
+            watches.touch(key);
         }
     }
 
@@ -270,6 +283,7 @@ impl Table {
     pub(crate) fn insert(&mut self, key: &[u8], value: &[u8], deadline_ms: Option<u64>, tick: u64) -> usize {
         debug_assert!(self.entries.len() < MAX_ENTRIES, "the table is full");
         let pos = self.entries.len();
+        Self::changed(&mut self.watches, key);
         self.used_bytes += entry_bytes(key.len(), value.len());
         let data = encode(key, &[value]);
         self.entries.push(Entry { data, last_access: tick as u32, volatile: NO_SLOT });
@@ -310,6 +324,7 @@ impl Table {
     /// Replaces the buffer at `pos` by `f(old buffer)` (same key) and updates the accounting.
     fn rebuild(&mut self, pos: usize, f: impl FnOnce(Bytes) -> Bytes) {
         let Some(entry) = self.entries.get_mut(pos) else { return };
+        Self::changed(&mut self.watches, entry.key());
         let old = entry.bytes();
         entry.data = f(std::mem::take(&mut entry.data));
         let new = entry.bytes();
@@ -324,6 +339,10 @@ impl Table {
         let Some(entry) = self.entries.get_mut(pos) else { return };
         let bytes = entry.bytes();
         let slot = entry.volatile;
+        if !self.watches.is_empty() && self.volatile.get(slot as usize).map(|v| v.deadline_ms) != deadline_ms
+        {
+            self.watches.touch(entry.key());
+        }
         match (slot != NO_SLOT, deadline_ms) {
             (true, Some(deadline_ms)) => {
                 if let Some(v) = self.volatile.get_mut(slot as usize) {
@@ -346,6 +365,14 @@ impl Table {
 
     /// Removes every entry.
     pub(crate) fn clear(&mut self) {
+        if !self.watches.is_empty() {
+            let Self { watches, index, entries, hasher, .. } = self;
+            watches.touch_where(|key| {
+                index
+                    .find(hash_key(hasher, key), |&p| entries.get(p as usize).is_some_and(|e| e.key() == key))
+                    .is_some()
+            });
+        }
         self.entries.clear();
         self.index.clear();
         self.volatile.clear();
@@ -360,6 +387,7 @@ impl Table {
         }
         self.set_deadline(pos, None);
         let entry = self.entries.swap_remove(pos);
+        Self::changed(&mut self.watches, entry.key());
         self.unindex(entry.key(), pos);
         self.used_bytes -= entry.bytes();
         if let Some(moved) = self.entries.get(pos) {
