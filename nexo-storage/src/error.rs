@@ -42,6 +42,18 @@ pub enum StorageError {
         /// The failure that fenced it.
         why: String,
     },
+    /// A write or file creation was refused for a reason that passes: no space left on the
+    /// device or quota (ENOSPC, EDQUOT), or too many open files (EMFILE, ENFILE). Nothing was
+    /// lost and the log is **not** fenced: appended records stay buffered (a partly written
+    /// buffer is cut back first) and a later call retries. A failed fsync is never this.
+    Transient {
+        /// What was being done (`"write"`, `"create"`, ...).
+        op: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
     /// The log has not been opened with [`crate::Storage::open`] (or was removed).
     NotOpen {
         /// The log named in the call.
@@ -72,6 +84,28 @@ impl StorageError {
         move |source| StorageError::Io { op, path: path.to_path_buf(), source }
     }
 
+    /// Like [`StorageError::io`], but a refusal that passes (disk full, out of file descriptors)
+    /// becomes [`StorageError::Transient`]. Only for writes and creations that leave nothing
+    /// behind when they fail (or whose partial result the caller removes); never for an fsync.
+    pub(crate) fn io_or_transient<'p>(
+        op: &'static str,
+        path: &'p Path,
+    ) -> impl FnOnce(io::Error) -> StorageError + 'p {
+        move |source| {
+            if passes(&source) {
+                StorageError::Transient { op, path: path.to_path_buf(), source }
+            } else {
+                StorageError::Io { op, path: path.to_path_buf(), source }
+            }
+        }
+    }
+
+    /// Whether a later call may succeed where this one failed, with nothing lost: see
+    /// [`StorageError::Transient`]. The log is not fenced.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StorageError::Transient { .. })
+    }
+
     /// Whether this error, raised while changing a log, leaves its on-disk state unknown (so the
     /// log must be fenced).
     pub(crate) fn fences(&self) -> bool {
@@ -82,6 +116,13 @@ impl StorageError {
     pub fn is_failed(&self) -> bool {
         matches!(self, StorageError::Failed { .. })
     }
+}
+
+/// Whether an OS error is a refusal that passes: no space (ENOSPC, EDQUOT) or no file descriptor
+/// (EMFILE, ENFILE; 24 and 23 on Linux and the BSDs).
+fn passes(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+        || matches!(e.raw_os_error(), Some(23 | 24))
 }
 
 impl fmt::Display for StorageError {
@@ -96,6 +137,9 @@ impl fmt::Display for StorageError {
                     f,
                     "log '{log}' refuses writes after an I/O failure ({why}); restart once the disk is fixed"
                 )
+            }
+            StorageError::Transient { op, path, source } => {
+                write!(f, "{op} {} failed: {source}; nothing was lost, it is retried", path.display())
             }
             StorageError::NotOpen { log } => write!(f, "log '{log}' is not open"),
             StorageError::Locked { dir, holder } => {
@@ -115,7 +159,7 @@ impl fmt::Display for StorageError {
 impl std::error::Error for StorageError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            StorageError::Io { source, .. } => Some(source),
+            StorageError::Io { source, .. } | StorageError::Transient { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -144,5 +188,16 @@ mod tests {
         assert_eq!(io.to_string(), "fsync /d/a.log failed: boom");
         assert!(io.fences());
         assert!(!StorageError::NotOpen { log }.fences());
+    }
+
+    #[test]
+    fn disk_full_and_out_of_descriptors_pass() {
+        let path = Path::new("/d/a.log");
+        for (errno, transient) in [(28, true), (24, true), (23, true), (5, false), (13, false)] {
+            let e = StorageError::io_or_transient("write", path)(io::Error::from_raw_os_error(errno));
+            assert_eq!((e.is_transient(), e.fences()), (transient, !transient), "errno {errno}: {e}");
+        }
+        let fsync = StorageError::io("fsync", path)(io::Error::from_raw_os_error(28));
+        assert!(fsync.fences() && !fsync.is_transient(), "a failed fsync always fences");
     }
 }

@@ -312,6 +312,14 @@ impl<S: Storage> Storage for FaultyStorage<S> {
         })
     }
 
+    fn skip_to(&mut self, log: &LogName, next_seq: u64) -> Result<u64, StorageError> {
+        self.begin_write(log, "skip_to")?;
+        self.with_log(log, |s, l| {
+            s.forward(log, l)?;
+            s.inner.skip_to(log, next_seq)
+        })
+    }
+
     fn truncate_before(&mut self, log: &LogName, seq: u64) -> Result<u64, StorageError> {
         self.begin_write(log, "truncate_before")?;
         self.with_log(log, |s, l| {

@@ -210,6 +210,10 @@ impl Storage for FileStorage {
         self.write(log, FileLog::roll)
     }
 
+    fn skip_to(&mut self, log: &LogName, next_seq: u64) -> Result<u64, StorageError> {
+        self.write(log, |l| l.skip_to(next_seq))
+    }
+
     fn truncate_before(&mut self, log: &LogName, seq: u64) -> Result<u64, StorageError> {
         self.write(log, |l| l.truncate_before(seq))
     }
@@ -399,5 +403,37 @@ mod tests {
         let both = s.sync_many(&[bad_fsync.clone(), healthy.clone()]);
         assert!(both[0].as_ref().is_err_and(StorageError::is_failed));
         assert_eq!(both[1].as_ref().ok(), Some(&(seq + 1)));
+    }
+
+    #[test]
+    fn a_full_disk_refuses_writes_for_a_while_without_fencing() {
+        let root = tempfile::tempdir().unwrap();
+        let mut s = FileStorage::open_dir(root.path()).unwrap();
+        let log = LogName::new("full").unwrap();
+        s.open(&log, LogConfig::default()).unwrap();
+        s.append(&log, 1, b"before").unwrap();
+        assert_eq!(s.sync(&log).unwrap(), 2);
+        let real = match s.logs.get(&log) {
+            Some(Slot::Open(l)) => l.active.file.try_clone().unwrap(),
+            _ => panic!("open"),
+        };
+        // Every write to /dev/full fails with ENOSPC, as on a full disk.
+        swap_file(&mut s, &log, fs::OpenOptions::new().append(true).open("/dev/full").unwrap());
+        assert_eq!(s.append(&log, 2, b"during").unwrap(), 2, "appends are buffered");
+        let refused = s.sync(&log).unwrap_err();
+        assert!(refused.is_transient() && !refused.is_failed(), "{refused}");
+        let many = s.sync_many(std::slice::from_ref(&log));
+        assert!(many[0].as_ref().is_err_and(StorageError::is_transient));
+        assert_eq!(s.durable_next_seq(&log).unwrap(), 2);
+        assert_eq!(s.append(&log, 3, b"still").unwrap(), 3, "not fenced");
+        // Space is back.
+        swap_file(&mut s, &log, real);
+        assert_eq!(s.sync(&log).unwrap(), 4);
+        let texts: Vec<_> = s.read(&log, 1, 10, usize::MAX).unwrap().into_iter().map(|r| r.payload).collect();
+        assert_eq!(texts, [&b"before"[..], b"during", b"still"]);
+        drop(s);
+        let mut s = FileStorage::open_dir(root.path()).unwrap();
+        let again = s.open(&log, LogConfig::default()).unwrap();
+        assert_eq!((again.records, again.dropped_bytes), (3, 0));
     }
 }

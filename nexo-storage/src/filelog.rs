@@ -70,7 +70,7 @@ impl Active {
             .append(true)
             .create_new(true)
             .open(&path)
-            .map_err(StorageError::io("create", &path))?;
+            .map_err(StorageError::io_or_transient("create", &path))?;
         Ok(Active {
             base,
             path,
@@ -172,7 +172,9 @@ impl FileLog {
         let ts = self.last_ts().map_or(timestamp_ms, |last| timestamp_ms.max(last));
         let len = record::encoded_len(payload.len()) as u64;
         if !self.active.is_empty() && roll_due(&self.config, &self.active, len, ts) {
-            self.roll()?;
+            // Disk full or out of descriptors: the record goes to the active segment, past its
+            // size; the roll is tried again on the next append.
+            passing(self.roll())?;
         }
         let seq = self.active.next_seq;
         let pos = self.active.len();
@@ -187,18 +189,30 @@ impl FileLog {
         self.active.first_ts.get_or_insert(ts);
         self.active.next_seq += 1;
         if self.active.buf.len() >= WRITE_BUFFER_BYTES {
-            self.flush()?;
+            // The record is buffered either way; a refused write is retried by the next flush.
+            passing(self.flush())?;
         }
         Ok(seq)
     }
 
-    /// Writes buffered records to the file (no fsync).
+    /// Writes buffered records to the file (no fsync). A write refused for a passing reason
+    /// (disk full) leaves the file as it was (a partly written buffer is cut back) and the
+    /// buffer whole, and answers [`StorageError::Transient`]: the next flush writes it again.
     pub(crate) fn flush(&mut self) -> Result<(), StorageError> {
         let a = &mut self.active;
         if a.buf.is_empty() {
             return Ok(());
         }
-        a.file.write_all(&a.buf).map_err(StorageError::io("write", &a.path))?;
+        if let Err(e) = a.file.write_all(&a.buf) {
+            let err = StorageError::io_or_transient("write", &a.path)(e);
+            if err.is_transient() {
+                let len = a.file.metadata().map_err(StorageError::io("stat", &a.path))?.len();
+                if len > a.flushed {
+                    a.file.set_len(a.flushed).map_err(StorageError::io("truncate", &a.path))?;
+                }
+            }
+            return Err(err);
+        }
         a.flushed += a.buf.len() as u64;
         a.buf.clear();
         Ok(())
@@ -281,6 +295,16 @@ impl FileLog {
         Ok(())
     }
 
+    /// Continues the log at `next_seq` if it is behind; see [`crate::Storage::skip_to`].
+    pub(crate) fn skip_to(&mut self, next_seq: u64) -> Result<u64, StorageError> {
+        if next_seq > self.active.next_seq {
+            self.roll_to(next_seq.min(segment::MAX_BASE))?;
+            // Everything appended was synced by the roll; the skipped numbers hold no records.
+            self.durable_next_seq = self.active.next_seq;
+        }
+        Ok(self.active.next_seq)
+    }
+
     /// Deletes the oldest sealed segments while `drop_front` says so; returns the new first seq.
     fn drop_sealed_while(
         &mut self,
@@ -318,7 +342,7 @@ impl FileLog {
     ) -> Result<u64, StorageError> {
         let age_max = self.config.segment_age_max_ms;
         if age_max > 0 && self.active.first_ts.is_some_and(|f| now_ms >= f.saturating_add(age_max)) {
-            self.roll()?;
+            passing(self.roll())?;
         }
         self.drop_sealed_while(|s, total| {
             let too_old = max_age_ms > 0 && s.last_ts.saturating_add(max_age_ms) < now_ms;
@@ -514,11 +538,22 @@ pub(crate) fn load_index(
     Ok(scan.index.entries().to_vec())
 }
 
+/// `Ok` for a [`StorageError::Transient`] failure of something that can wait for a later call
+/// (a roll, a flush of buffered records); other results as they are.
+fn passing(result: Result<(), StorageError>) -> Result<(), StorageError> {
+    match result {
+        Err(e) if e.is_transient() => Ok(()),
+        other => other,
+    }
+}
+
 /// Writes a sealed segment's index file and fsyncs it (the caller fsyncs the directory).
 pub(crate) fn write_index(dir: &Path, base: u64, bytes: &[u8]) -> Result<(), StorageError> {
     let path = segment::index_path(dir, base);
-    let mut file = File::create(&path).map_err(StorageError::io("create", &path))?;
-    file.write_all(bytes).map_err(StorageError::io("write", &path))?;
+    let mut file = File::create(&path).map_err(StorageError::io_or_transient("create", &path))?;
+    // A partly written index is harmless: it is rewritten by the next try, and recovery ignores
+    // the index of the last segment and checks every other.
+    file.write_all(bytes).map_err(StorageError::io_or_transient("write", &path))?;
     file.sync_data().map_err(StorageError::io("fsync", &path))
 }
 

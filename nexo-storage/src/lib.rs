@@ -210,6 +210,15 @@ pub trait Storage: Send {
     /// [`StorageError::Failed`] if a write, fsync or file creation failed.
     fn roll(&mut self, log: &LogName) -> Result<(), StorageError>;
 
+    /// Makes the log's next sequence number at least `next_seq`: when it is lower, the active
+    /// segment is sealed (after a sync) and an empty one named `next_seq` starts, leaving a gap.
+    /// For a log that lost records the owner knows were handed out (a deleted segment file), and
+    /// for a new log that must continue its owner's numbering. Returns the new next sequence.
+    ///
+    /// # Errors
+    /// [`StorageError::Failed`] if a write, fsync or file creation failed.
+    fn skip_to(&mut self, log: &LogName, next_seq: u64) -> Result<u64, StorageError>;
+
     /// Deletes whole sealed segments whose records are all below `seq`; returns the new
     /// `first_seq`. The active segment is never deleted, so the sequence continues.
     ///
@@ -308,6 +317,9 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     }
     fn roll(&mut self, log: &LogName) -> Result<(), StorageError> {
         (**self).roll(log)
+    }
+    fn skip_to(&mut self, log: &LogName, next_seq: u64) -> Result<u64, StorageError> {
+        (**self).skip_to(log, next_seq)
     }
     fn truncate_before(&mut self, log: &LogName, seq: u64) -> Result<u64, StorageError> {
         (**self).truncate_before(log, seq)

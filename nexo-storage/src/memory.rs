@@ -99,6 +99,18 @@ impl MemLog {
         }
     }
 
+    fn skip_to(&mut self, next_seq: u64) -> u64 {
+        if next_seq > self.next_seq() {
+            if self.active().records.is_empty() {
+                self.active_mut().base = next_seq;
+            } else {
+                self.segments.push_back(MemSegment::new(next_seq));
+            }
+            self.durable_next_seq = next_seq;
+        }
+        self.next_seq()
+    }
+
     fn append(&mut self, timestamp_ms: u64, payload: &[u8]) -> u64 {
         let ts = self.last_ts().map_or(timestamp_ms, |last| timestamp_ms.max(last));
         let len = record::encoded_len(payload.len()) as u64;
@@ -231,6 +243,10 @@ impl Storage for MemoryStorage {
     fn roll(&mut self, log: &LogName) -> Result<(), StorageError> {
         self.log_mut(log)?.roll();
         Ok(())
+    }
+
+    fn skip_to(&mut self, log: &LogName, next_seq: u64) -> Result<u64, StorageError> {
+        Ok(self.log_mut(log)?.skip_to(next_seq.min(crate::segment::MAX_BASE)))
     }
 
     fn truncate_before(&mut self, log: &LogName, seq: u64) -> Result<u64, StorageError> {

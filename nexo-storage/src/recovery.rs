@@ -33,7 +33,7 @@ pub(crate) fn open_log(
     match fs::create_dir(&dir) {
         Ok(()) => fsync_dir(root)?,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
-        Err(e) => return Err(StorageError::io("create directory", &dir)(e)),
+        Err(e) => return Err(StorageError::io_or_transient("create directory", &dir)(e)),
     }
     let (segments, indexes) = list_files(&dir)?;
     let mut changed = false;
