@@ -8,19 +8,19 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use nexo_proto::frame::{FrameType, RawFrame, split_frame};
+use nexo_proto::frame::RawFrame;
 use nexo_proto::options::{PublishOptions, SetOptions};
-use nexo_proto::request::{PubSubRequest, QueueRequest, Request, StoreRequest, StreamRequest};
+use nexo_proto::request::{Request, StoreRequest};
 use nexo_proto::{DEFAULT_MAX_FRAME_BYTES, Push, Reply, ReplyKind};
 
+use crate::codec::{
+    Inbound, RequestIds, decode_reply, encode_request, expected_reply_kind, next_inbound, server_err, unexpected,
+};
 use crate::error::{ClientError, Result};
+use crate::ops::{self, Op};
 
 /// Wait for a reply this long unless [`Client::set_timeout`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Replies may exceed the server's frame limit by this much (a batch reply always carries at
-/// least one message, so it can pass the limit by one message's framing).
-pub const REPLY_SLACK_BYTES: u32 = 64 * 1024;
 
 /// Bytes read from the socket per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
@@ -30,83 +30,6 @@ const MIN_READ_WAIT: Duration = Duration::from_micros(1);
 
 /// Keys examined per SCAN step in [`Client::scan_all`].
 const SCAN_ALL_COUNT: u32 = 512;
-
-/// The DATA layout the server answers `request` with, for [`Reply::decode`].
-///
-/// Requests answered `OK`, `NULL` or `ERR` only report [`ReplyKind::Data`] (the status byte
-/// decides those replies, whatever the kind).
-pub fn expected_reply_kind(request: &Request) -> ReplyKind {
-    match request {
-        Request::Echo(_) => ReplyKind::Data,
-        Request::Store(r) => match r {
-            StoreRequest::Set { .. } | StoreRequest::Get { .. } | StoreRequest::Del { .. } => ReplyKind::Data,
-            StoreRequest::MSet { .. } => ReplyKind::Data,
-            StoreRequest::SetNx { .. } | StoreRequest::Expire { .. } | StoreRequest::Persist { .. } => {
-                ReplyKind::Flag
-            }
-            StoreRequest::IncrBy { .. } | StoreRequest::Ttl { .. } => ReplyKind::Int,
-            StoreRequest::MGet { .. } => ReplyKind::Values,
-            StoreRequest::Scan { .. } | StoreRequest::Keys { .. } => ReplyKind::Keys,
-            StoreRequest::SetExt { .. }
-            | StoreRequest::GetDel { .. }
-            | StoreRequest::GetEx { .. }
-            | StoreRequest::Rename { .. }
-            | StoreRequest::Flush
-            | StoreRequest::Info => ReplyKind::Data,
-            StoreRequest::ExpireAt { .. } | StoreRequest::ExpireExt { .. } => ReplyKind::Flag,
-            StoreRequest::DelCount { .. }
-            | StoreRequest::Exists { .. }
-            | StoreRequest::Append { .. }
-            | StoreRequest::Strlen { .. }
-            | StoreRequest::DbSize => ReplyKind::Int,
-        },
-        Request::Queue(r) => match r {
-            QueueRequest::Create { .. }
-            | QueueRequest::Push { .. }
-            | QueueRequest::Ack { .. }
-            | QueueRequest::Exists { .. }
-            | QueueRequest::Delete { .. }
-            | QueueRequest::Nack { .. }
-            | QueueRequest::Extend { .. }
-            | QueueRequest::NackDelay { .. } => ReplyKind::Data,
-            QueueRequest::Purge { .. } => ReplyKind::Count,
-            QueueRequest::List { .. } => ReplyKind::QueueList,
-            QueueRequest::Consume { .. } => ReplyKind::QueueMessages,
-            QueueRequest::PeekDlq { .. } => ReplyKind::DlqPage,
-            QueueRequest::MoveToQueue { .. } | QueueRequest::DeleteDlq { .. } => ReplyKind::Flag,
-            QueueRequest::PurgeDlq { .. } => ReplyKind::Count,
-        },
-        Request::PubSub(r) => match r {
-            PubSubRequest::Publish { .. }
-            | PubSubRequest::Subscribe { .. }
-            | PubSubRequest::Unsubscribe { .. }
-            | PubSubRequest::SubscribeChannel { .. }
-            | PubSubRequest::UnsubscribeChannel { .. }
-            | PubSubRequest::SubscribeGlob { .. }
-            | PubSubRequest::UnsubscribeGlob { .. } => ReplyKind::Data,
-            PubSubRequest::PublishCount { .. } => ReplyKind::Int,
-        },
-        Request::Stream(r) => match r {
-            StreamRequest::Publish { .. }
-            | StreamRequest::SeekSeq { .. }
-            | StreamRequest::SeekTime { .. } => ReplyKind::Seq,
-            StreamRequest::Fetch { .. } => ReplyKind::StreamMessages,
-            StreamRequest::Join { .. } => ReplyKind::Joined,
-            StreamRequest::ReplayDlq { .. } | StreamRequest::AckBatch { .. } => ReplyKind::Count,
-            StreamRequest::ListDlq { .. } => ReplyKind::StreamDeadLetters,
-            StreamRequest::ListTopics { .. } => ReplyKind::StreamTopics,
-            StreamRequest::ListGroups { .. } => ReplyKind::StreamGroups,
-            StreamRequest::Create { .. }
-            | StreamRequest::Ack { .. }
-            | StreamRequest::Exists { .. }
-            | StreamRequest::Delete { .. }
-            | StreamRequest::Seek { .. }
-            | StreamRequest::Leave { .. }
-            | StreamRequest::Nack { .. }
-            | StreamRequest::DeleteGroup { .. } => ReplyKind::Data,
-        },
-    }
-}
 
 /// A blocking connection to a Nexo server speaking the v1 binary protocol.
 ///
@@ -122,7 +45,7 @@ pub struct Client {
     read_buf: BytesMut,
     write_buf: BytesMut,
     scratch: Box<[u8]>,
-    pub(crate) next_id: u32,
+    pub(crate) ids: RequestIds,
     pushes: VecDeque<Push>,
     stashed: HashMap<u32, RawFrame>,
     timeout: Option<Duration>,
@@ -133,7 +56,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("peer", &self.stream.peer_addr().ok())
-            .field("next_id", &self.next_id)
+            .field("ids", &self.ids)
             .field("buffered_read_bytes", &self.read_buf.len())
             .field("buffered_write_bytes", &self.write_buf.len())
             .field("queued_pushes", &self.pushes.len())
@@ -156,7 +79,7 @@ impl Client {
             read_buf: BytesMut::with_capacity(READ_CHUNK),
             write_buf: BytesMut::new(),
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
-            next_id: 1,
+            ids: RequestIds::new(),
             pushes: VecDeque::new(),
             stashed: HashMap::new(),
             timeout: None,
@@ -214,8 +137,8 @@ impl Client {
     /// # Errors
     /// [`ClientError::Protocol`] for a request too large for any frame (nothing is buffered).
     pub fn send(&mut self, request: &Request) -> Result<u32> {
-        let id = self.take_id();
-        request.try_encode(id, &mut self.write_buf).map_err(|err| ClientError::Protocol(err.to_string()))?;
+        let id = self.ids.take();
+        encode_request(request, id, &mut self.write_buf)?;
         Ok(id)
     }
 
@@ -245,13 +168,15 @@ impl Client {
     /// [`ClientError::Timeout`] when nothing arrives within the timeout, [`ClientError::Closed`],
     /// [`ClientError::Protocol`] for a frame that breaks the protocol, I/O errors.
     pub fn recv_reply(&mut self, id: u32, kind: ReplyKind) -> Result<Reply> {
-        let deadline = self.deadline(self.timeout);
+        self.recv_reply_until(id, kind, self.deadline(self.timeout))
+    }
+
+    fn recv_reply_until(&mut self, id: u32, kind: ReplyKind, deadline: Option<Instant>) -> Result<Reply> {
         loop {
             if let Some(frame) = self.stashed.remove(&id) {
                 return decode_reply(&frame, kind);
             }
-            let frame = self.read_frame(deadline)?;
-            if let Some(reply) = self.route(frame)? {
+            if let Some(reply) = self.read_reply(deadline)? {
                 if reply.header.id == id {
                     return decode_reply(&reply, kind);
                 }
@@ -288,8 +213,8 @@ impl Client {
         let mut wire = std::mem::take(&mut self.write_buf);
         let mut expected = Vec::with_capacity(requests.len());
         for request in requests {
-            let id = self.take_id();
-            request.try_encode(id, &mut wire).map_err(|err| ClientError::Protocol(err.to_string()))?;
+            let id = self.ids.take();
+            encode_request(request, id, &mut wire)?;
             expected.push((id, expected_reply_kind(request)));
         }
         let mut writer = self.stream.try_clone()?;
@@ -333,13 +258,13 @@ impl Client {
             if let Some(push) = self.pushes.pop_front() {
                 return Ok(Some(push));
             }
-            let frame = match self.read_frame(deadline) {
-                Ok(frame) => frame,
+            match self.read_reply(deadline) {
+                Ok(Some(reply)) => {
+                    self.stashed.insert(reply.header.id, reply);
+                }
+                Ok(None) => {}
                 Err(ClientError::Timeout) => return Ok(None),
                 Err(err) => return Err(err),
-            };
-            if let Some(reply) = self.route(frame)? {
-                self.stashed.insert(reply.header.id, reply);
             }
         }
     }
@@ -358,10 +283,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn echo(&mut self, data: &[u8]) -> Result<Bytes> {
-        match self.call(Request::Echo(Bytes::copy_from_slice(data)))? {
-            Reply::Data(bytes) => Ok(bytes),
-            other => Err(unexpected("ECHO", &other)),
-        }
+        self.run(ops::echo(data))
     }
 
     /// SET with the server's default TTL.
@@ -377,9 +299,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn set_with(&mut self, key: &str, value: &[u8], options: SetOptions) -> Result<()> {
-        let request =
-            StoreRequest::Set { key: key_bytes(key), options, value: Bytes::copy_from_slice(value) };
-        expect_ok("SET", self.call(Request::Store(request))?)
+        self.run(ops::set(key, value, options))
     }
 
     /// GET: the stored bytes, or `None` when the key is missing or expired.
@@ -387,11 +307,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn get(&mut self, key: &str) -> Result<Option<Bytes>> {
-        match self.call(Request::Store(StoreRequest::Get { key: key_bytes(key) }))? {
-            Reply::Data(bytes) => Ok(Some(bytes)),
-            Reply::Null => Ok(None),
-            other => Err(unexpected("GET", &other)),
-        }
+        self.run(ops::get(key))
     }
 
     /// DEL (succeeds also for a missing key).
@@ -399,7 +315,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn del(&mut self, key: &str) -> Result<()> {
-        expect_ok("DEL", self.call(Request::Store(StoreRequest::Del { key: key_bytes(key) }))?)
+        self.run(ops::del(key))
     }
 
     /// SETNX: stores only when no live key exists; `true` when it stored.
@@ -407,9 +323,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn set_nx(&mut self, key: &str, value: &[u8], options: SetOptions) -> Result<bool> {
-        let request =
-            StoreRequest::SetNx { key: key_bytes(key), options, value: Bytes::copy_from_slice(value) };
-        expect_flag("SETNX", self.call(Request::Store(request))?)
+        self.run(ops::set_nx(key, value, options))
     }
 
     /// INCRBY: adds `delta` to a counter (missing counts as 0) and returns the new value.
@@ -417,7 +331,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; a non-integer value is [`ClientError::Server`].
     pub fn incr_by(&mut self, key: &str, delta: i64) -> Result<i64> {
-        expect_int("INCRBY", self.call(Request::Store(StoreRequest::IncrBy { key: key_bytes(key), delta }))?)
+        self.run(ops::incr_by(key, delta))
     }
 
     /// EXPIRE: sets a TTL in milliseconds; `false` when the key does not exist.
@@ -425,10 +339,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn expire(&mut self, key: &str, ttl_ms: u64) -> Result<bool> {
-        expect_flag(
-            "EXPIRE",
-            self.call(Request::Store(StoreRequest::Expire { key: key_bytes(key), ttl_ms }))?,
-        )
+        self.run(ops::expire(key, ttl_ms))
     }
 
     /// TTL in milliseconds; `-1` for a key without expiry, `-2` for a missing key.
@@ -436,7 +347,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn ttl(&mut self, key: &str) -> Result<i64> {
-        expect_int("TTL", self.call(Request::Store(StoreRequest::Ttl { key: key_bytes(key) }))?)
+        self.run(ops::ttl(key))
     }
 
     /// PERSIST: removes a key's TTL; `true` when there was one.
@@ -444,7 +355,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn persist(&mut self, key: &str) -> Result<bool> {
-        expect_flag("PERSIST", self.call(Request::Store(StoreRequest::Persist { key: key_bytes(key) }))?)
+        self.run(ops::persist(key))
     }
 
     /// MGET: one entry per key, in order (`None` for missing keys).
@@ -471,7 +382,7 @@ impl Client {
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn mset(&mut self, pairs: &[(&str, &[u8])], options: SetOptions) -> Result<()> {
         let pairs = pairs.iter().map(|(k, v)| (key_bytes(k), Bytes::copy_from_slice(v))).collect();
-        expect_ok("MSET", self.call(Request::Store(StoreRequest::MSet { options, pairs }))?)
+        crate::codec::expect_ok("MSET", self.call(Request::Store(StoreRequest::MSet { options, pairs }))?)
     }
 
     /// One SCAN step: keys matching the glob `pattern` among about `count` slots from `cursor`,
@@ -514,12 +425,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply (wildcards, `$share/`) is [`ClientError::Server`].
     pub fn publish(&mut self, topic: &str, payload: &[u8], options: PublishOptions) -> Result<()> {
-        let request = PubSubRequest::Publish {
-            topic: topic.to_owned(),
-            options,
-            payload: Bytes::copy_from_slice(payload),
-        };
-        expect_ok("PUBLISH", self.call(Request::PubSub(request))?)
+        self.run(ops::publish(topic, payload, options))
     }
 
     /// SUBSCRIBE to a pattern (`+`, `#` wildcards, `$share/<group>/<filter>`). Matching retained
@@ -528,8 +434,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn subscribe(&mut self, pattern: &str) -> Result<()> {
-        let request = PubSubRequest::Subscribe { pattern: pattern.to_owned() };
-        expect_ok("SUBSCRIBE", self.call(Request::PubSub(request))?)
+        self.run(ops::subscribe(pattern))
     }
 
     /// UNSUBSCRIBE a pattern as it was subscribed (succeeds also when not subscribed).
@@ -537,20 +442,12 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; an ERR reply is [`ClientError::Server`].
     pub fn unsubscribe(&mut self, pattern: &str) -> Result<()> {
-        let request = PubSubRequest::Unsubscribe { pattern: pattern.to_owned() };
-        expect_ok("UNSUBSCRIBE", self.call(Request::PubSub(request))?)
+        self.run(ops::unsubscribe(pattern))
     }
 
     // -----------------------------------------------------------------------------------------
     // Internals
     // -----------------------------------------------------------------------------------------
-
-    fn take_id(&mut self) -> u32 {
-        let id = self.next_id;
-        // Ids wrap but skip 0, the id of pushes.
-        self.next_id = self.next_id.checked_add(1).unwrap_or(1);
-        id
-    }
 
     fn deadline(&self, timeout: Option<Duration>) -> Option<Instant> {
         // A timeout too large to add to the clock means "never".
@@ -562,36 +459,27 @@ impl Client {
         server_err(self.request(&request)?)
     }
 
-    /// Queues a push and hands back a response; any other frame type breaks the protocol.
-    fn route(&mut self, frame: RawFrame) -> Result<Option<RawFrame>> {
-        match FrameType::from_byte(frame.header.frame_type) {
-            Some(FrameType::Response) => Ok(Some(frame)),
-            Some(FrameType::Push) => {
-                let push = Push::decode(&frame.payload)
-                    .map_err(|e| ClientError::Protocol(format!("bad push frame: {e}")))?;
-                self.pushes.push_back(push);
-                Ok(None)
-            }
-            Some(FrameType::Request) | None => Err(ClientError::Protocol(format!(
-                "unexpected frame type 0x{:02X} from the server",
-                frame.header.frame_type
-            ))),
-        }
+    /// Runs one typed operation: sends it, waits for its reply (a long-poll's wait longer than
+    /// the timeout) and reads the value.
+    pub(crate) fn run<T>(&mut self, op: Op<T>) -> Result<T> {
+        let id = self.send(op.request())?;
+        self.flush()?;
+        let wait = self.timeout.map(|t| t.saturating_add(op.long_poll()));
+        let deadline = self.deadline(wait);
+        let reply = self.recv_reply_until(id, op.kind(), deadline)?;
+        op.finish(reply)
     }
 
-    /// The next whole frame: from the read buffer if one is there, else read until one is.
-    fn read_frame(&mut self, deadline: Option<Instant>) -> Result<RawFrame> {
-        let limit = self.max_frame_bytes.saturating_add(REPLY_SLACK_BYTES);
+    /// The next frame read, with a push queued (`None`) and a reply handed back.
+    fn read_reply(&mut self, deadline: Option<Instant>) -> Result<Option<RawFrame>> {
         loop {
-            match split_frame(&mut self.read_buf, limit) {
-                Ok(Some(frame)) => return Ok(frame),
-                Ok(None) => self.fill(deadline)?,
-                Err(too_large) => {
-                    return Err(ClientError::Protocol(format!(
-                        "frame too large: {} bytes (max {limit})",
-                        too_large.header.payload_len
-                    )));
+            match next_inbound(&mut self.read_buf, self.max_frame_bytes)? {
+                Some(Inbound::Reply(frame)) => return Ok(Some(frame)),
+                Some(Inbound::Push(push)) => {
+                    self.pushes.push_back(push);
+                    return Ok(None);
                 }
+                None => self.fill(deadline)?,
             }
         }
     }
@@ -617,62 +505,6 @@ impl Client {
     }
 }
 
-fn decode_reply(frame: &RawFrame, kind: ReplyKind) -> Result<Reply> {
-    Reply::decode(frame.header.meta, &frame.payload, kind)
-        .map_err(|e| ClientError::Protocol(format!("reply to request {}: {e}", frame.header.id)))
-}
-
 fn key_bytes(key: &str) -> Bytes {
     Bytes::copy_from_slice(key.as_bytes())
-}
-
-/// An `ERR` reply as [`ClientError::Server`]; any other reply as it is.
-pub(crate) fn server_err(reply: Reply) -> Result<Reply> {
-    match reply {
-        Reply::Err(text) => Err(ClientError::Server(text)),
-        reply => Ok(reply),
-    }
-}
-
-/// The error for a reply whose layout does not fit the command (shown shortened).
-pub(crate) fn unexpected(command: &str, reply: &Reply) -> ClientError {
-    let mut shown = format!("{reply:?}");
-    if shown.len() > 120 {
-        let cut = (0..=120).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
-        shown.truncate(cut);
-        shown.push('…');
-    }
-    ClientError::Protocol(format!("unexpected reply to {command}: {shown}"))
-}
-
-/// `OK`, or the error for an unexpected reply.
-pub(crate) fn expect_ok(command: &str, reply: Reply) -> Result<()> {
-    match reply {
-        Reply::Ok => Ok(()),
-        other => Err(unexpected(command, &other)),
-    }
-}
-
-/// `DATA u8`, or the error for an unexpected reply.
-pub(crate) fn expect_flag(command: &str, reply: Reply) -> Result<bool> {
-    match reply {
-        Reply::Flag(flag) => Ok(flag),
-        other => Err(unexpected(command, &other)),
-    }
-}
-
-/// `DATA u32`, or the error for an unexpected reply.
-pub(crate) fn expect_count(command: &str, reply: Reply) -> Result<u32> {
-    match reply {
-        Reply::Count(n) => Ok(n),
-        other => Err(unexpected(command, &other)),
-    }
-}
-
-/// `DATA i64`, or the error for an unexpected reply.
-pub(crate) fn expect_int(command: &str, reply: Reply) -> Result<i64> {
-    match reply {
-        Reply::Int(value) => Ok(value),
-        other => Err(unexpected(command, &other)),
-    }
 }

@@ -20,12 +20,22 @@ pub enum ClientError {
     Closed,
     /// Nothing arrived within the configured timeout.
     Timeout,
+    /// The connection dropped while this request was in flight (async client): it may or may
+    /// not have run. The client reconnects by itself; retry when the request is safe to repeat.
+    ConnectionLost,
 }
 
 /// Result of every client call.
 pub type Result<T> = std::result::Result<T, ClientError>;
 
 impl ClientError {
+    /// Whether the failure came from the connection rather than from the request: a timeout, a
+    /// closed or lost connection. Such a request may be retried (if it is safe to run twice);
+    /// a server error or protocol error would fail the same way again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Timeout | Self::Closed | Self::ConnectionLost)
+    }
+
     /// Classifies an I/O error: timeouts become [`ClientError::Timeout`], a peer that went away
     /// [`ClientError::Closed`], anything else stays [`ClientError::Io`].
     pub fn from_io(err: io::Error) -> Self {
@@ -55,6 +65,9 @@ impl fmt::Display for ClientError {
             Self::Protocol(what) => write!(f, "protocol error: {what}"),
             Self::Closed => f.write_str("connection closed by the server"),
             Self::Timeout => f.write_str("timed out waiting for the server"),
+            Self::ConnectionLost => {
+                f.write_str("connection lost while the request was in flight (it may or may not have run)")
+            }
         }
     }
 }
@@ -80,6 +93,14 @@ mod tests {
         assert!(matches!(kind(io::ErrorKind::ConnectionReset), ClientError::Closed));
         assert!(matches!(kind(io::ErrorKind::BrokenPipe), ClientError::Closed));
         assert!(matches!(kind(io::ErrorKind::ConnectionRefused), ClientError::Io(_)));
+    }
+
+    #[test]
+    fn connection_failures_are_retryable_server_errors_are_not() {
+        assert!(ClientError::ConnectionLost.is_retryable());
+        assert!(ClientError::Timeout.is_retryable());
+        assert!(!ClientError::Server("FENCED".into()).is_retryable());
+        assert!(!ClientError::Protocol("bad".into()).is_retryable());
     }
 
     #[test]

@@ -52,16 +52,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod aio;
 mod client;
+mod codec;
 mod error;
+mod ops;
 mod queue;
 mod stream;
 
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "tokio")]
+pub use aio::{
+    AsyncClient, Backoff, ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PUSH_BUFFER, DEFAULT_QUEUE_DEPTH,
+    GroupConsumer, GroupDelivery, QueueConsumer, Subscription,
+};
 pub use bytes::Bytes;
-pub use client::{Client, DEFAULT_TIMEOUT, REPLY_SLACK_BYTES, expected_reply_kind};
+pub use client::{Client, DEFAULT_TIMEOUT};
+pub use codec::{REPLY_SLACK_BYTES, expected_reply_kind};
 pub use error::{ClientError, Result};
 pub use nexo_proto;
 pub use nexo_proto::options::{

@@ -9,16 +9,15 @@
 use std::thread;
 use std::time::Duration;
 
-use bytes::Bytes;
 use nexo_proto::Reply;
 use nexo_proto::Uuid;
 use nexo_proto::options::{ConsumeOptions, PushOptions, QueueOptions};
 use nexo_proto::reply::{DlqMessage, QueueInfo, QueueMessage};
 use nexo_proto::request::{QueueRequest, Request};
 
-use crate::client::{
-    Client, expect_count as count, expect_flag as flag, expect_ok as ok, server_err, unexpected,
-};
+use crate::client::Client;
+use crate::codec::{expect_count as count, expect_flag as flag, expect_ok as ok, server_err, unexpected};
+use crate::ops;
 use crate::error::{ClientError, Result};
 
 /// Long-poll wait [`Client::consume_loop`] uses when the options give none (as the v1 SDKs).
@@ -47,7 +46,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; `Invalid name: …` and other ERR replies are [`ClientError::Server`].
     pub fn create_queue(&mut self, name: &str, options: QueueOptions) -> Result<()> {
-        ok("CREATE", self.queue_call(QueueRequest::Create { name: name.to_owned(), options })?)
+        self.run(ops::create_queue(name, options))
     }
 
     /// EXISTS: `true` when the queue exists, `false` when the server says it is not found.
@@ -67,7 +66,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`].
     pub fn delete_queue(&mut self, name: &str) -> Result<()> {
-        ok("DELETE", self.queue_call(QueueRequest::Delete { name: name.to_owned() })?)
+        self.run(ops::delete_queue(name))
     }
 
     /// PUSH `payload` (with its SDK type tag, if any: the server keeps the bytes as they are).
@@ -76,9 +75,7 @@ impl Client {
     /// See [`ClientError`]; a missing queue (`… not found. Create it first.`) or a full one
     /// (`Queue '<name>' is full`) is [`ClientError::Server`].
     pub fn push(&mut self, name: &str, payload: &[u8], options: PushOptions) -> Result<()> {
-        let request =
-            QueueRequest::Push { name: name.to_owned(), options, payload: Bytes::copy_from_slice(payload) };
-        ok("PUSH", self.queue_call(request)?)
+        self.run(ops::push(name, payload, options))
     }
 
     /// CONSUME up to `batchSize` messages, long-polling up to `waitMs` when none is ready (the
@@ -89,20 +86,7 @@ impl Client {
     /// See [`ClientError`]; `Too many pending requests` and a missing queue are
     /// [`ClientError::Server`].
     pub fn consume(&mut self, name: &str, options: ConsumeOptions) -> Result<Vec<QueueMessage>> {
-        let wait = Duration::from_millis(options.wait_ms.unwrap_or(0));
-        let request = Request::Queue(QueueRequest::Consume { name: name.to_owned(), options });
-        let saved = self.timeout();
-        if let Some(timeout) = saved {
-            self.set_timeout(Some(timeout.saturating_add(wait)))?;
-        }
-        let reply = self.request(&request);
-        if saved.is_some() {
-            self.set_timeout(saved)?;
-        }
-        match server_err(reply?)? {
-            Reply::QueueMessages(messages) => Ok(messages),
-            other => Err(unexpected("CONSUME", &other)),
-        }
+        self.run(ops::consume(name, options))
     }
 
     /// ACK a message this connection consumed.
@@ -111,7 +95,7 @@ impl Client {
     /// See [`ClientError`]; `ACK failed` (not leased by this connection, e.g. its lease ran out)
     /// is [`ClientError::Server`].
     pub fn ack(&mut self, name: &str, id: Uuid) -> Result<()> {
-        ok("ACK", self.queue_call(QueueRequest::Ack { id, name: name.to_owned() })?)
+        self.run(ops::ack(name, id))
     }
 
     /// NACK a message this connection consumed: retried at the tail of its priority, or moved to
@@ -120,8 +104,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; `NACK failed` is [`ClientError::Server`].
     pub fn nack(&mut self, name: &str, id: Uuid, reason: &str) -> Result<()> {
-        let request = QueueRequest::Nack { id, name: name.to_owned(), reason: reason.to_owned() };
-        ok("NACK", self.queue_call(request)?)
+        self.run(ops::nack(name, id, reason))
     }
 
     /// NACK_DELAY (extension): as [`Client::nack`], but a retry becomes ready only after
@@ -149,7 +132,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`].
     pub fn purge_queue(&mut self, name: &str) -> Result<u32> {
-        count("PURGE", self.queue_call(QueueRequest::Purge { name: name.to_owned() })?)
+        self.run(ops::purge_queue(name))
     }
 
     /// LIST (extension): the total number of queues and a page of them by name, with ready,
@@ -262,7 +245,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
-    use bytes::BytesMut;
+    use bytes::{Bytes, BytesMut};
     use nexo_proto::{Inbound, decode_request_frame};
 
     use super::*;

@@ -12,13 +12,14 @@
 use std::thread;
 use std::time::Duration;
 
-use bytes::Bytes;
 use nexo_proto::Reply;
 use nexo_proto::options::StreamOptions;
 use nexo_proto::reply::{StreamDeadLetter, StreamGroupInfo, StreamMessage, StreamTopicInfo};
 use nexo_proto::request::{Request, StreamRequest};
 
 use crate::client::Client;
+use crate::codec::{expect_ok as ok, expect_seq as seq, server_err, unexpected};
+use crate::ops;
 use crate::error::{ClientError, Result};
 
 /// Long-poll wait of [`Client::consume_group`] when the options give none (as the v1 SDKs).
@@ -99,7 +100,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; `Invalid name: …` and other ERR replies are [`ClientError::Server`].
     pub fn create_stream(&mut self, topic: &str, options: StreamOptions) -> Result<()> {
-        ok("CREATE", self.stream_call(StreamRequest::Create { topic: topic.to_owned(), options })?)
+        self.run(ops::create_stream(topic, options))
     }
 
     /// EXISTS: `true` when the topic exists, `false` when the server says it is not found.
@@ -120,7 +121,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`].
     pub fn delete_stream(&mut self, topic: &str) -> Result<()> {
-        ok("DELETE", self.stream_call(StreamRequest::Delete { topic: topic.to_owned() })?)
+        self.run(ops::delete_stream(topic))
     }
 
     /// PUBLISH `payload` (with its SDK type tag, if any); returns its sequence once durable.
@@ -128,9 +129,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; `Topic not found` is [`ClientError::Server`].
     pub fn stream_publish(&mut self, topic: &str, payload: &[u8]) -> Result<u64> {
-        let request =
-            StreamRequest::Publish { topic: topic.to_owned(), payload: Bytes::copy_from_slice(payload) };
-        seq("PUBLISH", self.stream_call(request)?)
+        self.run(ops::stream_publish(topic, payload))
     }
 
     /// JOIN a group (created at the oldest retained message on the first JOIN).
@@ -138,16 +137,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; `Topic not found` is [`ClientError::Server`].
     pub fn join_group(&mut self, topic: &str, group: &str) -> Result<GroupMember> {
-        match self.stream_call(StreamRequest::Join { group: group.to_owned(), topic: topic.to_owned() })? {
-            Reply::Joined { ack_floor, generation, consumer_id } => Ok(GroupMember {
-                topic: topic.to_owned(),
-                group: group.to_owned(),
-                consumer_id,
-                generation,
-                ack_floor,
-            }),
-            other => Err(unexpected("JOIN", &other)),
-        }
+        self.run(ops::join_group(topic, group))
     }
 
     /// FETCH up to `limit` messages for `member` (redeliveries first), long-polling up to
@@ -158,26 +148,7 @@ impl Client {
     /// See [`ClientError`]; `FENCED` and `NOT_MEMBER` (re-join), `Too many pending requests` are
     /// [`ClientError::Server`].
     pub fn fetch(&mut self, member: &GroupMember, limit: u32, wait_ms: u32) -> Result<Vec<StreamMessage>> {
-        let request = Request::Stream(StreamRequest::Fetch {
-            topic: member.topic.clone(),
-            group: member.group.clone(),
-            consumer_id: member.consumer_id.clone(),
-            generation: member.generation,
-            limit,
-            wait_ms,
-        });
-        let saved = self.timeout();
-        if let Some(timeout) = saved {
-            self.set_timeout(Some(timeout.saturating_add(Duration::from_millis(u64::from(wait_ms)))))?;
-        }
-        let reply = self.request(&request);
-        if saved.is_some() {
-            self.set_timeout(saved)?;
-        }
-        match server_err(reply?)? {
-            Reply::StreamMessages(messages) => Ok(messages),
-            other => Err(unexpected("FETCH", &other)),
-        }
+        self.run(ops::fetch(member, limit, wait_ms))
     }
 
     /// ACK message `seq` delivered to `member`.
@@ -186,14 +157,7 @@ impl Client {
     /// See [`ClientError`]; `seq N not pending`, `NOT_OWNER`, `FENCED`, `NOT_MEMBER` are
     /// [`ClientError::Server`].
     pub fn stream_ack(&mut self, member: &GroupMember, seq: u64) -> Result<()> {
-        let request = StreamRequest::Ack {
-            topic: member.topic.clone(),
-            group: member.group.clone(),
-            consumer_id: member.consumer_id.clone(),
-            generation: member.generation,
-            seq,
-        };
-        ok("ACK", self.stream_call(request)?)
+        self.run(ops::stream_ack(member, seq))
     }
 
     /// ACK_BATCH (extension): acknowledges every sequence of `seqs` that is pending with
@@ -205,17 +169,7 @@ impl Client {
     /// See [`ClientError`]; `FENCED`, `NOT_MEMBER` and `Invalid ACK_BATCH: N seqs (max M)` are
     /// [`ClientError::Server`].
     pub fn stream_ack_batch(&mut self, member: &GroupMember, seqs: &[u64]) -> Result<u32> {
-        let request = StreamRequest::AckBatch {
-            topic: member.topic.clone(),
-            group: member.group.clone(),
-            consumer_id: member.consumer_id.clone(),
-            generation: member.generation,
-            seqs: seqs.to_vec(),
-        };
-        match self.stream_call(request)? {
-            Reply::Count(n) => Ok(n),
-            other => Err(unexpected("ACK_BATCH", &other)),
-        }
+        self.run(ops::stream_ack_batch(member, seqs))
     }
 
     /// NACK (extension) message `seq` delivered to `member`: redelivered at once (`delay_ms` 0)
@@ -224,15 +178,7 @@ impl Client {
     /// # Errors
     /// As [`Client::stream_ack`].
     pub fn stream_nack(&mut self, member: &GroupMember, seq: u64, delay_ms: u64) -> Result<()> {
-        let request = StreamRequest::Nack {
-            topic: member.topic.clone(),
-            group: member.group.clone(),
-            consumer_id: member.consumer_id.clone(),
-            generation: member.generation,
-            seq,
-            delay_ms,
-        };
-        ok("NACK", self.stream_call(request)?)
+        self.run(ops::stream_nack(member, seq, delay_ms))
     }
 
     /// LEAVE the group: the member's pending messages go to the other members at once.
@@ -240,13 +186,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`]; `FENCED` and `NOT_MEMBER` are [`ClientError::Server`].
     pub fn leave_group(&mut self, member: &GroupMember) -> Result<()> {
-        let request = StreamRequest::Leave {
-            topic: member.topic.clone(),
-            group: member.group.clone(),
-            consumer_id: member.consumer_id.clone(),
-            generation: member.generation,
-        };
-        ok("LEAVE", self.stream_call(request)?)
+        self.run(ops::leave_group(member))
     }
 
     /// SEEK a group to the beginning or the end (creating it if missing); its members must
@@ -461,37 +401,6 @@ fn is_fenced(text: &str) -> bool {
     text == "FENCED" || text == "NOT_MEMBER"
 }
 
-fn server_err(reply: Reply) -> Result<Reply> {
-    match reply {
-        Reply::Err(text) => Err(ClientError::Server(text)),
-        reply => Ok(reply),
-    }
-}
-
-fn unexpected(command: &str, reply: &Reply) -> ClientError {
-    let mut shown = format!("{reply:?}");
-    if shown.len() > 120 {
-        let cut = (0..=120).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
-        shown.truncate(cut);
-        shown.push('…');
-    }
-    ClientError::Protocol(format!("unexpected reply to {command}: {shown}"))
-}
-
-fn ok(command: &str, reply: Reply) -> Result<()> {
-    match reply {
-        Reply::Ok => Ok(()),
-        other => Err(unexpected(command, &other)),
-    }
-}
-
-fn seq(command: &str, reply: Reply) -> Result<u64> {
-    match reply {
-        Reply::Seq(n) => Ok(n),
-        other => Err(unexpected(command, &other)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
@@ -499,7 +408,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
-    use bytes::BytesMut;
+    use bytes::{Bytes, BytesMut};
     use nexo_proto::{Inbound, decode_request_frame};
 
     use super::*;

@@ -422,7 +422,7 @@ fn expected_reply_kinds() {
 fn ids_skip_zero_when_they_wrap() {
     let addr = fake_server(|_, _, _| Flow::Continue);
     let mut client = Client::connect(addr).unwrap();
-    client.next_id = u32::MAX;
+    client.ids = crate::codec::RequestIds::starting_at(u32::MAX);
     assert_eq!(client.send(&get("a")).unwrap(), u32::MAX);
     assert_eq!(client.send(&get("b")).unwrap(), 1);
 }
