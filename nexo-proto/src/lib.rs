@@ -15,6 +15,7 @@ pub mod error;
 pub mod frame;
 pub mod http;
 pub mod inbound;
+pub mod mqtt;
 pub mod opcode;
 pub mod options;
 pub mod primitives;
