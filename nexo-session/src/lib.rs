@@ -12,5 +12,6 @@
 
 pub mod resp;
 pub mod route;
+pub mod sqs;
 
 pub use route::{Routed, route};
