@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 
 use nexo_engine::{Broker, ConnId, Output, PubSub, Queue, Store, Stream};
 use nexo_server::{BrokerDriver, Clock};
+use nexo_session::Item;
 
 use crate::worker::{INPUT_BATCHES_MAX, WorkerHandle, WorkerInput};
 
@@ -151,6 +152,17 @@ pub struct Lanes {
 }
 
 impl Lanes {
+    /// Queues a request a session routed, for its broker: the one place this runtime names the
+    /// four brokers by request.
+    pub fn route(&mut self, conn: ConnId, item: Item) {
+        match item {
+            Item::Store { id, request } => self.store.push(WorkerInput::Request { conn, id, request }),
+            Item::PubSub { id, request } => self.pubsub.push(WorkerInput::Request { conn, id, request }),
+            Item::Queue { id, request } => self.queue.push(WorkerInput::Request { conn, id, request }),
+            Item::Stream { id, request } => self.stream.push(WorkerInput::Request { conn, id, request }),
+        }
+    }
+
     /// Every broker forgets `conn` (harmless for one that never heard of it).
     pub fn disconnect(&mut self, conn: ConnId) {
         self.store.push(WorkerInput::Disconnect(conn));

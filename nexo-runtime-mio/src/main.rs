@@ -9,7 +9,6 @@ mod lane;
 mod net;
 mod ui;
 mod worker;
-mod write_queue;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -19,10 +18,11 @@ use std::sync::mpsc::channel;
 
 use mio::{Poll, Waker};
 use nexo_server::{Clock, Dashboard, Settings, logging, startup};
+use nexo_session::SessionContext;
 use nexo_session::resp::RespContext;
 
 use crate::lane::{Lane, Lanes};
-use crate::net::{NetLimits, NetParts, Network, WAKER};
+use crate::net::{NetParts, Network, WAKER};
 use crate::worker::Reads;
 
 fn main() -> ExitCode {
@@ -93,21 +93,17 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = Arc::new(AtomicBool::new(false));
     watch_signals(shutdown.clone(), waker, ui_source)?;
 
-    let limits = NetLimits {
-        max_connections: settings.max_connections,
-        max_frame_bytes: settings.max_frame_bytes,
-        write_limit: usize::try_from(settings.max_write_buffer_bytes).unwrap_or(usize::MAX),
-    };
+    let sessions = Arc::new(SessionContext::new(startup::session_limits(settings), resp));
     let network = Network::new(NetParts {
         poll,
-        listener,
-        limits,
+        listener: Some(listener),
+        max_connections: settings.max_connections,
         clock,
         lanes,
         outputs: out_rx,
         shutdown,
         connections,
-        resp,
+        sessions,
     })?;
     tracing::info!("listening on {local}");
     if let Some(ui) = ui_local {

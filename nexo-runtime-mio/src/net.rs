@@ -1,15 +1,12 @@
 //! The network thread: one mio event loop that owns every client socket.
 //!
-//! Each turn it accepts connections, reads ready sockets (a budget per socket per turn), decodes
-//! frames, answers ECHO and bad frames itself, hands broker requests to the brokers' [`Lanes`]
-//! (the Store inline on this thread, the others batched to their worker threads), applies the
-//! brokers' outputs to the connections' write queues and flushes them. It decides nothing a
-//! broker decides: everything a broker answers arrives as [`nexo_engine::Output`].
-//!
-//! Limits and their policies: a connection's unsent bytes above `write_limit` or more than
-//! [`IN_FLIGHT_MAX`] unanswered requests pause reading that socket (backpressure); a full worker
-//! channel pauses reading every socket until the worker catches up; connections beyond
-//! `max_connections` are refused as the v1 spec says.
+//! Each turn it accepts connections, reads ready sockets (a budget per socket per turn), feeds
+//! the bytes to each connection's [`Session`] (which decodes, answers what it answers itself and
+//! routes the rest), hands broker requests to the brokers' [`Lanes`] (the Store inline on this
+//! thread, the others batched to their worker threads), gives the brokers' outputs back to the
+//! sessions and writes what they queued. It decides nothing about protocols or limits: sessions
+//! say whether to read (`may_read`) and when to close; a full worker channel pauses reading
+//! every socket until the worker catches up.
 
 use std::collections::HashMap;
 use std::io;
@@ -19,18 +16,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use nexo_engine::{ConnId, Output};
-use nexo_proto::resp::is_resp_first_byte;
-use nexo_proto::{HEADER_LEN, Reply, decode_request_frame};
 use nexo_server::Clock;
-use nexo_session::resp::{Action, RespConn, RespContext, TOO_MANY_CLIENTS};
-use nexo_session::{Routed, route};
+use nexo_server::logging::RateLimited;
+use nexo_session::{CLOSE_WAIT_MS, CloseWhy, Item, Session, SessionContext};
 use slab::Slab;
 
-use crate::conn::{Conn, IN_FLIGHT_MAX, Phase, READ_CHUNK, ReadOutcome};
+use crate::conn::{Conn, READ_CHUNK, ReadOutcome};
 use crate::lane::Lanes;
 use crate::worker::WorkerInput;
 
@@ -40,21 +34,8 @@ pub const WAKER: Token = Token(1);
 const FIRST_CONN: usize = 2;
 /// Connections waiting to be refused at once; beyond this, excess connections close at once.
 const REFUSING_MAX: usize = 256;
-/// How long a refused connection may take to send its first frame header.
-const REFUSE_WAIT_MS: u64 = 1_000;
-/// How long a closing connection may take to flush (also the shutdown drain bound).
-const CLOSE_WAIT_MS: u64 = 2_000;
-
-/// Limits the network thread enforces.
-#[derive(Debug, Clone, Copy)]
-pub struct NetLimits {
-    /// Open connections before refusals start.
-    pub max_connections: usize,
-    /// Largest accepted request payload.
-    pub max_frame_bytes: u32,
-    /// Unsent bytes per connection above which reading pauses.
-    pub write_limit: usize,
-}
+/// How often sessions' deadlines (read, idle, refusal, linger) are checked.
+const SWEEP_MS: u64 = 250;
 
 /// The network thread's state.
 #[derive(Debug)]
@@ -66,7 +47,7 @@ pub struct Network {
     next_conn_id: u64,
     open_count: usize,
     refusing_count: usize,
-    limits: NetLimits,
+    max_connections: usize,
     clock: Clock,
     lanes: Lanes,
     /// Outputs of the inline brokers, applied right after their turn.
@@ -79,12 +60,16 @@ pub struct Network {
     draining_until: Option<u64>,
     /// Open connections, for the dashboard and RESP's INFO (mirrors `open_count`).
     connections: Arc<AtomicU64>,
-    /// Shared by the RESP sessions.
-    resp: Arc<RespContext>,
-    /// Reused action buffer of RESP decoding.
-    resp_actions: Vec<Action>,
+    /// Shared by the sessions.
+    sessions: Arc<SessionContext>,
+    /// Reused buffer of the items a session routes.
+    items: Vec<Item>,
     /// The one buffer every socket read lands in before its bytes join a connection's buffer.
     scratch: Vec<u8>,
+    next_sweep_ms: u64,
+    /// Repeated warnings (refusals, failed accepts) at most once per second.
+    refused_log: RateLimited,
+    accept_log: RateLimited,
 }
 
 /// Everything [`Network::new`] needs.
@@ -92,10 +77,10 @@ pub struct Network {
 pub struct NetParts {
     /// The poll instance the waker was created on.
     pub poll: Poll,
-    /// The bound listener.
-    pub listener: TcpListener,
-    /// Limits.
-    pub limits: NetLimits,
+    /// The bound listener (`None` with `--port off`).
+    pub listener: Option<TcpListener>,
+    /// Open connections before refusals start.
+    pub max_connections: usize,
     /// The clock.
     pub clock: Clock,
     /// The brokers.
@@ -106,8 +91,8 @@ pub struct NetParts {
     pub shutdown: Arc<AtomicBool>,
     /// Where the open-connection count is published for the dashboard and RESP's INFO.
     pub connections: Arc<AtomicU64>,
-    /// Shared by the RESP sessions.
-    pub resp: Arc<RespContext>,
+    /// Shared by the sessions.
+    pub sessions: Arc<SessionContext>,
 }
 
 impl Network {
@@ -116,18 +101,29 @@ impl Network {
     /// # Errors
     /// Registration failed.
     pub fn new(parts: NetParts) -> io::Result<Self> {
-        let NetParts { poll, mut listener, limits, clock, lanes, outputs, shutdown, connections, resp } =
-            parts;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let NetParts {
+            poll,
+            mut listener,
+            max_connections,
+            clock,
+            lanes,
+            outputs,
+            shutdown,
+            connections,
+            sessions,
+        } = parts;
+        if let Some(listener) = &mut listener {
+            poll.registry().register(listener, LISTENER, Interest::READABLE)?;
+        }
         Ok(Self {
             poll,
-            listener: Some(listener),
+            listener,
             conns: Slab::new(),
             by_id: HashMap::new(),
             next_conn_id: 1,
             open_count: 0,
             refusing_count: 0,
-            limits,
+            max_connections,
             clock,
             lanes,
             inline_outputs: Vec::new(),
@@ -138,9 +134,12 @@ impl Network {
             shutdown,
             draining_until: None,
             connections,
-            resp,
-            resp_actions: Vec::new(),
+            sessions,
+            items: Vec::new(),
             scratch: vec![0; READ_CHUNK],
+            next_sweep_ms: 0,
+            refused_log: RateLimited::new(1_000),
+            accept_log: RateLimited::new(1_000),
         })
     }
 
@@ -178,7 +177,7 @@ impl Network {
             self.hand_over()?;
             self.apply_outputs();
             self.flush_dirty();
-            self.expire(now);
+            self.sweep(now);
             if self.shutdown.load(Ordering::Relaxed) && self.draining_until.is_none() {
                 self.begin_shutdown(now);
             }
@@ -215,31 +214,22 @@ impl Network {
         if !self.dirty.is_empty() {
             return Some(Duration::ZERO);
         }
-        let can_read_now = self
-            .retry
-            .iter()
-            .any(|&k| self.conns.get(k).is_some_and(|c| c.may_read(self.limits.write_limit)));
+        let can_read_now =
+            self.retry.iter().any(|&k| self.conns.get(k).is_some_and(|c| c.session.may_read()));
         if can_read_now {
             return Some(Duration::ZERO);
         }
-        let bound = if self.draining_until.is_some() || self.refusing_count > 0 || self.any_closing() {
-            Some(Duration::from_millis(50))
-        } else {
-            None
-        };
+        // Sessions' deadlines are swept a few times a second while any connection is open.
+        let sweep = (!self.conns.is_empty()).then_some(Duration::from_millis(SWEEP_MS));
         // An inline broker's timers (the Store's expiry sweep) are run by the loop itself.
         let inline = self.lanes.deadline().map(|at| {
             let now = self.clock.now();
             self.clock.until(now, at)
         });
-        match (bound, inline) {
+        match (sweep, inline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-    }
-
-    fn any_closing(&self) -> bool {
-        self.conns.iter().any(|(_, c)| matches!(c.phase, Phase::Closing { .. }))
     }
 
     fn accept(&mut self, now: u64) {
@@ -250,8 +240,10 @@ impl Network {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // EMFILE and friends: try again on the next listener event.
-                    tracing::warn!("accept failed: {e}");
+                    // EMFILE and friends: the listener stays registered; the next event retries.
+                    if let Some(left_out) = self.accept_log.allow(now) {
+                        tracing::warn!("accept failed: {e} ({left_out} more since the last line)");
+                    }
                     return;
                 }
             }
@@ -259,14 +251,18 @@ impl Network {
     }
 
     fn add_conn(&mut self, mut stream: TcpStream, peer: SocketAddr, now: u64) {
-        let phase = if self.open_count < self.limits.max_connections {
-            Phase::Open
-        } else if self.refusing_count < REFUSING_MAX {
-            tracing::warn!("refusing {peer}: {} connections open", self.open_count);
-            Phase::Refusing { deadline_ms: now + REFUSE_WAIT_MS }
-        } else {
-            return; // dropping the stream closes it
-        };
+        let refused = self.open_count >= self.max_connections;
+        if refused {
+            if self.refusing_count >= REFUSING_MAX {
+                return; // dropping the stream closes it
+            }
+            if let Some(left_out) = self.refused_log.allow(now) {
+                tracing::warn!(
+                    "refusing {peer}: {} connections open ({left_out} more refused since the last line)",
+                    self.open_count
+                );
+            }
+        }
         if let Err(e) = configure(&stream) {
             tracing::debug!("socket options for {peer}: {e}");
         }
@@ -280,49 +276,35 @@ impl Network {
         }
         let id = ConnId(self.next_conn_id);
         self.next_conn_id += 1;
-        match phase {
-            Phase::Open => {
-                self.open_count += 1;
-                self.connections.store(self.open_count as u64, Ordering::Relaxed);
-            }
-            _ => self.refusing_count += 1,
+        if refused {
+            self.refusing_count += 1;
+        } else {
+            self.open_count += 1;
+            self.connections.store(self.open_count as u64, Ordering::Relaxed);
         }
         self.by_id.insert(id.0, key);
-        let mut conn = Conn::new(id, stream, phase);
-        conn.refused = !matches!(phase, Phase::Open);
-        self.conns.insert(conn);
+        let session = Session::new(Arc::clone(&self.sessions), id, now, refused);
+        self.conns.insert(Conn { stream, read_buf: bytes::BytesMut::new(), session, unread: false, refused });
         tracing::debug!("conn {} from {peer}", id.0);
     }
 
-    fn read_buffer_max(&self) -> usize {
-        HEADER_LEN + self.limits.max_frame_bytes as usize + 64 * 1024
-    }
-
     fn read_and_decode(&mut self, key: usize) {
-        let buffer_max = self.read_buffer_max();
-        let write_limit = self.limits.write_limit;
         let backlogged = self.backlogged;
         let Some(conn) = self.conns.get_mut(key) else { return };
-        if backlogged || !conn.may_read(write_limit) {
-            if !conn.unread && !matches!(conn.phase, Phase::Closing { .. }) {
-                conn.unread = true;
-                self.retry.push(key);
-            }
+        if backlogged || !conn.session.may_read() {
+            self.mark_unread(key);
             return;
         }
-        let outcome = conn.read_some(buffer_max, &mut self.scratch);
-        match outcome {
+        match conn.read_some(&mut self.scratch) {
             Ok(ReadOutcome::Drained) => conn.unread = false,
-            Ok(ReadOutcome::MoreLikely) => {
-                if !conn.unread {
-                    conn.unread = true;
-                    self.retry.push(key);
-                }
-            }
+            Ok(ReadOutcome::MoreLikely) => self.mark_unread(key),
             Ok(ReadOutcome::Eof) | Err(_) => {
                 conn.unread = false;
                 self.decode(key);
-                self.finish(key);
+                if let Some(conn) = self.conns.get_mut(key) {
+                    conn.session.handle_eof(self.clock.now().mono_ms);
+                    self.after_session(key);
+                }
                 return;
             }
         }
@@ -337,140 +319,41 @@ impl Network {
         }
     }
 
-    /// The peer stopped sending: answer what was read, then close once replies are written.
-    fn finish(&mut self, key: usize) {
-        let now = self.clock.now().mono_ms;
-        if let Some(conn) = self.conns.get_mut(key) {
-            match conn.phase {
-                Phase::Open => conn.phase = Phase::Closing { deadline_ms: now + CLOSE_WAIT_MS },
-                Phase::Refusing { .. } => self.close(key, "closed while refused"),
-                Phase::Closing { .. } => {}
-            }
-            self.dirty.push(key);
+    /// Reading stopped before the socket was drained: look again once the session may read.
+    fn mark_unread(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key)
+            && !conn.unread
+            && conn.session.close_reason().is_none()
+        {
+            conn.unread = true;
+            self.retry.push(key);
         }
     }
 
+    /// Feeds the buffered bytes to the session and its routed requests to the brokers.
     fn decode(&mut self, key: usize) {
-        let max_frame = self.limits.max_frame_bytes;
-        let now = self.clock.now().mono_ms;
-        let Some(conn) = self.conns.get_mut(key) else { return };
-        if !conn.detected {
-            match conn.read_buf.first() {
-                None => return,
-                Some(&b) if b <= 0x1F => conn.detected = true,
-                Some(&b) if is_resp_first_byte(b) => {
-                    conn.detected = true;
-                    if conn.phase == Phase::Open {
-                        conn.resp = Some(Box::new(RespConn::new(self.resp.clone(), conn.id)));
-                    }
-                }
-                Some(_) => return self.close(key, "not the v1 protocol"),
-            }
-        }
-        if let Phase::Refusing { .. } = conn.phase {
-            if conn.read_buf.first().is_some_and(|&b| is_resp_first_byte(b)) {
-                conn.out.push_chunk(Bytes::from_static(TOO_MANY_CLIENTS), 0);
-                conn.read_buf.clear();
-                conn.phase = Phase::Closing { deadline_ms: now + CLOSE_WAIT_MS };
-                self.dirty.push(key);
-            } else if let Some(header) = nexo_proto::FrameHeader::peek(&conn.read_buf) {
-                conn.out.push_reply(header.id, &Reply::Err("Too many connections".into()));
-                conn.read_buf.clear();
-                conn.phase = Phase::Closing { deadline_ms: now + CLOSE_WAIT_MS };
-                self.dirty.push(key);
-            }
-            return;
-        }
-        if conn.resp.is_some() {
-            return self.decode_resp(key);
-        }
-        let mut answered = false;
-        while conn.phase == Phase::Open {
-            if conn.in_flight >= IN_FLIGHT_MAX {
-                if !conn.unread {
-                    conn.unread = true;
-                    self.retry.push(key);
-                }
-                break;
-            }
-            match decode_request_frame(&mut conn.read_buf, max_frame) {
-                Ok(None) => break,
-                Ok(Some(inbound)) => match route(inbound) {
-                    Routed::Answer { id, reply } => {
-                        conn.out.push_reply(id, &reply);
-                        answered = true;
-                    }
-                    Routed::Store { id, request } => {
-                        conn.in_flight += 1;
-                        self.lanes.store.push(WorkerInput::Request { conn: conn.id, id, request });
-                    }
-                    Routed::PubSub { id, request } => {
-                        conn.in_flight += 1;
-                        self.lanes.pubsub.push(WorkerInput::Request { conn: conn.id, id, request });
-                    }
-                    Routed::Queue { id, request } => {
-                        conn.in_flight += 1;
-                        self.lanes.queue.push(WorkerInput::Request { conn: conn.id, id, request });
-                    }
-                    Routed::Stream { id, request } => {
-                        conn.in_flight += 1;
-                        self.lanes.stream.push(WorkerInput::Request { conn: conn.id, id, request });
-                    }
-                },
-                Err(oversized) => {
-                    tracing::debug!("conn {}: {oversized}", conn.id.0);
-                    conn.out.push_reply(oversized.id, &Reply::error(oversized));
-                    conn.read_buf.clear();
-                    conn.phase = Phase::Closing { deadline_ms: now + CLOSE_WAIT_MS };
-                    answered = true;
-                }
-            }
-        }
-        if answered {
-            self.dirty.push(key);
-        }
-    }
-
-    /// Parses a RESP connection's commands: local answers and engine requests, in order.
-    fn decode_resp(&mut self, key: usize) {
         let now = self.clock.now();
         let Some(conn) = self.conns.get_mut(key) else { return };
-        let Some(resp) = conn.resp.as_mut() else { return };
-        let mut actions = std::mem::take(&mut self.resp_actions);
-        while conn.phase == Phase::Open {
-            if conn.in_flight >= IN_FLIGHT_MAX {
-                if !conn.unread {
-                    conn.unread = true;
-                    self.retry.push(key);
-                }
-                break;
-            }
-            if !resp.session.handle_one(now, &mut conn.read_buf, &mut actions) {
-                break;
-            }
-            for action in actions.drain(..) {
-                match action {
-                    Action::Slot(slot) => resp.outbound.handle_slot(slot),
-                    Action::Store { id, request } => {
-                        conn.in_flight += 1;
-                        self.lanes.store.push(WorkerInput::Request { conn: conn.id, id, request });
-                    }
-                    Action::PubSub { id, request } => {
-                        conn.in_flight += 1;
-                        self.lanes.pubsub.push(WorkerInput::Request { conn: conn.id, id, request });
-                    }
-                    Action::Close => {
-                        conn.read_buf.clear();
-                        conn.phase = Phase::Closing { deadline_ms: now.mono_ms + CLOSE_WAIT_MS };
-                    }
-                }
-            }
+        conn.session.handle_bytes(now, &mut conn.read_buf, &mut self.items);
+        let id = conn.session.conn();
+        let stalled = !conn.read_buf.is_empty() && !conn.session.may_read();
+        for item in self.items.drain(..) {
+            self.lanes.route(id, item);
         }
-        self.resp_actions = actions;
-        if let Some((bytes, released)) = resp.outbound.take_output() {
-            conn.out.push_chunk(bytes, released.push_report);
+        if stalled {
+            self.mark_unread(key);
         }
-        self.dirty.push(key);
+        self.after_session(key);
+    }
+
+    /// After a session changed: close it if it is done, else write what it queued.
+    fn after_session(&mut self, key: usize) {
+        let Some(conn) = self.conns.get(key) else { return };
+        match conn.session.close_reason() {
+            Some(why) => self.close(key, why),
+            None if conn.session.wants_write() => self.dirty.push(key),
+            None => {}
+        }
     }
 
     fn retry_reads(&mut self) {
@@ -481,6 +364,10 @@ impl Network {
         for key in keys {
             let Some(conn) = self.conns.get_mut(key) else { continue };
             if !conn.unread {
+                continue;
+            }
+            if !conn.session.may_read() {
+                self.retry.push(key);
                 continue;
             }
             conn.unread = false;
@@ -501,53 +388,24 @@ impl Network {
     }
 
     fn apply_output(&mut self, output: Output) {
-        match output {
-            Output::Reply { conn, id, reply } => {
-                let Some(&key) = self.by_id.get(&conn.0) else { return };
-                if let Some(c) = self.conns.get_mut(key) {
-                    c.in_flight = c.in_flight.saturating_sub(1);
-                    match c.resp.as_mut() {
-                        Some(resp) => {
-                            resp.outbound.handle_reply(id, &reply);
-                            if let Some((bytes, released)) = resp.outbound.take_output() {
-                                c.out.push_chunk(bytes, released.push_report);
-                            }
-                        }
-                        None => c.out.push_reply(id, &reply),
-                    }
-                    self.dirty.push(key);
-                }
-            }
-            Output::Push { conn, frame } => {
-                let Some(&key) = self.by_id.get(&conn.0) else { return };
-                if let Some(c) = self.conns.get_mut(key) {
-                    match c.resp.as_mut() {
-                        Some(resp) => {
-                            resp.outbound.handle_push(&frame);
-                            if let Some((bytes, released)) = resp.outbound.take_output() {
-                                c.out.push_chunk(bytes, released.push_report);
-                            }
-                        }
-                        None => c.out.push_frame(frame),
-                    }
-                    self.dirty.push(key);
-                }
-            }
-            Output::Close { conn, reason } => {
-                let Some(&key) = self.by_id.get(&conn.0) else { return };
-                tracing::warn!("closing conn {}: {reason}", conn.0);
-                self.close(key, "closed by the engine");
-            }
+        let conn = match &output {
+            Output::Reply { conn, .. } | Output::Push { conn, .. } | Output::Close { conn, .. } => *conn,
             // Storage instructions are carried out by the worker that owns the log and never
             // reach the network thread.
-            Output::Append { .. }
-            | Output::Roll { .. }
-            | Output::TruncateBefore { .. }
-            | Output::OpenLog { .. }
-            | Output::RemoveLog { .. }
-            | Output::Read { .. }
-            | Output::Retain { .. } => {}
+            _ => return,
+        };
+        let Some(&key) = self.by_id.get(&conn.0) else { return };
+        let Some(c) = self.conns.get_mut(key) else { return };
+        match output {
+            Output::Reply { id, reply, .. } => c.session.handle_reply(id, &reply),
+            Output::Push { frame, .. } => c.session.handle_push(&frame),
+            Output::Close { reason, .. } => {
+                tracing::warn!("closing conn {}: {reason}", conn.0);
+                c.session.handle_close(CloseWhy::Engine);
+            }
+            _ => {}
         }
+        self.after_session(key);
     }
 
     fn flush_dirty(&mut self) {
@@ -566,57 +424,62 @@ impl Network {
 
     fn flush(&mut self, key: usize) {
         let Some(conn) = self.conns.get_mut(key) else { return };
-        match conn.out.write_to(&mut conn.stream) {
-            Ok(flushed) => {
-                if flushed.push_bytes > 0 {
-                    self.lanes.pubsub.push(WorkerInput::Flushed(conn.id, flushed.push_bytes));
+        match conn.session.write_to(&mut conn.stream) {
+            Ok(push_bytes) => {
+                if push_bytes > 0 {
+                    self.lanes.pubsub.push(WorkerInput::Flushed(conn.session.conn(), push_bytes));
                 }
-                let done = flushed.empty && conn.in_flight == 0;
-                if done && matches!(conn.phase, Phase::Closing { .. }) {
-                    self.close(key, "finished");
+                if let Some(why) = conn.session.close_reason() {
+                    self.close(key, why);
                 }
             }
             Err(e) => {
-                tracing::debug!("conn {}: write failed: {e}", conn.id.0);
-                self.close(key, "write failed");
+                tracing::debug!("conn {}: write failed: {e}", conn.session.conn().0);
+                self.close(key, CloseWhy::LingerPassed);
             }
         }
     }
 
-    fn expire(&mut self, now: u64) {
-        if self.refusing_count == 0 && !self.any_closing() {
+    /// Gives every session its deadlines (read and idle timeouts, refusals, closing linger), a
+    /// few times a second.
+    fn sweep(&mut self, now: u64) {
+        if now < self.next_sweep_ms {
             return;
         }
-        let due: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| match c.phase {
-                Phase::Refusing { deadline_ms } | Phase::Closing { deadline_ms } => now >= deadline_ms,
-                Phase::Open => false,
-            })
-            .map(|(k, _)| k)
-            .collect();
+        self.next_sweep_ms = now + SWEEP_MS;
+        let mut due = Vec::new();
+        for (key, conn) in &mut self.conns {
+            if conn.session.poll_timeout().is_some_and(|at| at <= now) {
+                conn.session.handle_timeout(now);
+                due.push(key);
+            }
+        }
         for key in due {
-            self.close(key, "deadline passed");
+            self.after_session(key);
         }
     }
 
-    fn close(&mut self, key: usize, why: &str) {
+    fn close(&mut self, key: usize, why: CloseWhy) {
         if !self.conns.contains(key) {
             return;
         }
         let mut conn = self.conns.remove(key);
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        self.by_id.remove(&conn.id.0);
+        let id = conn.session.conn();
+        self.by_id.remove(&id.0);
         // Every broker forgets the connection (harmless for one that never sent it anything).
-        self.lanes.disconnect(conn.id);
+        self.lanes.disconnect(id);
         if conn.refused {
             self.refusing_count -= 1;
         } else {
             self.open_count -= 1;
             self.connections.store(self.open_count as u64, Ordering::Relaxed);
         }
-        tracing::debug!("conn {} closed: {why}", conn.id.0);
+        if why == CloseWhy::SlowConsumer {
+            tracing::warn!("closing conn {}: {why}", id.0);
+        } else {
+            tracing::debug!("conn {} closed: {why}", id.0);
+        }
     }
 
     fn begin_shutdown(&mut self, now: u64) {
@@ -624,12 +487,15 @@ impl Network {
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        let until = now + CLOSE_WAIT_MS;
-        self.draining_until = Some(until);
+        self.draining_until = Some(now + CLOSE_WAIT_MS);
         // Long-polls end now (empty batches), so their connections can finish.
         self.lanes.shutdown();
-        for (key, conn) in self.conns.iter_mut() {
-            conn.phase = Phase::Closing { deadline_ms: until };
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.session.handle_shutdown(now);
+            }
+            self.after_session(key);
             self.dirty.push(key);
         }
     }

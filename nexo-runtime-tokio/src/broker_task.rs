@@ -10,13 +10,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use nexo_engine::observe::Query;
-use nexo_engine::{Broker, CloseReason, ConnId, Output};
+use nexo_engine::{Broker, ConnId, Output};
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
-use nexo_server::{BrokerDriver, Clock, ColdReader, Completion, Responder};
+use nexo_server::{BrokerDriver, BrokerInput, Clock, ColdReader, Completion};
+use nexo_session::Item;
 use tokio::sync::mpsc;
 
-use crate::outbox::Outbox;
+use crate::outbox::{Out, Outbox};
 
 /// Inputs queued per broker before connection readers wait.
 const CHANNEL_CAPACITY: usize = 4096;
@@ -24,59 +24,66 @@ const CHANNEL_CAPACITY: usize = 4096;
 /// Inputs handled per wake-up before the task drains, re-checks its timer and yields.
 const BATCH: usize = 256;
 
-/// One input for a broker task.
+/// One message for a broker task: an input of the one [`BrokerInput`] type, with the outbox of
+/// a request's connection (registered on first use, forgotten at its disconnect), or the final
+/// fsync before exit.
 #[derive(Debug)]
-pub enum BrokerInput<R> {
-    /// A decoded request; `outbox` is where its connection's outputs go.
-    Request {
-        /// The connection.
-        conn: ConnId,
-        /// The request id.
-        id: u32,
-        /// The command.
-        req: R,
-        /// The connection's outbound queue (registered on first use, removed on disconnect).
-        outbox: Outbox,
-    },
-    /// The connection is gone; sent after its last request, so nothing of it follows.
-    Disconnect(ConnId),
-    /// The writer put this many bytes of this broker's pushes on the wire.
-    Flushed(ConnId, usize),
-    /// The server is stopping: end long-polls so connections can drain.
-    Shutdown,
-    /// A read-only dashboard query, answered between batches.
-    Inspect(Query, Responder),
+pub enum Msg<R> {
+    /// An input for the driver.
+    Input(BrokerInput<R>, Option<Outbox>),
     /// The server is about to exit: fsync what the fsync mode left unsynced, then answer.
     SyncBeforeExit(tokio::sync::oneshot::Sender<()>),
-    /// A read done on the broker's cold-read thread.
-    ReadDone {
-        /// The broker's token of the read.
-        token: u64,
-        /// The records, or why the read failed.
-        result: Result<Vec<nexo_engine::StoredRecord>, String>,
-    },
+}
+
+impl<R> Msg<R> {
+    /// An input that brings no outbox.
+    pub fn input(input: BrokerInput<R>) -> Self {
+        Self::Input(input, None)
+    }
 }
 
 /// The channels into the broker tasks, cloned into every connection.
 #[derive(Debug, Clone)]
 pub struct Brokers {
     /// The Store task.
-    pub store: mpsc::Sender<BrokerInput<StoreRequest>>,
+    pub store: mpsc::Sender<Msg<StoreRequest>>,
     /// The Pub/Sub task (the only broker that pushes, so the only one told about flushes).
-    pub pubsub: mpsc::Sender<BrokerInput<PubSubRequest>>,
+    pub pubsub: mpsc::Sender<Msg<PubSubRequest>>,
     /// The Queue task.
-    pub queue: mpsc::Sender<BrokerInput<QueueRequest>>,
+    pub queue: mpsc::Sender<Msg<QueueRequest>>,
     /// The Stream task.
-    pub stream: mpsc::Sender<BrokerInput<StreamRequest>>,
+    pub stream: mpsc::Sender<Msg<StreamRequest>>,
 }
 
 impl Brokers {
+    /// Hands one request a session routed to its broker, in order behind the connection's
+    /// earlier ones (the one place this runtime names the brokers by request); `Err` when that
+    /// broker's task has stopped.
+    pub async fn route(&self, conn: ConnId, item: Item, outbox: &Outbox) -> Result<(), ()> {
+        let out = Some(outbox.clone());
+        let sent = match item {
+            Item::Store { id, request } => {
+                self.store.send(Msg::Input(BrokerInput::Request { conn, id, request }, out)).await.is_ok()
+            }
+            Item::PubSub { id, request } => {
+                self.pubsub.send(Msg::Input(BrokerInput::Request { conn, id, request }, out)).await.is_ok()
+            }
+            Item::Queue { id, request } => {
+                self.queue.send(Msg::Input(BrokerInput::Request { conn, id, request }, out)).await.is_ok()
+            }
+            Item::Stream { id, request } => {
+                self.stream.send(Msg::Input(BrokerInput::Request { conn, id, request }, out)).await.is_ok()
+            }
+        };
+        if sent { Ok(()) } else { Err(()) }
+    }
+
     /// Tells every broker that `conn` is gone (a broker that has stopped is skipped).
     pub async fn disconnect(&self, conn: ConnId) {
-        let _ = self.store.send(BrokerInput::Disconnect(conn)).await;
-        let _ = self.pubsub.send(BrokerInput::Disconnect(conn)).await;
-        let _ = self.queue.send(BrokerInput::Disconnect(conn)).await;
-        let _ = self.stream.send(BrokerInput::Disconnect(conn)).await;
+        let _ = self.store.send(Msg::input(BrokerInput::Disconnect(conn))).await;
+        let _ = self.pubsub.send(Msg::input(BrokerInput::Disconnect(conn))).await;
+        let _ = self.queue.send(Msg::input(BrokerInput::Disconnect(conn))).await;
+        let _ = self.stream.send(Msg::input(BrokerInput::Disconnect(conn))).await;
     }
 
     /// Asks every broker to fsync what is unsynced, and waits (at most `limit`) until they did.
@@ -94,29 +101,17 @@ impl Brokers {
 
     /// Tells every broker the server is stopping.
     pub async fn shutdown(&self) {
-        let _ = self.store.send(BrokerInput::Shutdown).await;
-        let _ = self.pubsub.send(BrokerInput::Shutdown).await;
-        let _ = self.queue.send(BrokerInput::Shutdown).await;
-        let _ = self.stream.send(BrokerInput::Shutdown).await;
+        let _ = self.store.send(Msg::input(BrokerInput::Shutdown)).await;
+        let _ = self.pubsub.send(Msg::input(BrokerInput::Shutdown)).await;
+        let _ = self.queue.send(Msg::input(BrokerInput::Shutdown)).await;
+        let _ = self.stream.send(Msg::input(BrokerInput::Shutdown)).await;
     }
 }
 
-/// Hands one request of `conn` to a broker task, in order behind the connection's earlier ones;
-/// `Err` when that task has stopped.
-pub async fn hand_over<R>(
-    tx: &mpsc::Sender<BrokerInput<R>>,
-    conn: ConnId,
-    id: u32,
-    req: R,
-    outbox: &Outbox,
-) -> Result<(), ()> {
-    tx.send(BrokerInput::Request { conn, id, req, outbox: outbox.clone() }).await.map_err(drop)
-}
-
 /// Asks one broker task for its final fsync and waits for the answer.
-async fn sync_one<R>(tx: &mpsc::Sender<BrokerInput<R>>) {
+async fn sync_one<R>(tx: &mpsc::Sender<Msg<R>>) {
     let (done, wait) = tokio::sync::oneshot::channel();
-    if tx.send(BrokerInput::SyncBeforeExit(done)).await.is_ok() {
+    if tx.send(Msg::SyncBeforeExit(done)).await.is_ok() {
         let _ = wait.await;
     }
 }
@@ -133,14 +128,14 @@ pub fn spawn<B: Broker>(
     mut driver: BrokerDriver<B>,
     clock: Clock,
     cold_reads: bool,
-) -> std::io::Result<mpsc::Sender<BrokerInput<B::Request>>> {
+) -> std::io::Result<mpsc::Sender<Msg<B::Request>>> {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     if cold_reads {
         let back = tx.clone();
         let complete: Completion = Arc::new(move |token, result| {
             // Called on the reader's own thread, never inside the runtime, so blocking is fine;
             // a closed channel means the task ended, when the answer no longer matters.
-            let _ = back.blocking_send(BrokerInput::ReadDone { token, result });
+            let _ = back.blocking_send(Msg::input(BrokerInput::ReadDone { token, result }));
         });
         driver.offload_reads(ColdReader::spawn(&format!("{name}-reader"), complete)?);
     }
@@ -148,11 +143,7 @@ pub fn spawn<B: Broker>(
     Ok(tx)
 }
 
-async fn run<B: Broker>(
-    mut driver: BrokerDriver<B>,
-    mut rx: mpsc::Receiver<BrokerInput<B::Request>>,
-    clock: Clock,
-) {
+async fn run<B: Broker>(mut driver: BrokerDriver<B>, mut rx: mpsc::Receiver<Msg<B::Request>>, clock: Clock) {
     let mut conns: HashMap<ConnId, Outbox> = HashMap::new();
     let timer = tokio::time::sleep_until(clock.instant_of(0).into());
     tokio::pin!(timer);
@@ -181,19 +172,17 @@ async fn run<B: Broker>(
                 let mut handled = 0;
                 while let Some(input) = next {
                     let input = match input {
-                        BrokerInput::Request { conn, id, req, outbox } => {
-                            conns.entry(conn).or_insert(outbox);
-                            nexo_server::BrokerInput::Request { conn, id, request: req }
+                        Msg::Input(input, outbox) => {
+                            match (&input, outbox) {
+                                (BrokerInput::Request { conn, .. }, Some(outbox)) => {
+                                    conns.entry(*conn).or_insert(outbox);
+                                }
+                                (BrokerInput::Disconnect(conn), _) => gone.push(*conn),
+                                _ => {}
+                            }
+                            input
                         }
-                        BrokerInput::Disconnect(conn) => {
-                            gone.push(conn);
-                            nexo_server::BrokerInput::Disconnect(conn)
-                        }
-                        BrokerInput::Flushed(conn, bytes) => nexo_server::BrokerInput::Flushed(conn, bytes),
-                        BrokerInput::Shutdown => nexo_server::BrokerInput::Shutdown,
-                        BrokerInput::Inspect(query, responder) => nexo_server::BrokerInput::Inspect(query, responder),
-                        BrokerInput::ReadDone { token, result } => nexo_server::BrokerInput::ReadDone { token, result },
-                        BrokerInput::SyncBeforeExit(done) => {
+                        Msg::SyncBeforeExit(done) => {
                             driver.drain(&clock, &mut outputs);
                             tokio::task::block_in_place(|| driver.sync_before_exit(clock.now()));
                             let _ = done.send(());
@@ -227,33 +216,23 @@ fn deliver(conns: &mut HashMap<ConnId, Outbox>, outputs: impl Iterator<Item = Ou
         match output {
             Output::Reply { conn, id, reply } => {
                 if let Some(outbox) = conns.get(&conn) {
-                    outbox.reply(id, reply);
+                    outbox.send(Out::Reply { id, reply });
                 }
             }
             Output::Push { conn, frame } => {
                 if let Some(outbox) = conns.get(&conn) {
-                    outbox.push(frame);
+                    outbox.send(Out::Push(frame));
                 }
             }
             Output::Close { conn, reason } => {
                 // Removed at once so nothing more is queued for a connection on its way out.
                 if let Some(outbox) = conns.remove(&conn) {
-                    match reason {
-                        CloseReason::SlowConsumer { .. } => {
-                            tracing::warn!(conn = conn.0, %reason, "closing connection");
-                        }
-                    }
-                    outbox.close(reason);
+                    tracing::warn!(conn = conn.0, %reason, "closing connection");
+                    outbox.send(Out::Close);
                 }
             }
             // The driver carries out storage instructions itself; none reach this point.
-            Output::Append { .. }
-            | Output::Roll { .. }
-            | Output::TruncateBefore { .. }
-            | Output::OpenLog { .. }
-            | Output::RemoveLog { .. }
-            | Output::Read { .. }
-            | Output::Retain { .. } => {}
+            _ => {}
         }
     }
 }

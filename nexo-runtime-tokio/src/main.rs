@@ -2,14 +2,12 @@
 //!
 //! This file owns start-up (settings, logging, data directory, seed, the listener, the ready
 //! line), the accept loop with its connection limit, and shutdown on SIGINT/SIGTERM. Brokers run
-//! in `broker_task`, connections in `connection`, the over-limit refusal in `refuse`. Everything
+//! in `broker_task`, connections (each a `nexo_session::Session`) in `connection`. Everything
 //! about commands lives in `nexo-engine`, `nexo-proto` and `nexo-server`, shared with `nexo`.
 
 mod broker_task;
 mod connection;
 mod outbox;
-mod refuse;
-mod resp;
 mod ui;
 
 use std::io::Write;
@@ -19,7 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nexo_engine::ConnId;
+use nexo_server::logging::RateLimited;
 use nexo_server::{Clock, Dashboard, Settings, logging, startup};
+use nexo_session::SessionContext;
 use nexo_session::resp::RespContext;
 use socket2::SockRef;
 use tokio::net::{TcpListener, TcpStream};
@@ -68,9 +68,7 @@ async fn run(settings: Settings) -> Result<(), String> {
             queue: broker_task::spawn("queue", brokers.queue, clock, false).map_err(thread_error)?,
             stream: broker_task::spawn("stream", brokers.stream, clock, true).map_err(thread_error)?,
         },
-        max_frame_bytes: settings.max_frame_bytes,
-        max_write_buffer_bytes: i64::try_from(settings.max_write_buffer_bytes).unwrap_or(i64::MAX),
-        resp: Arc::clone(&resp),
+        sessions: Arc::new(SessionContext::new(startup::session_limits(&settings), Arc::clone(&resp))),
         clock,
     });
 
@@ -101,6 +99,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     tracing::info!(%local, "listening");
 
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    let mut accept_log = RateLimited::new(1_000);
     let (stop, stopping) = watch::channel(false);
     let mut next_conn = 0u64;
     let signal_name = loop {
@@ -112,23 +111,29 @@ async fn run(settings: Settings) -> Result<(), String> {
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
-                tracing::debug!(error = %e, "accept failed");
+                // EMFILE and friends: keep accepting, and say so at most once per second.
+                if let Some(left_out) = accept_log.allow(clock.now().mono_ms) {
+                    tracing::warn!(error = %e, "accept failed ({left_out} more since the last line)");
+                }
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
-        if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
+        // Over the limit, a refusal's session answers the first frame, as many at once as allowed.
+        let (permit, refused) = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => (Some(slot), false),
+            Err(_) => (Arc::clone(&refusing).try_acquire_owned().ok(), true),
+        };
+        if let Some(permit) = permit {
             configure(&stream);
             // Never reused, so a late output can never reach a later client.
             let conn = ConnId(next_conn);
             next_conn += 1;
-            tracing::debug!(conn = conn.0, %peer, "accepted");
-            tokio::spawn(connection::serve(stream, conn, Arc::clone(&ctx), stopping.clone(), slot));
-        } else if let Ok(refusal) = Arc::clone(&refusing).try_acquire_owned() {
-            tracing::debug!(%peer, "over the connection limit; refusing");
+            tracing::debug!(conn = conn.0, %peer, refused, "accepted");
+            let (ctx, stopping) = (Arc::clone(&ctx), stopping.clone());
             tokio::spawn(async move {
-                refuse::refuse(stream).await;
-                drop(refusal);
+                connection::serve(stream, conn, ctx, stopping, refused).await;
+                drop(permit);
             });
         } else {
             tracing::debug!(%peer, "over the connection limit; closed");

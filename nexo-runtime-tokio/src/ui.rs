@@ -8,13 +8,13 @@
 use std::sync::Arc;
 
 use nexo_engine::observe::{BrokerKind, Overview, Query};
-use nexo_server::{Dashboard, Responder};
+use nexo_server::{BrokerInput, Dashboard, Responder};
 use nexo_ui::{InspectError, Pending, Source};
 use tokio::sync::Semaphore;
 use tokio::sync::mpsc::Sender;
 use tokio::sync::mpsc::error::TrySendError;
 
-use crate::broker_task::{BrokerInput, Brokers};
+use crate::broker_task::{Brokers, Msg};
 
 /// The dashboard source of the tokio runtime.
 #[derive(Debug)]
@@ -57,8 +57,8 @@ impl Source for TokioSource {
     }
 }
 
-fn offer<R>(tx: &Sender<BrokerInput<R>>, input: BrokerInput<R>) -> Result<(), InspectError> {
-    tx.try_send(input).map_err(|e| match e {
+fn offer<R>(tx: &Sender<Msg<R>>, input: BrokerInput<R>) -> Result<(), InspectError> {
+    tx.try_send(Msg::input(input)).map_err(|e| match e {
         TrySendError::Full(_) => InspectError::Busy,
         TrySendError::Closed(_) => InspectError::Stopped,
     })

@@ -104,6 +104,13 @@ pub struct Settings {
     /// Unsent reply bytes per connection above which the server stops reading that connection.
     #[arg(long = "max-write-buffer", env = "NEXO_MAX_WRITE_BUFFER", default_value = "4mb", value_parser = parse_bytes)]
     pub max_write_buffer_bytes: u64,
+    /// A client frame left incomplete longer than this (ms) closes the connection (0 = never).
+    #[arg(long = "client-read-timeout", env = "NEXO_CLIENT_READ_TIMEOUT", default_value_t = 30_000)]
+    pub client_read_timeout_ms: u64,
+    /// A client that sends nothing for this long (ms), with no request waiting and no
+    /// subscription, is closed (0 = never, as Redis's `timeout 0`).
+    #[arg(long = "client-idle-timeout", env = "NEXO_CLIENT_IDLE_TIMEOUT", default_value_t = 0)]
+    pub client_idle_timeout_ms: u64,
     /// When durable writes (Queue, retained messages) are fsynced: `always` (before the reply; many
     /// clients share one fsync), `interval:<ms>`, or `never`.
     #[arg(long, env = "NEXO_FSYNC", default_value = "always")]

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use nexo_engine::{Broker, PubSub, Queue, Store, Stream};
+use nexo_session::Limits;
 use nexo_session::resp::RespSettings;
 use nexo_storage::{FileStorage, StorageError};
 
@@ -47,6 +48,15 @@ pub fn resp_settings(settings: &Settings, port: u16, store: &nexo_engine::StoreC
         port,
         max_connections: settings.max_connections,
     }
+}
+
+/// The limits every client session enforces, from the flags.
+pub fn session_limits(settings: &Settings) -> Limits {
+    let write_limit = usize::try_from(settings.max_write_buffer_bytes).unwrap_or(usize::MAX);
+    let mut limits = Limits::new(settings.max_frame_bytes, write_limit);
+    limits.read_timeout_ms = settings.client_read_timeout_ms;
+    limits.idle_timeout_ms = settings.client_idle_timeout_ms;
+    limits
 }
 
 /// The one line printed on stdout once the server accepts connections.

@@ -15,3 +15,49 @@ pub mod route;
 pub mod sqs;
 
 pub use route::{Routed, route};
+
+mod context;
+mod session;
+mod v1;
+mod write_queue;
+
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
+
+pub use context::{Limits, SessionContext};
+pub use session::{CLOSE_WAIT_MS, CloseWhy, IN_FLIGHT_MAX, Session};
+
+/// Input a connection may buffer beyond one maximal frame (one socket read).
+pub const READ_SLACK_BYTES: usize = 64 * 1024;
+
+/// A request a session routed to a broker, with its connection-local id.
+#[derive(Debug)]
+pub enum Item {
+    /// For the Store.
+    Store {
+        /// Request id.
+        id: u32,
+        /// The command.
+        request: StoreRequest,
+    },
+    /// For Pub/Sub.
+    PubSub {
+        /// Request id.
+        id: u32,
+        /// The command.
+        request: PubSubRequest,
+    },
+    /// For the Queue.
+    Queue {
+        /// Request id.
+        id: u32,
+        /// The command.
+        request: QueueRequest,
+    },
+    /// For the Stream.
+    Stream {
+        /// Request id.
+        id: u32,
+        /// The command.
+        request: StreamRequest,
+    },
+}

@@ -61,6 +61,10 @@ macro_rules! __for_each_case {
             // hostile: dashboard
             hostile_ui_dns_rebinding,
             hostile_ui_slow_connections,
+            // hostile: connections
+            hostile_conn_slowloris_closed_after_read_timeout,
+            hostile_conn_idle_timeout_is_off_by_default_and_settable,
+            hostile_conn_trickled_resp_array,
             // pubsub
             pubsub_exact_topic,
             pubsub_plus_wildcard,

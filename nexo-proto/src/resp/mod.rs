@@ -11,7 +11,7 @@ pub mod encode;
 pub mod parse;
 
 pub use encode::Version;
-pub use parse::{Args, MAX_ARRAY_LEN, MAX_INLINE_BYTES, RespError, RespLimits, decode_command};
+pub use parse::{Args, MAX_ARRAY_LEN, MAX_INLINE_BYTES, RespError, RespLimits, RespParser, decode_command};
 
 /// Whether the first byte of a connection selects RESP: `*` or an ASCII letter.
 pub fn is_resp_first_byte(byte: u8) -> bool {

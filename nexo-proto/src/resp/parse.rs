@@ -100,39 +100,75 @@ enum Scan {
 
 /// Parses the next command from the front of `buf`: `Ok(Some(args))` consumes it (an empty
 /// request such as `*0\r\n` or a blank line is consumed and skipped), `Ok(None)` needs more bytes.
+/// Stateless: an unfinished array is scanned again from its start on the next call; a
+/// connection uses [`RespParser`], which resumes.
 ///
 /// # Errors
 /// The stream cannot be framed (see [`RespError`]); nothing is consumed then.
 pub fn decode_command(buf: &mut BytesMut, limits: &RespLimits) -> Result<Option<Args>, RespError> {
-    loop {
-        match scan(buf, limits)? {
-            Scan::Incomplete => {
-                if buf.len() > limits.max_command_bytes {
-                    return Err(RespError::CommandTooBig);
-                }
-                return Ok(None);
+    RespParser::default().decode(buf, limits)
+}
+
+/// A connection's RESP parser: like [`decode_command`], but an unfinished multi-bulk array is
+/// resumed where the last call stopped, so a trickled array costs time in proportion to the
+/// bytes that arrive, and nothing is allocated in proportion to a declared count before its
+/// elements arrive. The caller must only append to `buf` between calls until a command is
+/// returned or an error ends the stream.
+#[derive(Debug, Default)]
+pub struct RespParser {
+    /// The array under way: its count, the spans of the elements parsed so far and where the
+    /// next element starts.
+    partial: Option<Progress>,
+}
+
+#[derive(Debug)]
+struct Progress {
+    count: usize,
+    args: Vec<Span>,
+    next: usize,
+}
+
+impl RespParser {
+    /// See [`decode_command`].
+    ///
+    /// # Errors
+    /// The stream cannot be framed (see [`RespError`]); nothing is consumed then.
+    pub fn decode(&mut self, buf: &mut BytesMut, limits: &RespLimits) -> Result<Option<Args>, RespError> {
+        loop {
+            let scanned = scan(buf, limits, &mut self.partial);
+            if !matches!(scanned, Ok(Scan::Incomplete)) {
+                self.partial = None;
             }
-            Scan::Done { consumed, args, inline } => {
-                let frame = buf.split_to(consumed).freeze();
-                if let Some(words) = inline {
-                    if words.is_empty() {
+            match scanned? {
+                Scan::Incomplete => {
+                    if buf.len() > limits.max_command_bytes {
+                        self.partial = None;
+                        return Err(RespError::CommandTooBig);
+                    }
+                    return Ok(None);
+                }
+                Scan::Done { consumed, args, inline } => {
+                    let frame = buf.split_to(consumed).freeze();
+                    if let Some(words) = inline {
+                        if words.is_empty() {
+                            continue;
+                        }
+                        return Ok(Some(words.into_iter().map(Bytes::from).collect()));
+                    }
+                    if args.is_empty() {
                         continue;
                     }
-                    return Ok(Some(words.into_iter().map(Bytes::from).collect()));
+                    return Ok(Some(args.into_iter().map(|(from, to)| frame.slice(from..to)).collect()));
                 }
-                if args.is_empty() {
-                    continue;
-                }
-                return Ok(Some(args.into_iter().map(|(from, to)| frame.slice(from..to)).collect()));
             }
         }
     }
 }
 
-fn scan(buf: &[u8], limits: &RespLimits) -> Result<Scan, RespError> {
+fn scan(buf: &[u8], limits: &RespLimits, partial: &mut Option<Progress>) -> Result<Scan, RespError> {
     match buf.first() {
         None => Ok(Scan::Incomplete),
-        Some(b'*') => scan_multibulk(buf, limits),
+        Some(b'*') => scan_multibulk(buf, limits, partial),
         Some(_) => scan_inline(buf),
     }
 }
@@ -174,45 +210,58 @@ fn number(text: &[u8]) -> Option<i64> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
-fn scan_multibulk(buf: &[u8], limits: &RespLimits) -> Result<Scan, RespError> {
-    let Some((mut rest, text)) = header(&buf[1..], RespError::MultibulkCountTooBig)? else {
-        return Ok(Scan::Incomplete);
+fn scan_multibulk(
+    buf: &[u8],
+    limits: &RespLimits,
+    partial: &mut Option<Progress>,
+) -> Result<Scan, RespError> {
+    let progress = match partial {
+        Some(progress) => progress,
+        None => {
+            let Some((rest, text)) = header(&buf[1..], RespError::MultibulkCountTooBig)? else {
+                return Ok(Scan::Incomplete);
+            };
+            let count = number(text).ok_or(RespError::InvalidMultibulkLength)?;
+            if count > MAX_ARRAY_LEN as i64 {
+                return Err(RespError::InvalidMultibulkLength);
+            }
+            let next = buf.len() - rest.len();
+            if count <= 0 {
+                return Ok(Scan::Done { consumed: next, args: Vec::new(), inline: None });
+            }
+            // Elements are recorded as they arrive: nothing is reserved for the declared count.
+            partial.insert(Progress { count: count as usize, args: Vec::new(), next })
+        }
     };
-    let count = number(text).ok_or(RespError::InvalidMultibulkLength)?;
-    if count > MAX_ARRAY_LEN as i64 {
-        return Err(RespError::InvalidMultibulkLength);
+    while progress.args.len() < progress.count {
+        let Some(element) = scan_bulk(buf, progress.next, limits)? else { return Ok(Scan::Incomplete) };
+        progress.args.push(element.0);
+        progress.next = element.1;
     }
-    if count <= 0 {
-        return Ok(Scan::Done { consumed: buf.len() - rest.len(), args: Vec::new(), inline: None });
+    Ok(Scan::Done { consumed: progress.next, args: std::mem::take(&mut progress.args), inline: None })
+}
+
+/// One `$<len>\r\n<bytes>\r\n` element starting at `at`: its data span and where the next
+/// element starts; `None` when incomplete.
+fn scan_bulk(buf: &[u8], at: usize, limits: &RespLimits) -> Result<Option<(Span, usize)>, RespError> {
+    let rest = &buf[at..];
+    let Some(&first) = rest.first() else { return Ok(None) };
+    if first != b'$' {
+        return Err(RespError::ExpectedDollar(first));
     }
-    let count = count as usize;
-    // Each element takes at least 6 bytes (`$0\r\n\r\n`): never reserve past what is buffered.
-    let mut args = Vec::with_capacity(count.min(rest.len() / 6 + 1));
-    for _ in 0..count {
-        let Some(&first) = rest.first() else { return Ok(Scan::Incomplete) };
-        if first != b'$' {
-            return Err(RespError::ExpectedDollar(first));
-        }
-        let Some((after, text)) = header(&rest[1..], RespError::BulkCountTooBig)? else {
-            return Ok(Scan::Incomplete);
-        };
-        let len = number(text).ok_or(RespError::InvalidBulkLength)?;
-        if len < 0 || len as u64 > limits.max_bulk_bytes as u64 {
-            return Err(RespError::InvalidBulkLength);
-        }
-        let len = len as usize;
-        let (after_body, (data, crlf)) = match body(len, after) {
-            Ok(parsed) => parsed,
-            Err(_) => return Ok(Scan::Incomplete),
-        };
-        if crlf != b"\r\n" {
-            return Err(RespError::MissingBulkTerminator);
-        }
-        let start = buf.len() - after.len();
-        args.push((start, start + data.len()));
-        rest = after_body;
+    let Some((after, text)) = header(&rest[1..], RespError::BulkCountTooBig)? else {
+        return Ok(None);
+    };
+    let len = number(text).ok_or(RespError::InvalidBulkLength)?;
+    if len < 0 || len as u64 > limits.max_bulk_bytes as u64 {
+        return Err(RespError::InvalidBulkLength);
     }
-    Ok(Scan::Done { consumed: buf.len() - rest.len(), args, inline: None })
+    let Ok((after_body, (data, crlf))) = body(len as usize, after) else { return Ok(None) };
+    if crlf != b"\r\n" {
+        return Err(RespError::MissingBulkTerminator);
+    }
+    let start = buf.len() - after.len();
+    Ok(Some(((start, start + data.len()), buf.len() - after_body.len())))
 }
 
 fn scan_inline(buf: &[u8]) -> Result<Scan, RespError> {
@@ -370,6 +419,27 @@ mod tests {
     }
 
     #[test]
+    fn an_unfinished_array_resumes_where_it_stopped() {
+        let big = RespLimits::from_frame_limit(1 << 20);
+        let mut parser = RespParser::default();
+        let mut buf = BytesMut::from(&b"*1048576\r\n"[..]);
+        assert_eq!(parser.decode(&mut buf, &big), Ok(None));
+        for _ in 0..1000 {
+            buf.extend_from_slice(b"$1\r\na\r\n");
+            assert_eq!(parser.decode(&mut buf, &big), Ok(None));
+        }
+        let progress = parser.partial.as_ref().unwrap();
+        assert_eq!(progress.args.len(), 1000, "each element is scanned once");
+        assert!(progress.args.capacity() < 4096, "nothing reserved for the declared count");
+        let mut short = RespParser::default();
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r"[..]);
+        assert_eq!(short.decode(&mut buf, &L), Ok(None));
+        buf.extend_from_slice(b"\nk\r\nPING\r\n");
+        assert_eq!(short.decode(&mut buf, &L).unwrap().unwrap(), vec![Bytes::from("GET"), Bytes::from("k")]);
+        assert_eq!(short.decode(&mut buf, &L).unwrap().unwrap(), vec![Bytes::from("PING")]);
+    }
+
+    #[test]
     fn empty_requests_are_skipped() {
         let (cmds, res, _) = parse_all(b"*0\r\n*-1\r\n\r\n   \nPING\n");
         assert_eq!(res, Ok(()));
@@ -411,6 +481,7 @@ mod tests {
         ) {
             let (whole, whole_res, _) = parse_all(&wire);
             let mut buf = BytesMut::new();
+            let mut parser = RespParser::default();
             let mut got = Vec::new();
             let mut res = Ok(());
             let mut rest = &wire[..];
@@ -422,7 +493,7 @@ mod tests {
                 rest = tail;
                 buf.extend_from_slice(chunk);
                 loop {
-                    match decode_command(&mut buf, &L) {
+                    match parser.decode(&mut buf, &L) {
                         Ok(Some(args)) => got.push(args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>()),
                         Ok(None) => break,
                         Err(e) => {

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use nexo_engine::{ConnId, Now};
 use nexo_proto::request::{PubSubRequest, StoreRequest};
 use nexo_proto::resp::encode as enc;
-use nexo_proto::resp::{RespLimits, Version, decode_command};
+use nexo_proto::resp::{RespLimits, RespParser, Version};
 
 use super::commands::{self, Command};
 use super::info::{self, Sections};
@@ -27,6 +27,8 @@ pub struct RespSession {
     ctx: Arc<RespContext>,
     conn: ConnId,
     limits: RespLimits,
+    /// Resumes an unfinished array where it stopped.
+    parser: RespParser,
     next_id: u32,
     version: Version,
     name: Option<Bytes>,
@@ -43,6 +45,7 @@ impl RespSession {
             ctx,
             conn,
             limits,
+            parser: RespParser::default(),
             next_id: 0,
             version: Version::Resp2,
             name: None,
@@ -69,7 +72,7 @@ impl RespSession {
         if self.closed {
             return false;
         }
-        match decode_command(buf, &self.limits) {
+        match self.parser.decode(buf, &self.limits) {
             Ok(None) => false,
             Ok(Some(args)) => {
                 self.handle_command(now, args, out);

@@ -9,6 +9,7 @@ use nexo_proto::Push;
 
 mod bad_input;
 mod eviction;
+mod hostile_conn;
 mod hostile_reply;
 mod hostile_ui;
 mod lifecycle;
@@ -23,6 +24,7 @@ mod ui;
 
 pub use bad_input::*;
 pub use eviction::*;
+pub use hostile_conn::*;
 pub use hostile_reply::*;
 pub use hostile_ui::*;
 pub use lifecycle::*;

@@ -2,8 +2,10 @@
 //! frames the engine encoded once, written with vectored writes in order.
 //!
 //! It owns ordering and accounting (queued bytes; push bytes written, reported back to Pub/Sub).
-//! It does not decide limits: the network loop compares [`WriteQueue::queued_bytes`] with the
-//! connection's limit.
+//! The writer is any `io::Write` the runtime lends it (a non-blocking socket); this module opens
+//! nothing itself.
+//! It does not decide limits: the session compares [`WriteQueue::queued_bytes`] with the
+//! connection's write limit.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};

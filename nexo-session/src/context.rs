@@ -1,0 +1,102 @@
+//! What every session of one server shares: the limits, the RESP context, and the two global
+//! byte counts (input buffered, output queued) that bound memory across all connections.
+//!
+//! It owns only counters and settings; each [`crate::Session`] adds and removes its own share,
+//! so the totals are exact whatever runtime moves the bytes. It reads no clock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::resp::RespContext;
+
+/// Per-connection and global limits a session enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted request payload (v1) or bulk string (RESP).
+    pub max_frame_bytes: u32,
+    /// Unsent bytes of one connection above which it stops reading.
+    pub write_limit: usize,
+    /// A frame left incomplete longer than this closes the connection; 0 turns it off.
+    pub read_timeout_ms: u64,
+    /// A connection that sends nothing for this long (with nothing in flight and no
+    /// subscription) is closed; 0 turns it off.
+    pub idle_timeout_ms: u64,
+    /// Input buffered across all connections above which the largest partial frames stop being
+    /// read (and are then closed by the read timeout).
+    pub input_max_bytes: usize,
+    /// Output queued across all connections above which the largest consumers are closed as
+    /// slow consumers when another push arrives for them.
+    pub output_max_bytes: usize,
+}
+
+impl Limits {
+    /// Limits for a frame limit and write limit, with the default timeouts and global bounds:
+    /// room for 16 connections with a maximum frame each way.
+    pub fn new(max_frame_bytes: u32, write_limit: usize) -> Self {
+        let frame = max_frame_bytes as usize + crate::READ_SLACK_BYTES;
+        Self {
+            max_frame_bytes,
+            write_limit,
+            read_timeout_ms: 30_000,
+            idle_timeout_ms: 0,
+            input_max_bytes: frame.saturating_mul(16).max(256 << 20),
+            output_max_bytes: frame.saturating_mul(16).max(256 << 20),
+        }
+    }
+}
+
+/// Shared by every session of a server.
+#[derive(Debug)]
+pub struct SessionContext {
+    limits: Limits,
+    resp: Arc<RespContext>,
+    input_bytes: AtomicUsize,
+    output_bytes: AtomicUsize,
+}
+
+impl SessionContext {
+    /// A context with `limits`; RESP sessions share `resp`.
+    pub fn new(limits: Limits, resp: Arc<RespContext>) -> Self {
+        Self { limits, resp, input_bytes: AtomicUsize::new(0), output_bytes: AtomicUsize::new(0) }
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The RESP context.
+    pub fn resp(&self) -> &Arc<RespContext> {
+        &self.resp
+    }
+
+    /// Input bytes buffered across all sessions (as of their last `handle_bytes`).
+    pub fn input_bytes(&self) -> usize {
+        self.input_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Output bytes queued across all sessions.
+    pub fn output_bytes(&self) -> usize {
+        self.output_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Input buffered across sessions is past its bound.
+    pub(crate) fn input_over(&self) -> bool {
+        self.input_bytes() > self.limits.input_max_bytes
+    }
+
+    /// Output queued across sessions is past its bound.
+    pub(crate) fn output_over(&self) -> bool {
+        self.output_bytes() > self.limits.output_max_bytes
+    }
+
+    /// Moves one session's share of a total from `old` to `new` bytes.
+    pub(crate) fn track(&self, input: bool, old: usize, new: usize) {
+        let total = if input { &self.input_bytes } else { &self.output_bytes };
+        if new > old {
+            total.fetch_add(new - old, Ordering::Relaxed);
+        } else if old > new {
+            total.fetch_sub(old - new, Ordering::Relaxed);
+        }
+    }
+}
