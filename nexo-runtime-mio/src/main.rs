@@ -63,11 +63,11 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         stream: Lane::worker(stream),
     };
 
-    let addr = SocketAddr::new(settings.bind, settings.port);
-    let listener = mio::net::TcpListener::bind(addr)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
-    let local = listener.local_addr()?;
-    let resp = Arc::new(RespContext::new(startup::resp_settings(settings, local.port(), &store_config)));
+    // `--port off`: no v1 listener; the other listeners still serve.
+    let listener = settings.v1_addr().map(listen).transpose()?;
+    let local = listener.as_ref().map(mio::net::TcpListener::local_addr).transpose()?;
+    let v1_port = local.map_or(0, |a| a.port());
+    let resp = Arc::new(RespContext::new(startup::resp_settings(settings, v1_port, &store_config)));
     let ui_listener = settings.ui_addr().map(nexo_ui::bind).transpose()?;
 
     // Open connections (v1 and RESP): the network thread publishes its count here for the
@@ -96,7 +96,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let sessions = Arc::new(SessionContext::new(startup::session_limits(settings), resp));
     let network = Network::new(NetParts {
         poll,
-        listener: Some(listener),
+        listener,
         max_connections: settings.max_connections,
         clock,
         lanes,
@@ -105,13 +105,20 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         connections,
         sessions,
     })?;
-    tracing::info!("listening on {local}");
+    if let Some(local) = local {
+        tracing::info!("listening on {local}");
+    }
     if let Some(ui) = ui_local {
         tracing::info!("dashboard on http://{ui}/");
     }
     announce(&startup::ready_line(local, ui_local));
     network.run()?;
     Ok(())
+}
+
+fn listen(addr: SocketAddr) -> std::io::Result<mio::net::TcpListener> {
+    mio::net::TcpListener::bind(addr)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
 /// Prints the ready line, the only thing nexo writes to stdout.

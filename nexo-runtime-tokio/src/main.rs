@@ -60,7 +60,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     let mut brokers = startup::start_brokers(&settings, &clock).map_err(|e| e.to_string())?;
     let dashboard = settings.ui_addr().map(|_| Dashboard::attach("tokio", &settings, clock, &mut brokers));
     let store_config = *brokers.store.broker().config();
-    let resp = Arc::new(RespContext::new(startup::resp_settings(&settings, settings.port, &store_config)));
+    let resp = Arc::new(RespContext::new(startup::resp_settings(&settings, settings.port.number().unwrap_or(0), &store_config)));
     let ctx = Arc::new(Context {
         brokers: Brokers {
             store: broker_task::spawn("store", brokers.store, clock, false).map_err(thread_error)?,
@@ -75,10 +75,16 @@ async fn run(settings: Settings) -> Result<(), String> {
     let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
 
-    let addr = SocketAddr::new(settings.bind, settings.port);
-    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
-    resp.set_port(local.port());
+    // `--port off`: no v1 listener; the other listeners still serve.
+    let listener = match settings.v1_addr() {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?),
+        None => None,
+    };
+    let local = listener.as_ref().map(TcpListener::local_addr).transpose();
+    let local = local.map_err(|e| format!("cannot read the bound address: {e}"))?;
+    if let Some(local) = local {
+        resp.set_port(local.port());
+    }
     let max_connections = settings.max_connections.min(Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max_connections));
     let ui_listener = settings.ui_addr().map(nexo_ui::bind).transpose().map_err(|e| e.to_string())?;
@@ -96,7 +102,9 @@ async fn run(settings: Settings) -> Result<(), String> {
         tracing::info!("dashboard on http://{addr}/");
     }
     announce(&startup::ready_line(local, ui_local));
-    tracing::info!(%local, "listening");
+    if let Some(local) = local {
+        tracing::info!(%local, "listening");
+    }
 
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let mut accept_log = RateLimited::new(1_000);
@@ -104,7 +112,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     let mut next_conn = 0u64;
     let signal_name = loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            accepted = accept(listener.as_ref()) => accepted,
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
         };
@@ -154,6 +162,14 @@ async fn run(settings: Settings) -> Result<(), String> {
     ctx.brokers.sync_before_exit(SHUTDOWN_GRACE).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Accepts on the v1 listener; with `--port off` (no listener) it never completes.
+async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Prints the one stdout line and flushes it; stdout carries nothing else.

@@ -586,6 +586,7 @@ impl<B: Broker> BrokerDriver<B> {
         let Some(d) = self.durability.as_mut() else { return };
         let (logs, names): (Vec<LogId>, Vec<LogName>) =
             appended.into_iter().filter_map(|log| d.names.get(&log).map(|name| (log, name.clone()))).unzip();
+        tracing::trace!("commit logs={} fsync={}", names.len(), d.mode);
         let outcomes: Vec<Result<u64, StorageError>> = match d.mode {
             FsyncMode::Always => {
                 let mut synced = d.storage.sync_many(&names).into_iter();

@@ -1,23 +1,41 @@
-//! Logging set-up: human-readable lines on stderr (stdout carries only the ready line).
+//! Logging set-up: human-readable lines on stderr (stdout carries only the ready line), at a
+//! level that can change while running (SIGHUP with a new `log-level`).
+
+use std::sync::OnceLock;
+
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{Registry, reload};
 
 use crate::settings::LogLevel;
 
+/// The handle that changes the level of the installed subscriber.
+static LEVEL: OnceLock<reload::Handle<LevelFilter, Registry>> = OnceLock::new();
+
+fn filter(level: LogLevel) -> LevelFilter {
+    match level {
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Trace => LevelFilter::TRACE,
+    }
+}
+
 /// Installs the global subscriber writing to stderr at `level`.
 pub fn init(level: LogLevel) {
-    let max = match level {
-        LogLevel::Error => tracing::Level::ERROR,
-        LogLevel::Warn => tracing::Level::WARN,
-        LogLevel::Info => tracing::Level::INFO,
-        LogLevel::Debug => tracing::Level::DEBUG,
-        LogLevel::Trace => tracing::Level::TRACE,
-    };
-    // A second init (tests) keeps the first subscriber; that is fine.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(max)
-        .with_target(false)
-        .with_ansi(false)
-        .try_init();
+    let (layer, handle) = reload::Layer::new(filter(level));
+    let fmt =
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(false);
+    // A second init (tests) keeps the first subscriber and its handle; that is fine.
+    if tracing_subscriber::registry().with(layer).with(fmt).try_init().is_ok() {
+        let _ = LEVEL.set(handle);
+    }
+}
+
+/// Changes the level of the subscriber [`init`] installed; false when there is none.
+pub fn set_level(level: LogLevel) -> bool {
+    LEVEL.get().is_some_and(|handle| handle.reload(filter(level)).is_ok())
 }
 
 /// A warning that repeats (refused connections, failed accepts) logged at most once per

@@ -43,7 +43,8 @@ pub fn resp_settings(settings: &Settings, port: u16, store: &nexo_engine::StoreC
     RespSettings {
         max_frame_bytes: settings.max_frame_bytes,
         max_subscriptions: settings.pubsub_config().max_subscriptions_per_conn,
-        max_memory_bytes: store.max_memory_bytes,
+        // Unlimited reads 0, as Redis's `maxmemory 0`.
+        max_memory_bytes: if store.max_memory_bytes == u64::MAX { 0 } else { store.max_memory_bytes },
         eviction: store.eviction.to_string(),
         port,
         max_connections: settings.max_connections,
@@ -59,12 +60,11 @@ pub fn session_limits(settings: &Settings) -> Limits {
     limits
 }
 
-/// The one line printed on stdout once the server accepts connections.
-pub fn ready_line(v1: SocketAddr, ui: Option<SocketAddr>) -> String {
-    match ui {
-        Some(ui) => format!("nexo ready v1={v1} ui={ui}"),
-        None => format!("nexo ready v1={v1} ui=off"),
-    }
+/// The one line printed on stdout once the server accepts connections: `v1=`, `ui=`, each an
+/// address or `off`.
+pub fn ready_line(v1: Option<SocketAddr>, ui: Option<SocketAddr>) -> String {
+    let shown = |addr: Option<SocketAddr>| addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    format!("nexo ready v1={} ui={}", shown(v1), shown(ui))
 }
 
 /// Every broker, built, given its storage and recovered: what a runtime starts serving with.
@@ -89,6 +89,8 @@ pub enum StartError {
     Storage(String, StorageError),
     /// A broker's logs could not be replayed.
     Recover(String, RecoverError),
+    /// The SIGHUP (reload) handler could not be installed.
+    Signals(std::io::Error),
 }
 
 impl std::fmt::Display for StartError {
@@ -97,6 +99,7 @@ impl std::fmt::Display for StartError {
             Self::DataDir(dir, e) => write!(f, "cannot create data directory {}: {e}", dir.display()),
             Self::Storage(broker, e) => write!(f, "{broker} storage: {e}"),
             Self::Recover(broker, e) => write!(f, "{broker} recovery: {e}"),
+            Self::Signals(e) => write!(f, "cannot watch for SIGHUP: {e}"),
         }
     }
 }
@@ -104,7 +107,8 @@ impl std::fmt::Display for StartError {
 impl std::error::Error for StartError {}
 
 /// Builds every broker from the settings, opens its storage (taking the data-directory locks),
-/// replays its logs and logs what it found. Both runtimes start this way.
+/// replays its logs and logs what it found; logs every setting and starts the SIGHUP reload
+/// thread. Both runtimes start this way.
 ///
 /// # Errors
 /// The data directory cannot be created or locked, or a log cannot be recovered.
@@ -121,29 +125,27 @@ pub fn start_brokers(settings: &Settings, clock: &Clock) -> Result<Brokers, Star
     let stream_config = settings.stream_config();
     tracing::info!("engine seed {seed} (replay with --seed)");
     raise_fd_limit(settings.max_connections);
-    tracing::info!(
-        "data_dir={} fsync={} max_connections={} max_frame_bytes={}",
-        settings.data_dir.display(),
-        settings.fsync,
-        settings.max_connections,
-        settings.max_frame_bytes
-    );
-    tracing::info!(
-        "store: max_memory={} bytes ({}% of {physical} bytes physical) eviction={} default_ttl_ms={:?}",
-        store_config.max_memory_bytes,
-        store_config.max_memory_bytes.saturating_mul(100) / physical.max(1),
-        store_config.eviction,
-        store_config.default_ttl_ms
-    );
-    tracing::info!("pubsub: {pubsub_config:?}");
-    tracing::info!("queue: {queue_config:?}");
-    tracing::info!("stream: {stream_config:?}");
+    settings.effective.log();
+    log_store_memory(store_config.max_memory_bytes, physical);
+    crate::settings::reload::watch(settings).map_err(StartError::Signals)?;
 
     let store = BrokerDriver::new(Store::new(store_config, seed), None);
     let pubsub = durable(PubSub::new(pubsub_config, seed ^ 0x5055_4253_5542), "pubsub", settings, clock)?;
     let queue = durable(Queue::new(queue_config, seed ^ 0x5155_4555_4500), "queue", settings, clock)?;
     let stream = durable(Stream::new(stream_config, seed ^ 0x5354_5245_414D), "stream", settings, clock)?;
     Ok(Brokers { store, pubsub, queue, stream })
+}
+
+/// Logs the Store's memory limit as `key=value`, with its share of physical memory.
+fn log_store_memory(max_memory_bytes: u64, physical: u64) {
+    if max_memory_bytes == u64::MAX {
+        tracing::info!("store max_memory_bytes=unlimited physical_memory_bytes={physical}");
+    } else {
+        let percent = max_memory_bytes.saturating_mul(100) / physical.max(1);
+        tracing::info!(
+            "store max_memory_bytes={max_memory_bytes} ({percent}% of physical_memory_bytes={physical})"
+        );
+    }
 }
 
 /// File descriptors kept beyond one per connection: refusals in progress, listeners, logs.

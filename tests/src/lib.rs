@@ -147,6 +147,16 @@ macro_rules! __for_each_case {
             resp_errors_and_limits,
             resp_redis_tools,
             store_redis_extensions_over_v1,
+            // config (issue 14)
+            config_precedence_four_sources,
+            config_print_config_round_trips_and_masks,
+            config_unknown_key_and_bad_value,
+            config_sighup_reload,
+            config_booleans_turn_the_dashboard_off,
+            config_ports_off_and_host_names,
+            config_max_connections_zero_refused,
+            config_sizes_and_unlimited_store_memory,
+            config_trace_logging_and_readable_startup,
             // lifecycle
             lifecycle_sigterm_exits_zero,
             lifecycle_port_taken_exits_nonzero,

@@ -44,6 +44,8 @@ pub struct Server {
     with_ui: bool,
     /// The dashboard's address from the ready line, when it runs.
     ui: Option<SocketAddr>,
+    /// Environment variables set for the process (and for its restarts).
+    envs: Vec<(String, String)>,
 }
 
 impl Server {
@@ -53,8 +55,9 @@ impl Server {
     }
 
     /// Starts `bin` with the default flags plus `extra`, appended after them. `extra` must not
-    /// repeat a default flag (`--bind`, `--port`, `--no-ui`, `--data-dir`); use [`run_to_exit`]
-    /// for a command line of your own.
+    /// repeat a default flag (`--bind`, `--no-ui`, `--data-dir`) except `--port`, which replaces
+    /// the default `--port 0` (and is kept by [`Server::restart`]); use [`run_to_exit`] for a
+    /// command line of your own.
     ///
     /// Panics, with the stderr tail, when the ready line does not arrive within
     /// [`READY_TIMEOUT`] or does not match `nexo ready v1=<ip:port> ui=off`.
@@ -62,6 +65,14 @@ impl Server {
         let dir = tempfile::Builder::new().prefix("nexo-e2e-").tempdir().expect("create temp data dir");
         let path = dir.path().to_path_buf();
         Self::spawn(bin, path, Some(dir), extra.iter().map(|s| (*s).to_owned()).collect(), false)
+    }
+
+    /// Starts `bin` like [`Server::start_with`] with the environment variables `envs` set.
+    pub fn start_with_env(bin: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Self {
+        let dir = tempfile::Builder::new().prefix("nexo-e2e-").tempdir().expect("create temp data dir");
+        let path = dir.path().to_path_buf();
+        let envs = envs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Self::spawn_env(bin, path, Some(dir), extra.iter().map(|s| (*s).to_owned()).collect(), false, envs)
     }
 
     /// Starts `bin` like [`Server::start_with`] but with the dashboard on: `--ui-port 0` instead
@@ -94,8 +105,9 @@ impl Server {
         }
         let owned = self.owned_dir.take();
         let (bin, dir, with_ui) = (self.bin.clone(), self.data_dir.clone(), self.with_ui);
+        let envs = std::mem::take(&mut self.envs);
         drop(self);
-        Self::spawn(&bin, dir, owned, extra.iter().map(|s| (*s).to_owned()).collect(), with_ui)
+        Self::spawn_env(&bin, dir, owned, extra.iter().map(|s| (*s).to_owned()).collect(), with_ui, envs)
     }
 
     fn spawn(
@@ -105,14 +117,29 @@ impl Server {
         extra: Vec<String>,
         with_ui: bool,
     ) -> Self {
+        Self::spawn_env(bin, data_dir, owned_dir, extra, with_ui, Vec::new())
+    }
+
+    fn spawn_env(
+        bin: &Path,
+        data_dir: PathBuf,
+        owned_dir: Option<tempfile::TempDir>,
+        extra: Vec<String>,
+        with_ui: bool,
+        envs: Vec<(String, String)>,
+    ) -> Self {
         let ui_flags: &[&str] =
             if with_ui { &["--ui-bind", "127.0.0.1", "--ui-port", "0"] } else { &["--no-ui"] };
+        // A case that needs a fixed port (a restart on the same port) passes its own `--port`.
+        let port_flags: &[&str] = if extra.iter().any(|a| a == "--port") { &[] } else { &["--port", "0"] };
         let mut child = Command::new(bin)
-            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .args(["--bind", "127.0.0.1"])
+            .args(port_flags)
             .args(ui_flags)
             .arg("--data-dir")
             .arg(&data_dir)
             .args(&extra)
+            .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -152,6 +179,7 @@ impl Server {
             extra,
             with_ui,
             ui: None,
+            envs,
         };
         let line = match rx.recv_timeout(READY_TIMEOUT) {
             Ok(Ok(line)) => line,
@@ -299,8 +327,14 @@ pub struct Exited {
 /// Runs `bin` with exactly `args` until it exits (for start-up failures); kills it and panics if
 /// it is still running after `timeout`.
 pub fn run_to_exit(bin: &Path, args: &[&str], timeout: Duration) -> Exited {
+    run_to_exit_env(bin, args, &[], timeout)
+}
+
+/// As [`run_to_exit`], with the environment variables `envs` set.
+pub fn run_to_exit_env(bin: &Path, args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Exited {
     let mut child = Command::new(bin)
         .args(args)
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -8,6 +8,7 @@ use nexo_client::Client;
 use nexo_proto::Push;
 
 mod bad_input;
+mod config;
 mod eviction;
 mod hostile_conn;
 mod hostile_reply;
@@ -23,6 +24,7 @@ mod ttl;
 mod ui;
 
 pub use bad_input::*;
+pub use config::*;
 pub use eviction::*;
 pub use hostile_conn::*;
 pub use hostile_reply::*;
