@@ -73,7 +73,40 @@ const TABLE: &[Command] = &[
     Command { name: "psubscribe", arity: -2 },
     Command { name: "unsubscribe", arity: -1 },
     Command { name: "punsubscribe", arity: -1 },
+    Command { name: "multi", arity: 1 },
+    Command { name: "exec", arity: 1 },
+    Command { name: "discard", arity: 1 },
+    Command { name: "watch", arity: -2 },
+    Command { name: "unwatch", arity: 1 },
 ];
+
+/// Whether `name` (a table name) is a data command [`store_command`] translates, rather than
+/// one the session answers or sends to another broker.
+pub fn is_store_command(name: &str) -> bool {
+    !matches!(
+        name,
+        "ping"
+            | "echo"
+            | "select"
+            | "quit"
+            | "hello"
+            | "client"
+            | "command"
+            | "info"
+            | "config"
+            | "reset"
+            | "publish"
+            | "subscribe"
+            | "psubscribe"
+            | "unsubscribe"
+            | "punsubscribe"
+            | "multi"
+            | "exec"
+            | "discard"
+            | "watch"
+            | "unwatch"
+    )
+}
 
 impl Command {
     /// The command named `upper` (already upper-cased), if Nexo knows it.
@@ -171,13 +204,18 @@ fn invalid_expire(command: &str) -> String {
     format!("ERR invalid expire time in '{command}' command")
 }
 
-/// A relative expiry argument in `unit_ms` units, as milliseconds (must be positive).
-fn positive_ms(arg: &[u8], unit_ms: i64, command: &str) -> Result<u64, String> {
+/// A relative expiry argument in `unit_ms` units, as milliseconds (must be positive, and the
+/// deadline it gives, `now_ms` plus it, must fit an `i64`: Redis's check).
+fn positive_ms(arg: &[u8], unit_ms: i64, command: &str, now_ms: u64) -> Result<u64, String> {
     let n = parse_int(arg)?;
     if n <= 0 {
         return Err(invalid_expire(command));
     }
-    n.checked_mul(unit_ms).and_then(|ms| u64::try_from(ms).ok()).ok_or_else(|| invalid_expire(command))
+    let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+    n.checked_mul(unit_ms)
+        .filter(|ms| ms.checked_add(now).is_some())
+        .and_then(|ms| u64::try_from(ms).ok())
+        .ok_or_else(|| invalid_expire(command))
 }
 
 /// An absolute expiry argument (seconds or ms since the epoch), as wall-clock milliseconds.
@@ -189,19 +227,20 @@ fn absolute_ms(arg: &[u8], unit_ms: i64, command: &str) -> Result<u64, String> {
     n.checked_mul(unit_ms).and_then(|ms| u64::try_from(ms).ok()).ok_or_else(|| invalid_expire(command))
 }
 
-/// Translates a data command (name lower-case, arity already checked) into its Store request.
+/// Translates a data command (name lower-case, arity already checked) into its Store request;
+/// `now_ms` (wall clock) bounds relative expiry times as Redis does.
 ///
 /// # Errors
 /// Redis's error text for a syntax error, a bad number or an invalid expire time.
-pub fn store_command(name: &str, a: &[Bytes]) -> Result<(StoreRequest, Expect), String> {
+pub fn store_command(name: &str, a: &[Bytes], now_ms: u64) -> Result<(StoreRequest, Expect), String> {
     let key = || a[0].clone();
     Ok(match name {
         "get" => (StoreRequest::Get { key: key() }, Expect::Bulk),
-        "set" => set(a)?,
+        "set" => set(a, now_ms)?,
         "setnx" => (StoreRequest::SetNx { key: key(), options: persist(), value: a[1].clone() }, Expect::Int),
         "setex" | "psetex" => {
             let unit = if name == "setex" { 1000 } else { 1 };
-            let ms = positive_ms(&a[1], unit, name)?;
+            let ms = positive_ms(&a[1], unit, name, now_ms)?;
             let request = StoreRequest::SetExt {
                 key: key(),
                 nx: false,
@@ -213,7 +252,7 @@ pub fn store_command(name: &str, a: &[Bytes]) -> Result<(StoreRequest, Expect), 
             (request, Expect::Ok)
         }
         "getdel" => (StoreRequest::GetDel { key: key() }, Expect::Bulk),
-        "getex" => (StoreRequest::GetEx { key: key(), expiry: getex_expiry(&a[1..])? }, Expect::Bulk),
+        "getex" => (StoreRequest::GetEx { key: key(), expiry: getex_expiry(&a[1..], now_ms)? }, Expect::Bulk),
         "mget" => (StoreRequest::MGet { keys: a.to_vec() }, Expect::Values),
         "mset" => {
             if !a.len().is_multiple_of(2) {
@@ -233,7 +272,7 @@ pub fn store_command(name: &str, a: &[Bytes]) -> Result<(StoreRequest, Expect), 
         "strlen" => (StoreRequest::Strlen { key: key() }, Expect::Int),
         "del" | "unlink" => (StoreRequest::DelCount { keys: a.to_vec() }, Expect::Int),
         "exists" => (StoreRequest::Exists { keys: a.to_vec() }, Expect::Int),
-        "expire" | "pexpire" | "expireat" | "pexpireat" => (expire(name, a)?, Expect::Int),
+        "expire" | "pexpire" | "expireat" | "pexpireat" => (expire(name, a, now_ms)?, Expect::Int),
         "ttl" => (StoreRequest::Ttl { key: key() }, Expect::TtlSeconds),
         "pttl" => (StoreRequest::Ttl { key: key() }, Expect::Int),
         "persist" => (StoreRequest::Persist { key: key() }, Expect::Int),
@@ -261,14 +300,19 @@ pub fn store_command(name: &str, a: &[Bytes]) -> Result<(StoreRequest, Expect), 
 /// zero or negative TTL, or a time in the past, deletes the key when the conditions hold
 /// (answering 1), as in Redis: both become "now" (0), which compares as the exact time would
 /// against any live key's deadline.
-fn expire(name: &str, a: &[Bytes]) -> Result<StoreRequest, String> {
+fn expire(name: &str, a: &[Bytes], now_ms: u64) -> Result<StoreRequest, String> {
     let flags = expire_flags(&a[2..])?;
     let unit: i64 = if name.starts_with('p') { 1 } else { 1000 };
     let n = parse_int(&a[1])?;
-    let ms = n.checked_mul(unit).ok_or_else(|| invalid_expire(name))?;
+    let absolute = name.ends_with("at");
+    // Redis: a relative time must leave now + time within an i64 of milliseconds.
+    let base = if absolute { 0 } else { i64::try_from(now_ms).unwrap_or(i64::MAX) };
+    let ms = n
+        .checked_mul(unit)
+        .filter(|ms| ms.checked_add(base).is_some())
+        .ok_or_else(|| invalid_expire(name))?;
     let ms = u64::try_from(ms).unwrap_or(0);
     let key = a[0].clone();
-    let absolute = name.ends_with("at");
     Ok(match (flags, absolute) {
         (None, false) => StoreRequest::Expire { key, ttl_ms: ms },
         (None, true) => StoreRequest::ExpireAt { key, at_ms: ms },
@@ -305,7 +349,7 @@ fn expire_flags(options: &[Bytes]) -> Result<Option<ExpireFlags>, String> {
 }
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms|KEEPTTL].
-fn set(a: &[Bytes]) -> Result<(StoreRequest, Expect), String> {
+fn set(a: &[Bytes], now_ms: u64) -> Result<(StoreRequest, Expect), String> {
     let (mut nx, mut xx, mut get) = (false, false, false);
     let mut expiry: Option<Expiry> = None;
     let mut i = 2;
@@ -319,8 +363,8 @@ fn set(a: &[Bytes]) -> Result<(StoreRequest, Expect), String> {
             (b"KEEPTTL", _) if expiry.is_none() => expiry = Some(Expiry::Keep),
             (b"EX" | b"PX" | b"EXAT" | b"PXAT", Some(arg)) if expiry.is_none() => {
                 expiry = Some(match &option[..] {
-                    b"EX" => Expiry::InMs(positive_ms(arg, 1000, "set")?),
-                    b"PX" => Expiry::InMs(positive_ms(arg, 1, "set")?),
+                    b"EX" => Expiry::InMs(positive_ms(arg, 1000, "set", now_ms)?),
+                    b"PX" => Expiry::InMs(positive_ms(arg, 1, "set", now_ms)?),
                     b"EXAT" => Expiry::AtMs(absolute_ms(arg, 1000, "set")?),
                     _ => Expiry::AtMs(absolute_ms(arg, 1, "set")?),
                 });
@@ -340,13 +384,13 @@ fn set(a: &[Bytes]) -> Result<(StoreRequest, Expect), String> {
 }
 
 /// GETEX's options: none, or one of EX s, PX ms, EXAT ts, PXAT ms, PERSIST.
-fn getex_expiry(rest: &[Bytes]) -> Result<Expiry, String> {
+fn getex_expiry(rest: &[Bytes], now_ms: u64) -> Result<Expiry, String> {
     let upper: Vec<Vec<u8>> = rest.iter().map(|a| a.to_ascii_uppercase()).collect();
     match upper.as_slice() {
         [] => Ok(Expiry::Keep),
         [p] if p == b"PERSIST" => Ok(Expiry::Persist),
-        [o, _] if o == b"EX" => Ok(Expiry::InMs(positive_ms(&rest[1], 1000, "getex")?)),
-        [o, _] if o == b"PX" => Ok(Expiry::InMs(positive_ms(&rest[1], 1, "getex")?)),
+        [o, _] if o == b"EX" => Ok(Expiry::InMs(positive_ms(&rest[1], 1000, "getex", now_ms)?)),
+        [o, _] if o == b"PX" => Ok(Expiry::InMs(positive_ms(&rest[1], 1, "getex", now_ms)?)),
         [o, _] if o == b"EXAT" => Ok(Expiry::AtMs(absolute_ms(&rest[1], 1000, "getex")?)),
         [o, _] if o == b"PXAT" => Ok(Expiry::AtMs(absolute_ms(&rest[1], 1, "getex")?)),
         _ => Err(SYNTAX.to_owned()),
@@ -392,7 +436,30 @@ mod tests {
     fn translate(line: &str) -> Result<(StoreRequest, Expect), String> {
         let a = args(line);
         let name = String::from_utf8_lossy(&a[0]).to_lowercase();
-        store_command(&name, &a[1..])
+        store_command(&name, &a[1..], NOW_MS)
+    }
+
+    /// A wall-clock reading in 2025, as the session gets it.
+    const NOW_MS: u64 = 1_750_000_000_000;
+
+    #[test]
+    fn relative_expiry_must_not_overflow_past_now() {
+        let invalid = |c: &str| format!("ERR invalid expire time in '{c}' command");
+        // 9223370399119966 s fits an i64 of ms on its own, but not once added to now.
+        assert_eq!(translate("EXPIRE k 9223370399119966").unwrap_err(), invalid("expire"));
+        assert_eq!(translate("PEXPIRE k 9223372036854775000").unwrap_err(), invalid("pexpire"));
+        assert_eq!(translate("SET k v EX 9223370399119966").unwrap_err(), invalid("set"));
+        assert_eq!(translate("SET k v PX 9223372036854775000").unwrap_err(), invalid("set"));
+        assert_eq!(translate("SETEX k 9223370399119966 v").unwrap_err(), invalid("setex"));
+        assert_eq!(translate("PSETEX k 9223372036854775000 v").unwrap_err(), invalid("psetex"));
+        assert_eq!(translate("GETEX k EX 9223370399119966").unwrap_err(), invalid("getex"));
+        assert_eq!(translate("GETEX k PX 9223372036854775000").unwrap_err(), invalid("getex"));
+        // Absolute times have no base: the largest that fits is fine.
+        assert!(translate("PEXPIREAT k 9223372036854775000").is_ok());
+        assert!(translate("SET k v PXAT 9223372036854775000").is_ok());
+        // Just below the bound is still fine.
+        assert!(translate("PEXPIRE k 9223370286854775807").is_ok());
+        assert!(translate("EXPIRE k 9223370286854775").is_ok());
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub enum Expect {
         /// Subscriptions of the connection after this one.
         count: usize,
     },
+    /// EXEC: the Store's `Replies` as one array, each element encoded as its part says (a
+    /// queued local answer is placed as it is); `Null` (a watched key changed) is a null array.
+    Exec(Vec<Expect>),
     /// INFO: `head` (sections rendered by the session) plus the Store's sections.
     Info {
         /// Already rendered sections.
@@ -299,7 +302,25 @@ fn convert(expect: &Expect, version: Version, reply: &Reply, out: &mut BytesMut)
             let body = super::info::store_sections(head, text, *memory, *stats, *keyspace);
             enc::verbatim(out, body.as_bytes(), version);
         }
+        (Expect::Exec(parts), Reply::Replies(replies)) => exec_array(out, version, parts, replies),
+        (Expect::Exec(_), Reply::Null) => enc::null_array(out, version),
         (_, other) => enc::error(out, &format!("ERR unexpected engine reply {other:?}")),
+    }
+}
+
+/// EXEC's array: local parts as queued, the others from the Store's replies in order.
+fn exec_array(out: &mut BytesMut, version: Version, parts: &[Expect], replies: &[Reply]) {
+    enc::array(out, parts.len());
+    let mut replies = replies.iter();
+    for part in parts {
+        if let Expect::Local(bytes) = part {
+            out.extend_from_slice(bytes);
+            continue;
+        }
+        match replies.next() {
+            Some(reply) => convert(part, version, reply, out),
+            None => enc::error(out, "ERR transaction reply missing"),
+        }
     }
 }
 

@@ -35,6 +35,8 @@ pub struct RespSession {
     channels: BTreeSet<Bytes>,
     patterns: BTreeSet<Bytes>,
     closed: bool,
+    /// The transaction being queued (between MULTI and EXEC or DISCARD).
+    multi: Option<multi::Multi>,
 }
 
 impl RespSession {
@@ -52,6 +54,7 @@ impl RespSession {
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
             closed: false,
+            multi: None,
         }
     }
 
@@ -141,10 +144,10 @@ impl RespSession {
             return self.close(out);
         }
         let Some(command) = Command::lookup(&name) else {
-            return self.error(out, &commands::unknown_command(&args));
+            return self.queue_error(out, &commands::unknown_command(&args));
         };
         if !command.arity_ok(args.len()) {
-            return self.error(out, &commands::wrong_arity(command.name));
+            return self.queue_error(out, &commands::wrong_arity(command.name));
         }
         if self.version == Version::Resp2 && self.subscriptions() > 0 && !command.allowed_subscribed() {
             return self.error(
@@ -156,6 +159,9 @@ impl RespSession {
             );
         }
         let rest = &args[1..];
+        if self.multi.is_some() && !multi::runs_now(command.name) {
+            return self.queue(now, command.name, rest, out);
+        }
         match command.name {
             "ping" => self.ping(rest, out),
             "echo" => {
@@ -169,6 +175,9 @@ impl RespSession {
                 Ok(_) => self.error(out, "ERR DB index is out of range"),
             },
             "quit" => {
+                if self.multi.is_some() {
+                    self.end_transaction(out);
+                }
                 self.simple(out, "OK");
                 self.close(out);
             }
@@ -189,7 +198,12 @@ impl RespSession {
             "psubscribe" => self.subscribe(rest, true, out),
             "unsubscribe" => self.unsubscribe(rest, false, out),
             "punsubscribe" => self.unsubscribe(rest, true, out),
-            _ => match commands::store_command(command.name, rest) {
+            "multi" => self.multi(out),
+            "exec" => self.exec(out),
+            "discard" => self.discard(out),
+            "watch" => self.watch(rest, out),
+            "unwatch" => self.store(out, StoreRequest::Unwatch, Expect::Ok),
+            _ => match commands::store_command(command.name, rest, now.wall_ms) {
                 Ok((request, expect)) => self.store(out, request, expect),
                 Err(e) => self.error(out, &e),
             },
@@ -369,6 +383,7 @@ impl RespSession {
             let pattern = String::from_utf8_lossy(&pattern).into_owned();
             self.pubsub(out, PubSubRequest::UnsubscribeGlob { pattern }, Expect::Silent);
         }
+        self.end_transaction(out);
         self.version = Version::Resp2;
         self.name = None;
         self.simple(out, "RESET");
@@ -428,5 +443,6 @@ impl RespSession {
     }
 }
 
+mod multi;
 #[cfg(test)]
 mod tests;

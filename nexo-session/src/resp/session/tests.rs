@@ -63,6 +63,16 @@ impl H {
         self.take()
     }
 
+    /// Answers every collected Store request with OK (and forgets them); returns the output.
+    fn answer_all(&mut self) -> String {
+        for action in std::mem::take(&mut self.requests) {
+            if let Action::Store { id, .. } = action {
+                self.out.handle_reply(id, &Reply::Ok);
+            }
+        }
+        self.take()
+    }
+
     fn take(&mut self) -> String {
         self.out.take_output().map(|(b, _)| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
@@ -181,4 +191,92 @@ fn info_counts_every_client_connection() {
     // A runtime with its own count publishes it in the gauge.
     ctx.clients_gauge().store(5, std::sync::atomic::Ordering::Relaxed);
     assert!(clients(&mut h).contains("connected_clients:5\r\n"));
+}
+
+#[test]
+fn multi_queues_then_exec_is_one_store_request() {
+    let mut h = H::new();
+    assert_eq!(h.feed("MULTI\r\nINCR a\r\nPING\r\nGET a\r\n"), "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n");
+    assert!(h.requests.is_empty(), "nothing reaches the Store before EXEC");
+    assert_eq!(h.feed("EXEC\r\n"), "");
+    let [Action::Store { id, request: StoreRequest::Exec { commands } }] = &h.requests[..] else {
+        panic!("{:?}", h.requests)
+    };
+    assert_eq!(commands.len(), 2, "PING is answered in place");
+    let replies = Reply::Replies(vec![Reply::Int(1), Reply::Data(Bytes::from_static(b"1"))]);
+    assert_eq!(h.reply(*id, replies), "*3\r\n:1\r\n+PONG\r\n$1\r\n1\r\n");
+    // A watched key changed: a null array.
+    h.requests.clear();
+    h.feed("MULTI\r\nEXEC\r\n");
+    let [Action::Store { id, .. }] = &h.requests[..] else { panic!() };
+    assert_eq!(h.reply(*id, Reply::Null), "*-1\r\n");
+}
+
+#[test]
+fn queue_time_errors_abort_exec_and_misuse_gets_redis_errors() {
+    let mut h = H::new();
+    assert_eq!(h.feed("EXEC\r\nDISCARD\r\n"), "-ERR EXEC without MULTI\r\n-ERR DISCARD without MULTI\r\n");
+    let out = h.feed("MULTI\r\nMULTI\r\nWATCH k\r\nSET k\r\nNOSUCH\r\nINCR k\r\nEXEC\r\n");
+    assert_eq!(
+        out,
+        "+OK\r\n-ERR MULTI calls can not be nested\r\n-ERR WATCH inside MULTI is not allowed\r\n\
+         -ERR wrong number of arguments for 'set' command\r\n\
+         -ERR unknown command 'NOSUCH', with args beginning with: \r\n+QUEUED\r\n\
+         -EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert!(
+        matches!(&h.requests[..], [Action::Store { request: StoreRequest::Unwatch, .. }]),
+        "an aborted EXEC only unwatches: {:?}",
+        h.requests
+    );
+    assert_eq!(h.answer_all(), "");
+    let out = h.feed("MULTI\r\nPUBLISH c m\r\nSUBSCRIBE c\r\nSET k v EX 0\r\nDISCARD\r\nGET k\r\n");
+    assert!(out.starts_with("+OK\r\n-ERR PUBLISH cannot be queued"), "{out}");
+    assert!(out.contains("-ERR Command not allowed inside a transaction\r\n"), "{out}");
+    assert!(out.contains("-ERR invalid expire time in 'set' command\r\n+OK\r\n"), "{out}");
+    assert!(matches!(
+        &h.requests[..],
+        [
+            Action::Store { request: StoreRequest::Unwatch, .. },
+            Action::Store { request: StoreRequest::Get { .. }, .. }
+        ]
+    ));
+}
+
+#[test]
+fn transactions_are_bounded() {
+    let mut h = H::new();
+    let mut input = String::from("MULTI\r\n");
+    for _ in 0..super::multi::MULTI_MAX_QUEUED + 1 {
+        input.push_str("INCR k\r\n");
+    }
+    input.push_str("EXEC\r\n");
+    let out = h.feed(&input);
+    assert_eq!(out.matches("+QUEUED").count(), super::multi::MULTI_MAX_QUEUED);
+    assert!(out.ends_with(
+        "-ERR Transaction too long: at most 10000 commands can be queued\r\n\
+         -EXECABORT Transaction discarded because of previous errors.\r\n"
+    ));
+    h.answer_all();
+    let big = "x".repeat(600_000);
+    let set = |key: &str| format!("*3\r\n$3\r\nSET\r\n$1\r\n{key}\r\n${}\r\n{big}\r\n", big.len());
+    let out = h.feed(&format!("MULTI\r\n{}{}EXEC\r\n", set("a"), set("b")));
+    assert!(out.contains("-ERR Transaction too large"), "{}", &out[..out.len().min(200)]);
+}
+
+#[test]
+fn watch_and_unwatch_go_to_the_store() {
+    let mut h = H::new();
+    assert_eq!(h.feed("WATCH a b\r\nUNWATCH\r\n"), "");
+    let [
+        Action::Store { id: w, request: StoreRequest::Watch { keys } },
+        Action::Store { id: u, request: StoreRequest::Unwatch },
+    ] = &h.requests[..]
+    else {
+        panic!("{:?}", h.requests)
+    };
+    assert_eq!(keys.len(), 2);
+    let (w, u) = (*w, *u);
+    assert_eq!(h.reply(u, Reply::Ok), "");
+    assert_eq!(h.reply(w, Reply::Ok), "+OK\r\n+OK\r\n");
 }
