@@ -1,0 +1,1 @@
+//! Model-based test: QoS 2 exactly once.
