@@ -162,7 +162,7 @@ impl Sim {
                     *next += 1;
                     self.records.entry(log).or_default().insert(seq, record);
                 }
-                Output::OpenLog { log } => {
+                Output::OpenLog { log, .. } => {
                     let (first, len) = self.ranges.pop().unwrap_or((1, 0));
                     let first = u64::from(first).max(1);
                     let next = *self.next.entry(log.clone()).or_insert(first + u64::from(len));

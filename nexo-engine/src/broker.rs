@@ -66,10 +66,13 @@ pub trait Broker: Send + 'static {
     }
 
     /// After recovery: every log present in the broker's storage, opened or not. A broker may
-    /// ask (with [`Output::RemoveLog`]) to delete logs it no longer owns, e.g. the data log of a
-    /// topic whose DELETE became durable just before a crash.
-    fn handle_stored_logs(&mut self, now: Now, logs: &[LogId]) {
+    /// ask (with [`Output::RemoveLog`]) to delete logs it provably no longer owns, e.g. the data
+    /// log of a topic deleted and created again just before a crash, and must keep or adopt
+    /// logs it merely does not know. Returns lines the runtime logs as errors (a log found
+    /// without an owner); empty when all is well.
+    fn handle_stored_logs(&mut self, now: Now, logs: &[LogId]) -> Vec<String> {
         let _ = (now, logs);
+        Vec::new()
     }
 
     /// The answer to [`Output::Read`] with `token`: the records, or why they could not be read.

@@ -66,10 +66,31 @@ pub struct BrokerSnapshot {
     pub requests: u64,
     /// Logs whose storage failed (the server is unhealthy while any is listed).
     pub failed_logs: Vec<String>,
+    /// What opening the broker's logs found and repaired (since start).
+    pub storage: StorageHealth,
     /// Monotonic milliseconds when it was taken.
     pub taken_mono_ms: u64,
     /// The broker's counters and gauges.
     pub stats: BrokerStats,
+}
+
+/// Counters of what storage recovery found in one broker's logs, since start (each event was
+/// also logged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageHealth {
+    /// Damaged stretches skipped in the middle of segments (the intact records after each were
+    /// kept; the damaged bytes were copied to a quarantine file).
+    pub damaged_ranges: u64,
+    /// Bytes copied to quarantine files.
+    pub quarantined_bytes: u64,
+    /// Bytes cut or skipped at recovery, torn tails of a crash included.
+    pub dropped_bytes: u64,
+    /// Sequence numbers skipped because a log ended below what its broker had handed out (a
+    /// segment file went missing).
+    pub skipped_seqs: u64,
+    /// Writes, syncs and opens refused for a passing reason (disk full, no file descriptor left):
+    /// not a failure, retried.
+    pub transient_errors: u64,
 }
 
 /// The whole server now (an owned snapshot).
@@ -390,6 +411,7 @@ mod tests {
             kind: BrokerKind::Queue,
             requests: 0,
             failed_logs: failed,
+            storage: StorageHealth::default(),
             taken_mono_ms: 0,
             stats: BrokerStats::Store(StoreStats::default()),
         };

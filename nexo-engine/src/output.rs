@@ -63,6 +63,10 @@ pub enum Output {
     OpenLog {
         /// The log.
         log: LogId,
+        /// The log's next sequence must be at least this: a log found behind it (records the
+        /// broker knows were handed out are missing, e.g. with a deleted segment file) continues
+        /// here instead of handing those numbers out again. 1 = no floor.
+        next_seq_min: u64,
     },
     /// Delete `log` and its files.
     RemoveLog {

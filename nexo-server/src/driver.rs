@@ -10,12 +10,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use nexo_engine::observe::{Answer, BrokerKind, BrokerSnapshot, BrokerStats, Observe, Query};
+use nexo_engine::observe::{Answer, BrokerKind, BrokerSnapshot, BrokerStats, Observe, Query, StorageHealth};
 use nexo_engine::{Broker, ConnId, LogId, Now, Output, StoredRecord};
 use nexo_storage::{LogConfig, LogName, Storage, StorageError};
 
 use crate::clock::Clock;
 use crate::cold_reader::{ColdReader, into_stored};
+use crate::damage;
+use crate::transient::Retry;
 
 /// Records read per call while replaying a log at start-up.
 const REPLAY_BATCH_RECORDS: usize = 4096;
@@ -128,6 +130,10 @@ pub struct Durability {
     unsynced: BTreeSet<LogId>,
     last_sync_ms: u64,
     failed: BTreeSet<LogId>,
+    /// What opening the logs found (for the snapshot).
+    health: StorageHealth,
+    /// Logs waiting for a refusal to pass (disk full, no file descriptor).
+    retry: Retry,
 }
 
 impl std::fmt::Debug for Durability {
@@ -150,6 +156,8 @@ impl Durability {
             unsynced: BTreeSet::new(),
             last_sync_ms: 0,
             failed: BTreeSet::new(),
+            health: StorageHealth::default(),
+            retry: Retry::default(),
         }
     }
 }
@@ -296,12 +304,16 @@ impl<B: Broker> BrokerDriver<B> {
                     self.broker.handle_recovered(now, &log, record.seq, record.payload);
                 }
             }
+            damage::note_recovery(&mut durability.health, &log, &recovery);
+            damage::note_empty_journal(&log, count, &recovery);
             self.broker.handle_recovery_done(now, &log, recovery.next_seq);
             replayed.logs.push((log.clone(), count, recovery.dropped_bytes, recovery.dropped_reason));
             durability.names.insert(log, name);
         }
         let stored: Vec<LogId> = durability.storage.list()?.iter().map(|n| LogId::new(n.as_str())).collect();
-        self.broker.handle_stored_logs(now, &stored);
+        for note in self.broker.handle_stored_logs(now, &stored) {
+            tracing::error!("{note}");
+        }
         // What replay asked for (e.g. opening a stream topic's data log, a compaction) is done
         // now, before the first request. Replay answers no one, so no network output is expected.
         let mut outputs = Vec::new();
@@ -354,7 +366,8 @@ impl<B: Broker> BrokerDriver<B> {
         });
         let snapshot =
             self.observer.as_ref().filter(|o| o.dirty).map(|o| o.published_ms + SNAPSHOT_INTERVAL_MS);
-        [broker, sync, snapshot].into_iter().flatten().min()
+        let retry = self.durability.as_ref().and_then(|d| d.retry.deadline());
+        [broker, sync, snapshot, retry].into_iter().flatten().min()
     }
 
     /// Publishes the broker's snapshot if it changed and the last one is at least
@@ -376,6 +389,7 @@ impl<B: Broker> BrokerDriver<B> {
             kind: observer.kind,
             requests: self.requests,
             failed_logs,
+            storage: self.durability.as_ref().map(|d| d.health).unwrap_or_default(),
             taken_mono_ms: now.mono_ms,
             stats: (observer.stats)(&self.broker),
         };
@@ -401,7 +415,25 @@ impl<B: Broker> BrokerDriver<B> {
         if interval_due {
             self.sync_unsynced(now);
         }
+        self.retry_due(now);
         self.publish_if_due(now);
+    }
+
+    /// Opens and commits again what a passing refusal (disk full, no descriptor) held back.
+    fn retry_due(&mut self, now: Now) {
+        let Some((opens, commits)) = self.durability.as_mut().and_then(|d| d.retry.take_due(now.mono_ms))
+        else {
+            return;
+        };
+        for (log, next_seq_min) in opens {
+            self.open_log(now, log, next_seq_min);
+        }
+        if !commits.is_empty() {
+            self.commit(now, commits);
+        }
+        if let Some(observer) = self.observer.as_mut() {
+            observer.dirty = true;
+        }
     }
 
     /// Before the process exits: fsync every log with unsynced records (`--fsync interval` and
@@ -435,7 +467,7 @@ impl<B: Broker> BrokerDriver<B> {
                     Output::TruncateBefore { log, seq } => {
                         self.storage_op(clock.now(), &log, |s, n| s.truncate_before(n, seq).map(drop));
                     }
-                    Output::OpenLog { log } => self.open_log(clock.now(), log),
+                    Output::OpenLog { log, next_seq_min } => self.open_log(clock.now(), log, next_seq_min),
                     Output::RemoveLog { log } => self.remove_log(clock.now(), &log),
                     Output::Read { log, from_seq, max_records, max_bytes, token } => {
                         if let Some(result) = self.read(&log, from_seq, max_records, max_bytes, token) {
@@ -471,7 +503,7 @@ impl<B: Broker> BrokerDriver<B> {
         Ok(())
     }
 
-    fn open_log(&mut self, now: Now, log: LogId) {
+    fn open_log(&mut self, now: Now, log: LogId, next_seq_min: u64) {
         let Some(d) = self.durability.as_mut() else {
             return self.fail(now, &log, "no storage configured");
         };
@@ -479,17 +511,24 @@ impl<B: Broker> BrokerDriver<B> {
             Ok(name) => name,
             Err(e) => return self.fail(now, &log, &format!("log name: {e}")),
         };
-        match d.storage.open(&name, LogConfig::default()) {
-            Ok(recovery) => {
-                if recovery.dropped_bytes > 0 {
-                    tracing::warn!(
-                        "log '{log}': dropped {} bytes of a torn tail: {}",
-                        recovery.dropped_bytes,
-                        recovery.dropped_reason.as_deref().unwrap_or("no detail")
-                    );
-                }
+        let opened = d.storage.open(&name, LogConfig::default()).and_then(|recovery| {
+            damage::note_recovery(&mut d.health, &log, &recovery);
+            if recovery.next_seq >= next_seq_min {
+                return Ok((recovery.first_seq, recovery.next_seq));
+            }
+            let next = d.storage.skip_to(&name, next_seq_min)?;
+            damage::note_skip(&mut d.health, &log, recovery.next_seq, next);
+            Ok((d.storage.first_seq(&name)?, next))
+        });
+        match opened {
+            Ok((first_seq, next_seq)) => {
+                d.retry.succeeded(&log);
                 d.names.insert(log.clone(), name);
-                self.broker.handle_log_opened(now, &log, recovery.first_seq, recovery.next_seq);
+                self.broker.handle_log_opened(now, &log, first_seq, next_seq);
+            }
+            Err(e) if e.is_transient() => {
+                d.health.transient_errors += 1;
+                d.retry.open(now.mono_ms, &log, next_seq_min, &e);
             }
             Err(e) => self.fail(now, &log, &e.to_string()),
         }
@@ -567,7 +606,16 @@ impl<B: Broker> BrokerDriver<B> {
     ) {
         let result = match self.durability.as_mut() {
             Some(d) => match d.names.get(log) {
-                Some(name) => op(d.storage.as_mut(), name).map_err(|e| e.to_string()),
+                Some(name) => match op(d.storage.as_mut(), name) {
+                    // A roll that cannot create its file can wait: the log goes on in its
+                    // active segment (a compaction then frees a little less).
+                    Err(e) if e.is_transient() => {
+                        d.health.transient_errors += 1;
+                        tracing::warn!("log '{log}': {e}; skipped");
+                        Ok(())
+                    }
+                    other => other.map_err(|e| e.to_string()),
+                },
                 None => Err(format!("log {log} was not opened")),
             },
             None => Err("no storage configured".into()),
@@ -612,7 +660,20 @@ impl<B: Broker> BrokerDriver<B> {
         };
         for (log, outcome) in logs.into_iter().zip(outcomes) {
             match outcome {
-                Ok(durable_next_seq) => self.broker.handle_persisted(now, &log, durable_next_seq),
+                Ok(durable_next_seq) => {
+                    if let Some(d) = self.durability.as_mut() {
+                        d.retry.succeeded(&log);
+                    }
+                    self.broker.handle_persisted(now, &log, durable_next_seq);
+                }
+                // Nothing is lost: the records wait in the storage's buffer; replies that wait
+                // for them wait too, everything else goes on.
+                Err(e) if e.is_transient() => {
+                    if let Some(d) = self.durability.as_mut() {
+                        d.health.transient_errors += 1;
+                        d.retry.commit(now.mono_ms, &log, &e);
+                    }
+                }
                 Err(e) => self.fail(now, &log, &e.to_string()),
             }
         }
@@ -629,14 +690,19 @@ impl<B: Broker> BrokerDriver<B> {
             .unzip();
         let mut synced = d.storage.sync_many(&names).into_iter();
         // One result per log by contract; a missing one counts as a failure.
-        let failures: Vec<(LogId, String)> = logs
-            .into_iter()
-            .filter_map(|log| match synced.next() {
-                Some(Ok(_)) => None,
-                Some(Err(e)) => Some((log, e.to_string())),
-                None => Some((log, "the storage returned no sync result".to_string())),
-            })
-            .collect();
+        let mut failures: Vec<(LogId, String)> = Vec::new();
+        for log in logs {
+            match synced.next() {
+                Some(Ok(_)) => d.retry.succeeded(&log),
+                Some(Err(e)) if e.is_transient() => {
+                    d.health.transient_errors += 1;
+                    d.retry.commit(now.mono_ms, &log, &e);
+                    d.unsynced.insert(log);
+                }
+                Some(Err(e)) => failures.push((log, e.to_string())),
+                None => failures.push((log, "the storage returned no sync result".to_string())),
+            }
+        }
         for (log, why) in failures {
             self.fail(now, &log, &why);
         }

@@ -10,11 +10,13 @@
 
 pub mod clock;
 pub mod cold_reader;
+mod damage;
 pub mod dashboard;
 pub mod driver;
 pub mod logging;
 pub mod settings;
 pub mod startup;
+mod transient;
 
 pub use clock::Clock;
 pub use cold_reader::{ColdReader, Completion};

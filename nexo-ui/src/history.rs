@@ -183,6 +183,7 @@ mod tests {
                 kind: BrokerKind::Store,
                 requests,
                 failed_logs: Vec::new(),
+                storage: Default::default(),
                 taken_mono_ms: uptime_ms,
                 stats: BrokerStats::Store(StoreStats { hits: requests / 2, ..StoreStats::default() }),
             }],

@@ -119,6 +119,39 @@ fn broker_metrics(out: &mut Out, overview: &Overview) {
         &per_broker(|b, _| b.failed_logs.len() as f64),
     );
     out.metric(
+        "nexo_storage_damaged_ranges_total",
+        "counter",
+        "Damaged stretches found in the middle of each broker's log segments at recovery; the intact \
+         records after each were kept and the damaged bytes quarantined.",
+        &per_broker(|b, _| b.storage.damaged_ranges as f64),
+    );
+    out.metric(
+        "nexo_storage_quarantined_bytes_total",
+        "counter",
+        "Bytes of each broker's logs copied to quarantine files at recovery.",
+        &per_broker(|b, _| b.storage.quarantined_bytes as f64),
+    );
+    out.metric(
+        "nexo_storage_dropped_bytes_total",
+        "counter",
+        "Bytes of each broker's logs cut or skipped at recovery (torn tails of a crash included).",
+        &per_broker(|b, _| b.storage.dropped_bytes as f64),
+    );
+    out.metric(
+        "nexo_storage_skipped_seqs_total",
+        "counter",
+        "Sequence numbers skipped because a log ended below what its broker had handed out (a missing \
+         segment file).",
+        &per_broker(|b, _| b.storage.skipped_seqs as f64),
+    );
+    out.metric(
+        "nexo_storage_transient_errors_total",
+        "counter",
+        "Writes, syncs and opens of each broker's logs refused for a passing reason (disk full, no file \
+         descriptor left); retried every second, nothing lost.",
+        &per_broker(|b, _| b.storage.transient_errors as f64),
+    );
+    out.metric(
         "nexo_broker_snapshot_age_seconds",
         "gauge",
         "Seconds since each broker's snapshot (which these metrics come from) was refreshed; a broker \
@@ -234,6 +267,11 @@ fn stream_metrics(out: &mut Out, s: &StreamStats) {
     out.counter("nexo_stream_nacked_total", "Negative acknowledgements.", c.nacked);
     out.counter("nexo_stream_expired_total", "Ack waits that ran out.", c.expired);
     out.counter("nexo_stream_dead_lettered_total", "Messages dead-lettered.", c.dead_lettered);
+    out.counter(
+        "nexo_stream_orphaned_logs_total",
+        "Data logs found at start-up that no topic in the journal owned (adopted as a topic, or kept unused).",
+        c.orphaned_logs,
+    );
 }
 
 #[cfg(test)]
@@ -249,6 +287,7 @@ mod tests {
             kind,
             requests: 7,
             failed_logs: Vec::new(),
+            storage: Default::default(),
             taken_mono_ms: 0,
             stats,
         };

@@ -28,6 +28,7 @@ impl Source for Fake {
             kind,
             requests: 42,
             failed_logs: if failed { vec!["queues".into()] } else { Vec::new() },
+            storage: Default::default(),
             taken_mono_ms: 900,
             stats,
         };

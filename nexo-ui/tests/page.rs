@@ -67,6 +67,7 @@ impl Source for Fake {
             kind,
             requests: 10,
             failed_logs: Vec::new(),
+            storage: Default::default(),
             taken_mono_ms: 0,
             stats,
         };

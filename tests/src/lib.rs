@@ -58,6 +58,11 @@ macro_rules! __for_each_case {
             // hostile: replies
             hostile_mget_huge_reply_v1,
             hostile_mget_huge_reply_resp,
+            // hostile: storage
+            hostile_storage_flipped_byte_in_queue_journal,
+            hostile_storage_stream_metadata_emptied,
+            hostile_storage_deleted_segment_keeps_sequence_floor,
+            hostile_storage_truncated_journal_reported,
             // hostile: dashboard
             hostile_ui_dns_rebinding,
             hostile_ui_slow_connections,
@@ -121,7 +126,7 @@ macro_rules! __for_each_case {
             stream_delete_group,
             stream_list_topics_and_groups,
             stream_delete_and_recreate_never_reuses,
-            stream_leftover_logs_removed_at_start,
+            stream_leftover_logs_adopted_at_start,
             stream_restart_keeps_state,
             stream_shutdown_ends_waiting_fetches,
             stream_crash_kill9,

@@ -163,7 +163,7 @@ impl Stream {
         let Some((key, t)) = self.meta.topics.get_key_value(name) else { return };
         self.logs.insert(t.log.clone(), key.clone());
         self.uncommitted.insert(seq, key.clone());
-        self.outputs.push_back(Output::OpenLog { log: t.log.clone() });
+        self.outputs.push_back(Output::OpenLog { log: t.log.clone(), next_seq_min: 1 });
         self.reply_after_journal(Some(seq), conn, req, Reply::Ok);
     }
 

@@ -35,11 +35,16 @@ pub fn log_id(incarnation: u64, topic: &str) -> LogId {
 
 /// Whether `log` is named like a topic's data log (`stream-<incarnation>-<topic>`).
 pub fn is_data_log(log: &LogId) -> bool {
-    log.as_str().strip_prefix("stream-").and_then(|rest| rest.split_once('-')).is_some_and(
-        |(incarnation, topic)| {
-            !incarnation.is_empty() && incarnation.bytes().all(|b| b.is_ascii_digit()) && !topic.is_empty()
-        },
-    )
+    parse_log_id(log).is_some()
+}
+
+/// The incarnation and topic of a data log's name, `None` if it is not one.
+pub fn parse_log_id(log: &LogId) -> Option<(u64, &str)> {
+    let (incarnation, topic) = log.as_str().strip_prefix("stream-")?.split_once('-')?;
+    if incarnation.is_empty() || !incarnation.bytes().all(|b| b.is_ascii_digit()) || topic.is_empty() {
+        return None;
+    }
+    Some((incarnation.parse().ok()?, topic))
 }
 
 /// One message as a data record.
@@ -75,6 +80,7 @@ mod tests {
         assert_eq!(decode(&Bytes::from_static(&[2, 0, 0, 0, 0, 0, 0, 0, 0])), None);
         assert_eq!(log_id(7, "orders").as_str(), "stream-7-orders");
         assert!(is_data_log(&log_id(7, "a-b")));
+        assert_eq!(parse_log_id(&log_id(7, "a-b")), Some((7, "a-b")));
         for other in ["streams", "stream-x-t", "stream--t", "stream-7-", "stream-7", "queues"] {
             assert!(!is_data_log(&LogId::new(other)), "{other}");
         }

@@ -123,6 +123,14 @@ impl GroupState {
         self.counters = counters;
     }
 
+    /// The highest sequence this group shows was handed out: its floor, what is done above it,
+    /// its dead letters. A data log that ends below it lost records (recovery skips past them).
+    pub fn highest_known(&self) -> u64 {
+        let done = self.done.last().copied().unwrap_or(0);
+        let dead = self.dlq.last_key_value().map_or(0, |(&seq, _)| seq);
+        self.floor.max(done).max(dead)
+    }
+
     /// Delivered and unacknowledged messages, those being read for a FETCH included.
     pub fn outstanding(&self) -> usize {
         self.pending.len() + self.reserved.len()

@@ -95,6 +95,9 @@ impl Load {
         // The storage answers from the oldest record present: anything wanted below the first
         // record returned was deleted by retention.
         let present_from = records.first().map_or(end, |r| self.base.saturating_add(r.seq));
+        // Records come in order, so a wanted sequence missing before the last one returned is
+        // in a gap (recovery skipped damaged records, or a log continued past lost ones).
+        let reached = records.last().map_or(first, |r| self.base.saturating_add(r.seq));
         for r in records {
             let seq = self.base.saturating_add(r.seq);
             if seq < first || seq >= end {
@@ -111,6 +114,11 @@ impl Load {
         }
         for seq in first..present_from.min(end) {
             self.gone.insert(seq);
+        }
+        for seq in present_from..reached.min(end) {
+            if !self.got.contains_key(&seq) {
+                self.gone.insert(seq);
+            }
         }
     }
 }

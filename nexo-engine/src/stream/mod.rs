@@ -334,8 +334,8 @@ impl Broker for Stream {
         }
     }
 
-    fn handle_stored_logs(&mut self, _now: Now, logs: &[LogId]) {
-        self.remove_leftover_logs(logs);
+    fn handle_stored_logs(&mut self, _now: Now, logs: &[LogId]) -> Vec<String> {
+        self.handle_orphan_logs(logs)
     }
 
     fn handle_persisted(&mut self, now: Now, log: &LogId, durable_next_seq: u64) {

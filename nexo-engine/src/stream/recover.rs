@@ -13,19 +13,22 @@
 //! catalog built so far (keeping the higher incarnation counter and sequence floor). A snapshot
 //! cut short is dropped. After replay, each group restarts from its floor: nothing is pending,
 //! what is not done above the floor is delivered again, and handed-back dead letters are owed a
-//! delivery. When a data log opens, groups are clamped to its range (see `retention`). Data logs
-//! the storage holds that no live topic owns are removed once replay ends.
+//! delivery. A data log is opened with a floor: past the highest sequence its groups saw, so a
+//! log that lost its tail never hands those numbers out again. When a data log opens, groups
+//! are clamped to its range (see `retention`). Data logs the storage holds that no live topic
+//! owns are adopted or kept, never deleted for being forgotten (`handle_orphan_logs`).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::group::GroupState;
-use super::journal::{self, Record};
+use super::journal::{self, Record, TopicSettings};
 use super::topic::{Meta, Opening};
 use super::{Stream, data};
 use crate::log::LogId;
 use crate::output::Output;
+use crate::queue::validate_name;
 use crate::time::Now;
 
 #[derive(Debug)]
@@ -120,7 +123,11 @@ impl Stream {
         for (name, t) in &mut self.meta.topics {
             self.logs.insert(t.log.clone(), name.clone());
             t.groups.values_mut().for_each(GroupState::restart);
-            self.outputs.push_back(Output::OpenLog { log: t.log.clone() });
+            // Sequences the groups saw handed out are never handed out again, even if the data
+            // log lost them (a deleted segment file): its next sequence is at least past them.
+            let known = t.groups.values().map(GroupState::highest_known).max().unwrap_or(0);
+            let next_seq_min = known.saturating_sub(t.settings.base).saturating_add(1);
+            self.outputs.push_back(Output::OpenLog { log: t.log.clone(), next_seq_min });
         }
         if let (Some(first), Some(begin)) = (self.replay.first_seq, self.replay.complete_at)
             && first < begin
@@ -132,14 +139,65 @@ impl Stream {
 }
 
 impl Stream {
-    /// Data logs in storage that no live topic owns (a DELETE that became durable just before a
-    /// crash, before its `RemoveLog` ran; a CREATE that never did) are removed.
-    pub(super) fn remove_leftover_logs(&mut self, stored: &[LogId]) {
+    /// Data logs in storage that no live topic owns. Data the journal merely forgot is never
+    /// deleted: a log whose topic the journal does not know at all (its CREATE record was lost or
+    /// damaged) is adopted as a topic again (base 0, unlimited retention, a new CREATE record
+    /// journaled); a log whose topic was deleted, or is live under an older incarnation, is kept
+    /// unused. Only a log whose topic was deleted and created again (a higher incarnation is
+    /// live) is removed: its DELETE was durable before a crash. Every incarnation found raises
+    /// the next one, so a new topic never reuses a kept log's name. Returns one line per kept or
+    /// adopted log, for the operator.
+    pub(super) fn handle_orphan_logs(&mut self, stored: &[LogId]) -> Vec<String> {
+        let mut notes = Vec::new();
         for log in stored {
-            if data::is_data_log(log) && !self.logs.contains_key(log) {
+            let Some((incarnation, topic)) = data::parse_log_id(log) else { continue };
+            if self.logs.contains_key(log) {
+                continue;
+            }
+            self.meta.next_incarnation = self.meta.next_incarnation.max(incarnation.saturating_add(1));
+            let live = self.meta.topics.get(topic).map(|t| t.settings.incarnation);
+            if live.is_some_and(|live| live > incarnation) {
                 self.outputs.push_back(Output::RemoveLog { log: log.clone() });
+                continue;
+            }
+            self.totals.orphaned_logs += 1;
+            let kept = match live {
+                Some(live) => Some(format!("topic '{topic}' is live with the older incarnation {live}")),
+                None if self.meta.tombstones.contains_key(topic) => Some(format!(
+                    "topic '{topic}' was deleted (its DELETE may have been durable just before a crash)"
+                )),
+                None if validate_name(topic, self.config.name_limit()).is_err() => {
+                    Some(format!("'{topic}' is not a valid topic name"))
+                }
+                None => None,
+            };
+            match kept {
+                Some(why) => notes.push(format!(
+                    "stream data log '{log}' belongs to no topic in the journal and is kept unused: {why}; \
+                     check it and remove its directory by hand"
+                )),
+                None => {
+                    self.adopt_orphan(topic, incarnation);
+                    notes.push(format!(
+                        "stream data log '{log}' belongs to no topic in the journal (its CREATE record was lost \
+                         or damaged): recovered as topic '{topic}' with unlimited retention and its sequence numbers \
+                         (base 0); its groups are gone"
+                    ));
+                }
             }
         }
+        notes
+    }
+
+    /// Makes `topic` a live topic again on its data log of `incarnation`, journaling its CREATE.
+    fn adopt_orphan(&mut self, topic: &str, incarnation: u64) {
+        let settings = TopicSettings { incarnation, base: 0, max_age_ms: 0, max_bytes: 0 };
+        let seq = self.durable.append(&Record::TopicCreate { topic, settings }, &mut self.outputs);
+        self.meta.insert_topic(topic, settings, Opening::Recovered, Some(seq));
+        let Some((key, t)) = self.meta.topics.get_key_value(topic) else { return };
+        self.logs.insert(t.log.clone(), key.clone());
+        self.uncommitted.insert(seq, key.clone());
+        self.outputs.push_back(Output::OpenLog { log: t.log.clone(), next_seq_min: 1 });
     }
 }
 

@@ -49,7 +49,7 @@ impl Stream {
             Some(Opening::Fresh { retried: false }) if next > first => {
                 t.opening = Some(Opening::Fresh { retried: true });
                 self.outputs.push_back(Output::RemoveLog { log: log.clone() });
-                self.outputs.push_back(Output::OpenLog { log: log.clone() });
+                self.outputs.push_back(Output::OpenLog { log: log.clone(), next_seq_min: 1 });
             }
             Some(opening) => {
                 t.opening = None;

@@ -25,6 +25,9 @@ pub struct StreamCounters {
     pub expired: u64,
     /// Messages dead-lettered.
     pub dead_lettered: u64,
+    /// Data logs found at start-up that no topic in the journal owned (kept, or adopted as a
+    /// topic); each was logged as an ERROR.
+    pub orphaned_logs: u64,
 }
 
 /// The whole broker now (an owned snapshot).

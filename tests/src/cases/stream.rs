@@ -1376,10 +1376,10 @@ pub fn stream_delete_and_recreate_never_reuses(bin: &Path) {
     assert_eq!(seqs(&drain(&mut c, &m)), [9]);
 }
 
-/// Data logs no live topic owns (what a crash between a durable DELETE and the removal of the
-/// topic's log leaves, simulated here by copying a live log under an unused incarnation) are
-/// removed at start-up; live topics keep theirs.
-pub fn stream_leftover_logs_removed_at_start(bin: &Path) {
+/// A data log no topic in the journal owns (its CREATE record lost; simulated here by copying a
+/// live log under an unused incarnation) is never deleted at start-up: the topic is recovered
+/// from it with its messages and sequence numbers. Live topics keep theirs.
+pub fn stream_leftover_logs_adopted_at_start(bin: &Path) {
     let mut server = Server::start(bin);
     let mut c = server.client();
     create(&mut c, "live");
@@ -1400,12 +1400,23 @@ pub fn stream_leftover_logs_removed_at_start(bin: &Path) {
     }
 
     let server = server.restart();
-    assert!(!ghost.exists(), "the leftover log is removed at start-up");
+    assert!(ghost.exists(), "the unknown log is kept");
     assert!(live_dir.exists(), "the live topic keeps its log");
     let mut c = server.client();
-    assert!(!c.stream_exists("ghost").unwrap());
+    assert!(c.stream_exists("ghost").unwrap(), "and recovered as a topic");
     let m = join(&mut c, "live", "g");
     assert_eq!(texts(&drain(&mut c, &m)), ["l-0000", "l-0001", "l-0002"]);
+    c.seek_group("ghost", "g", SeekTarget::Beginning).unwrap();
+    let m = join(&mut c, "ghost", "g");
+    assert_eq!(seqs(&drain(&mut c, &m)), [1, 2, 3]);
+    assert_eq!(publish(&mut c, "ghost", b"next"), 4);
+    create(&mut c, "fresh");
+    let fresh = std::fs::read_dir(&stream_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with("-fresh"))
+        .expect("the new topic's log");
+    assert_eq!(fresh, "stream-1000-fresh", "a new topic never takes a found log's incarnation");
 }
 
 /// A graceful restart (SIGTERM, then a start on the same directory): topics with their retention, messages (read back from disk),

@@ -255,7 +255,7 @@ fn a_leftover_log_of_a_lost_create_is_removed_before_use() {
 }
 
 #[test]
-fn recovery_removes_data_logs_no_live_topic_owns() {
+fn recovery_keeps_or_adopts_data_logs_no_live_topic_owns() {
     let mut h = Harness::new();
     ok(&h.create(1, "kept"));
     ok(&h.create(1, "gone"));
@@ -266,13 +266,73 @@ fn recovery_removes_data_logs_no_live_topic_owns() {
     h.persist_all();
     // The crash came after the DELETE was durable but before its log was removed.
     h.logs.insert(gone.clone(), SimLog::new());
-    h.logs.insert(LogId::new("stream-9-never-created"), SimLog::new());
+    // A topic whose CREATE record the journal lost: its log holds two messages.
+    let lost = LogId::new("stream-9-lost");
+    let mut l = SimLog { records: Default::default(), next_seq: 3, durable: 3 };
+    l.records.insert(1, (0, data::encode(10, b"one")));
+    l.records.insert(2, (0, data::encode(20, b"two")));
+    h.logs.insert(lost.clone(), l);
     h.removed.clear();
     h.restart();
     h.answer_opens();
-    assert_eq!(h.removed, [gone, LogId::new("stream-9-never-created")]);
-    assert!(h.logs.contains_key(&kept) && h.logs.contains_key(&journal()));
+    h.persist_all();
+    assert!(h.removed.is_empty(), "nothing is deleted for being unknown: {:?}", h.removed);
+    assert!(h.logs.contains_key(&gone), "the deleted topic's log is kept, unused");
+    assert_eq!(h.notes.len(), 2, "{:?}", h.notes);
+    assert!(h.notes[0].contains("kept unused") && h.notes[0].contains("was deleted"), "{:?}", h.notes);
+    assert!(h.notes[1].contains("recovered as topic 'lost'"), "{:?}", h.notes);
+    assert_eq!(h.s.stats().counters.orphaned_logs, 2);
+    assert!(h.logs.contains_key(&kept));
     assert_eq!(h.pub_seq("kept", "still here"), 1);
+    assert_eq!(h.pub_seq("lost", "three"), 3, "the adopted topic keeps its numbering");
+    ok(&h.seek(1, "lost", "g", 0));
+    let m = h.join(1, "lost", "g");
+    assert_eq!(h.take(1, &m, 10), [(1, "one".into()), (2, "two".into()), (3, "three".into())]);
+    // The adoption was journaled: after another restart the topic is simply there.
+    h.restart();
+    h.answer_opens();
+    assert!(h.notes.iter().all(|n| !n.contains("'lost'")), "{:?}", h.notes);
+    ok(&h.create(1, "new"));
+    assert!(
+        h.data_log("new").as_str().starts_with("stream-10-"),
+        "a new topic never reuses a kept log's name"
+    );
+}
+
+#[test]
+fn recovery_removes_the_log_of_a_topic_deleted_and_created_again() {
+    let mut h = Harness::new();
+    ok(&h.create(1, "t"));
+    let old = h.data_log("t");
+    ok(&h.send(1, StreamRequest::Delete { topic: "t".into() }));
+    ok(&h.create(1, "t"));
+    h.persist_all();
+    h.logs.insert(old.clone(), SimLog::new());
+    h.removed.clear();
+    h.restart();
+    h.answer_opens();
+    assert_eq!(h.removed, [old]);
+    assert!(h.notes.is_empty(), "{:?}", h.notes);
+}
+
+#[test]
+fn a_data_log_that_lost_its_records_continues_past_what_groups_saw() {
+    let mut h = Harness::new();
+    ok(&h.create(1, "t"));
+    for i in 0..5 {
+        h.pub_seq("t", &format!("m{i}"));
+    }
+    ok(&h.seek(1, "t", "g", 0));
+    let m = h.join(1, "t", "g");
+    for (seq, _) in h.take(1, &m, 10) {
+        ok(&h.ack(1, &m, seq));
+    }
+    h.persist_all();
+    let log = h.data_log("t");
+    h.logs.insert(log, SimLog::new()); // its segment file was deleted
+    h.restart();
+    h.answer_opens();
+    assert_eq!(h.pub_seq("t", "after"), 6, "sequences 1..=5 are never handed out again");
 }
 
 #[test]
@@ -303,20 +363,21 @@ fn recovery_skips_garbage_and_clamps_groups_to_the_log() {
     h.restart();
     assert_eq!(h.s.stats().skipped_records, 2);
     let t = h.s.topic("t").unwrap();
-    assert_eq!((t.first_seq, t.last_seq), (13, 15));
+    // Group g shows sequences up to 500 were handed out: the log continues past them.
+    assert_eq!((t.first_seq, t.last_seq), (13, 500));
     let g = h.join(1, "t", "g");
-    assert_eq!((g.floor, g.generation), (15, 3), "a floor past the end is clamped");
+    assert_eq!((g.floor, g.generation), (500, 3), "a floor past the log's end stays");
     let low = h.join(1, "t", "low");
     assert_eq!(low.floor, 12, "a floor below the first record moves up");
     assert_eq!(h.take(1, &low, 10).iter().map(|m| m.0).collect::<Vec<_>>(), [13, 14, 15]);
-    assert_eq!(h.pub_seq("t", "next"), 16);
+    assert_eq!(h.pub_seq("t", "next"), 501);
     assert!(h.s.topic("stray").is_none());
 }
 
 #[test]
-fn a_recovered_ack_past_the_end_does_not_carry_the_floor_past_the_log() {
+fn a_recovered_ack_past_the_end_moves_the_log_past_it() {
     // Found by the stream_journal fuzz target: an empty log whose first sequence is above the
-    // group's floor, and an ack for a sequence the log never held.
+    // group's floor, and an ack for a sequence the log does not hold (any more).
     let mut h = Harness::new();
     let settings = TopicSettings { incarnation: 4, base: 100, max_age_ms: 0, max_bytes: 0 };
     let records = [
@@ -332,9 +393,10 @@ fn a_recovered_ack_past_the_end_does_not_carry_the_floor_past_the_log() {
     h.restart();
     h.answer_opens();
     let g = h.join(1, "t", "g");
-    assert_eq!(g.floor, 100, "the floor stops at the last sequence handed out");
-    assert_eq!(h.pub_seq("t", "first"), 101);
-    assert_eq!(h.take(1, &g, 10).iter().map(|m| m.0).collect::<Vec<_>>(), [101]);
+    // The ack shows 101 was handed out: the log continues after it instead of reusing it.
+    assert_eq!(g.floor, 101, "the floor stays at the last sequence handed out");
+    assert_eq!(h.pub_seq("t", "first"), 102);
+    assert_eq!(h.take(1, &g, 10).iter().map(|m| m.0).collect::<Vec<_>>(), [102]);
 }
 
 #[test]
@@ -351,7 +413,7 @@ fn outputs_name_logs_the_storage_accepts() {
     );
     let logs: Vec<LogId> = std::iter::from_fn(|| s.poll_output())
         .filter_map(|o| match o {
-            Output::OpenLog { log } => Some(log),
+            Output::OpenLog { log, .. } => Some(log),
             _ => None,
         })
         .collect();

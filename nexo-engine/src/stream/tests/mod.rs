@@ -86,7 +86,9 @@ pub(super) struct Harness {
     pub deferred: Vec<(u64, Result<Vec<StoredRecord>, String>)>,
     /// `OpenLog`s are answered by [`Harness::answer_opens`] instead of at once.
     pub defer_opens: bool,
-    pub deferred_opens: Vec<LogId>,
+    pub deferred_opens: Vec<(LogId, u64)>,
+    /// What the last restart reported about data logs without a topic.
+    pub notes: Vec<String>,
     /// Reads asked for since the start.
     pub reads: usize,
     /// Logs removed, in order.
@@ -127,6 +129,7 @@ impl Harness {
             deferred: Vec::new(),
             defer_opens: false,
             deferred_opens: Vec::new(),
+            notes: Vec::new(),
             reads: 0,
             removed: Vec::new(),
             seed: 1,
@@ -168,10 +171,11 @@ impl Harness {
                 let l = self.logs.get_mut(&log).unwrap();
                 l.records = l.records.split_off(&seq);
             }
-            Output::OpenLog { log } if self.defer_opens => self.deferred_opens.push(log),
-            Output::OpenLog { log } => {
-                let l = self.logs.entry(log.clone()).or_insert_with(SimLog::new);
-                let (first, next) = (l.first(), l.next_seq);
+            Output::OpenLog { log, next_seq_min } if self.defer_opens => {
+                self.deferred_opens.push((log, next_seq_min));
+            }
+            Output::OpenLog { log, next_seq_min } => {
+                let (first, next) = self.open_sim_log(&log, next_seq_min);
                 self.s.handle_log_opened(now, &log, first, next);
             }
             Output::RemoveLog { log } => {
@@ -230,11 +234,19 @@ impl Harness {
         self.drain()
     }
 
+    /// Opens (creating) a log as the driver does: one behind `next_seq_min` skips ahead.
+    fn open_sim_log(&mut self, log: &LogId, next_seq_min: u64) -> (u64, u64) {
+        let l = self.logs.entry(log.clone()).or_insert_with(SimLog::new);
+        if l.next_seq < next_seq_min {
+            (l.next_seq, l.durable) = (next_seq_min, next_seq_min);
+        }
+        (l.first(), l.next_seq)
+    }
+
     /// Opens the logs whose `OpenLog` was deferred.
     pub fn answer_opens(&mut self) -> Vec<Out> {
-        for log in std::mem::take(&mut self.deferred_opens) {
-            let l = self.logs.entry(log.clone()).or_insert_with(SimLog::new);
-            let (first, next) = (l.first(), l.next_seq);
+        for (log, next_seq_min) in std::mem::take(&mut self.deferred_opens) {
+            let (first, next) = self.open_sim_log(&log, next_seq_min);
             self.s.handle_log_opened(self.now, &log, first, next);
         }
         self.drain()
@@ -303,7 +315,7 @@ impl Harness {
         let next = self.logs[&journal()].next_seq;
         self.s.handle_recovery_done(self.now, &journal(), next);
         let stored: Vec<LogId> = self.logs.keys().cloned().collect();
-        self.s.handle_stored_logs(self.now, &stored);
+        self.notes = self.s.handle_stored_logs(self.now, &stored);
         self.drain()
     }
 
