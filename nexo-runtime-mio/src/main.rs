@@ -68,7 +68,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let local = listener.as_ref().map(mio::net::TcpListener::local_addr).transpose()?;
     let v1_port = local.map_or(0, |a| a.port());
     let resp = Arc::new(RespContext::new(startup::resp_settings(settings, v1_port, &store_config)));
-    let ui_listener = settings.ui_addr().map(nexo_ui::bind).transpose()?;
+    let ui_listener = settings.ui_addr().map(|addr| nexo_ui::bind(addr, &settings.ui_allowed_hosts)).transpose()?;
 
     // Open connections (v1 and RESP): the network thread publishes its count here for the
     // dashboard and for RESP's INFO.

@@ -87,18 +87,19 @@ async fn run(settings: Settings) -> Result<(), String> {
     }
     let max_connections = settings.max_connections.min(Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max_connections));
-    let ui_listener = settings.ui_addr().map(nexo_ui::bind).transpose().map_err(|e| e.to_string())?;
+    let ui_listener = settings
+        .ui_addr()
+        .map(|addr| nexo_ui::bind(addr, &settings.ui_allowed_hosts))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let mut ui_local = None;
     if let (Some(ui_listener), Some(dashboard)) = (ui_listener, dashboard) {
         let addr = ui_listener.local_addr().map_err(|e| format!("cannot read the dashboard address: {e}"))?;
         ui_local = Some(addr);
         let source =
             ui::TokioSource::new(dashboard, ctx.brokers.clone(), Arc::clone(&slots), max_connections);
-        tokio::spawn(async move {
-            if let Err(e) = nexo_ui::serve(ui_listener, Arc::new(source)).await {
-                tracing::error!(error = %e, "the dashboard stopped");
-            }
-        });
+        // Its own thread and runtime: a broker task that holds a worker thread cannot delay it.
+        nexo_ui::spawn_thread(ui_listener, Arc::new(source)).map_err(|e| format!("cannot start the dashboard: {e}"))?;
         tracing::info!("dashboard on http://{addr}/");
     }
     announce(&startup::ready_line(local, ui_local));

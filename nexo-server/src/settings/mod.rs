@@ -99,6 +99,10 @@ pub struct Settings {
     /// Port of the web dashboard (0 = pick a free port, the ready line tells which; off = no dashboard).
     #[arg(long, env = "NEXO_UI_PORT", default_value = "8080", value_parser = parse_port)]
     pub ui_port: Port,
+    /// Host names the dashboard answers besides IP addresses and localhost (comma-separated;
+    /// `*` = any). Other `Host`/`Origin` headers get 403, which stops DNS-rebinding attacks.
+    #[arg(long, env = "NEXO_UI_ALLOWED_HOSTS", value_delimiter = ',', num_args = 0..)]
+    pub ui_allowed_hosts: Vec<String>,
     /// Store: TTL in seconds for keys set without one, or `never`.
     #[arg(long, env = "NEXO_STORE_DEFAULT_TTL", default_value = "3600", value_parser = parse_ttl)]
     pub store_default_ttl: TtlSetting,
