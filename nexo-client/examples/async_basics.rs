@@ -32,8 +32,12 @@ pub async fn run(addr: SocketAddr) -> nexo_client::Result<()> {
     let mut news = client.subscribe(&format!("basics/{tag}/#")).await?;
     let publisher = client.clone();
     publisher.publish(&topic, b"\x01sunny", PublishOptions::default()).await?;
-    let push = tokio::time::timeout(Duration::from_secs(10), news.next()).await.map_err(|_| ClientError::Timeout)?;
-    check("the subscription receives the publish", push.is_some_and(|p| p.topic == topic && p.payload == "\x01sunny"))?;
+    let push =
+        tokio::time::timeout(Duration::from_secs(10), news.next()).await.map_err(|_| ClientError::Timeout)?;
+    check(
+        "the subscription receives the publish",
+        push.is_some_and(|p| p.topic == topic && p.payload == "\x01sunny"),
+    )?;
 
     // Queue.
     let queue = format!("basics-{tag}");
@@ -53,7 +57,10 @@ pub async fn run(addr: SocketAddr) -> nexo_client::Result<()> {
     let seq = client.stream_publish(&stream, b"\x01event").await?;
     let member = client.join_group(&stream, "readers").await?;
     let fetched = client.fetch(&member, 10, 5_000).await?;
-    check("FETCH returns the published event", fetched.iter().any(|m| m.seq == seq && m.payload == "\x01event"))?;
+    check(
+        "FETCH returns the published event",
+        fetched.iter().any(|m| m.seq == seq && m.payload == "\x01event"),
+    )?;
     client.stream_ack(&member, seq).await?;
     client.leave_group(&member).await?;
     client.delete_stream(&stream).await?;

@@ -94,7 +94,9 @@ async fn work(
         handle(&message).await;
         match client.ack(&queue, message.id).await {
             Ok(()) => acked.fetch_add(1, Ordering::AcqRel),
-            Err(nexo_client::ClientError::Server(text)) if text == "ACK failed" => lost.fetch_add(1, Ordering::AcqRel),
+            Err(nexo_client::ClientError::Server(text)) if text == "ACK failed" => {
+                lost.fetch_add(1, Ordering::AcqRel)
+            }
             Err(err) => return Err(err),
         };
     }
@@ -108,7 +110,8 @@ async fn handle(message: &QueueMessage) {
 
 /// `--host`, `--port`, `--queue` and `--jobs` from the command line.
 fn args() -> Result<(SocketAddr, String, Option<u64>), String> {
-    let (mut host, mut port, mut queue, mut jobs) = ("127.0.0.1".to_owned(), "7654".to_owned(), "jobs".to_owned(), None);
+    let (mut host, mut port, mut queue, mut jobs) =
+        ("127.0.0.1".to_owned(), "7654".to_owned(), "jobs".to_owned(), None);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -117,7 +120,11 @@ fn args() -> Result<(SocketAddr, String, Option<u64>), String> {
             "--port" => port = value,
             "--queue" => queue = value,
             "--jobs" => jobs = Some(value.parse().map_err(|e| format!("bad --jobs {value}: {e}"))?),
-            other => return Err(format!("unknown argument {other}; usage: --port <p> [--host <ip>] [--queue <name>] [--jobs <n>]")),
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; usage: --port <p> [--host <ip>] [--queue <name>] [--jobs <n>]"
+                ));
+            }
         }
     }
     let addr = format!("{host}:{port}").parse().map_err(|e| format!("bad address {host}:{port}: {e}"))?;

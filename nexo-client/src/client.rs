@@ -14,7 +14,8 @@ use nexo_proto::request::{Request, StoreRequest};
 use nexo_proto::{DEFAULT_MAX_FRAME_BYTES, Push, Reply, ReplyKind};
 
 use crate::codec::{
-    Inbound, RequestIds, decode_reply, encode_request, expected_reply_kind, next_inbound, server_err, unexpected,
+    Inbound, RequestIds, decode_reply, encode_request, expected_reply_kind, next_inbound, server_err,
+    unexpected,
 };
 use crate::error::{ClientError, Result};
 use crate::ops::{self, Op};
@@ -105,7 +106,8 @@ impl Client {
     }
 
     /// Sets the server's frame limit this client expects (default 10 MiB): reply frames larger
-    /// than it plus [`REPLY_SLACK_BYTES`] are refused with [`ClientError::Protocol`] before they
+    /// than it plus [`REPLY_SLACK_BYTES`](crate::REPLY_SLACK_BYTES) are refused with
+    /// [`ClientError::Protocol`] before they
     /// are buffered.
     pub fn set_max_frame_bytes(&mut self, max: u32) {
         self.max_frame_bytes = max;

@@ -279,6 +279,8 @@ mod tests {
         assert!(matches!(err, Err(ClientError::Protocol(text)) if text.contains("too large")));
         let mut buf = BytesMut::new();
         encode_request(&Request::Echo(Bytes::from_static(b"x")), 1, &mut buf).unwrap();
-        assert!(matches!(next_inbound(&mut buf, 1024), Err(ClientError::Protocol(text)) if text.contains("frame type")));
+        assert!(
+            matches!(next_inbound(&mut buf, 1024), Err(ClientError::Protocol(text)) if text.contains("frame type"))
+        );
     }
 }

@@ -1,23 +1,27 @@
-//! A blocking Rust client for the Nexo v1 binary protocol.
+//! Rust clients for the Nexo server (Store, Pub/Sub, Queue, Stream) over the v1 binary protocol.
 //!
-//! One [`Client`] owns one TCP connection (with `TCP_NODELAY`). It offers three levels:
+//! - **[`AsyncClient`]** (feature `tokio`, on by default): `Clone + Send + Sync` handles share
+//!   one connection task. Requests from many tasks are pipelined and matched to their replies by
+//!   id; subscriptions ([`Subscription`]), queue consumers ([`QueueConsumer`]) and group consumers
+//!   ([`GroupConsumer`]) are `Stream`s with bounded buffers; connect and per-request timeouts;
+//!   automatic reconnect with exponential backoff and jitter, subscriptions and consumer loops
+//!   restored, requests in flight at the drop failed with [`ClientError::ConnectionLost`] (never
+//!   sent twice). Settings: [`ClientOptions`].
+//! - **[`Client`]**: blocking, one TCP connection per `&mut Client` (with `TCP_NODELAY`), in
+//!   three levels: typed helpers ([`Client::set`], [`Client::get`], [`Client::publish`], …) where
+//!   an `ERR` reply becomes [`ClientError::Server`]; [`Client::request`] for any [`Request`],
+//!   returning the decoded [`Reply`]; and pipelining with [`Client::send`] + [`Client::flush`] +
+//!   [`Client::recv_reply`] by id, or [`Client::pipeline`] for any number of requests at once.
+//!   Replies are matched by id and pushes that arrive while it waits for a reply are queued for
+//!   [`Client::next_push`], never dropped. It spawns no threads, except one short-lived writer
+//!   inside [`Client::pipeline`].
 //!
-//! - **typed helpers** for the Store and Pub/Sub ([`Client::set`], [`Client::get`],
-//!   [`Client::publish`], …), where an `ERR` reply becomes [`ClientError::Server`];
-//! - **[`Client::request`]** for any [`Request`] of the four brokers, returning the decoded
-//!   [`Reply`] (an `ERR` stays [`Reply::Err`]);
-//! - **pipelining**: [`Client::send`] + [`Client::flush`] + [`Client::recv_reply`] by id, or
-//!   [`Client::pipeline`] for any number of requests at once.
+//! Both clients build requests and read replies through one codec and one table of typed
+//! operations; bytes on the wire are `nexo-proto`'s.
 //!
-//! Replies are matched to requests by id, so a reply that arrives early (say, after a long-poll
-//! answered late) is stashed until asked for. Push frames (subscriptions) that arrive while the
-//! client waits for a reply are queued, never dropped, and read with [`Client::next_push`].
+//! The async quick start is on [`AsyncClient`].
 //!
-//! The crate does no async and spawns no threads, except one short-lived writer thread inside
-//! [`Client::pipeline`]. Bytes on the wire are encoded and decoded by `nexo-proto`; this crate
-//! only moves them over the socket.
-//!
-//! # Example
+//! # Blocking example
 //!
 //! ```no_run
 //! use std::time::Duration;

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use nexo_proto::options::{ConsumeOptions, PublishOptions, PushOptions, QueueOptions, SetOptions, StreamOptions};
+use nexo_proto::options::{
+    ConsumeOptions, PublishOptions, PushOptions, QueueOptions, SetOptions, StreamOptions,
+};
 use nexo_proto::reply::{QueueMessage, StreamMessage};
 use nexo_proto::request::{PubSubRequest, QueueRequest, Request, StoreRequest, StreamRequest};
 use nexo_proto::{Reply, ReplyKind, Uuid};
@@ -28,7 +30,11 @@ pub(crate) struct Op<T> {
 }
 
 impl<T> Op<T> {
-    fn new(command: &'static str, request: Request, parse: fn(&'static str, &Request, Reply) -> Result<T>) -> Self {
+    fn new(
+        command: &'static str,
+        request: Request,
+        parse: fn(&'static str, &Request, Reply) -> Result<T>,
+    ) -> Self {
         Self { request, command, parse, long_poll: Duration::ZERO }
     }
 
@@ -102,7 +108,8 @@ pub(crate) fn set(key: &str, value: &[u8], options: SetOptions) -> Op<()> {
 
 /// GET: the bytes, or `None` for a missing key.
 pub(crate) fn get(key: &str) -> Op<Option<Bytes>> {
-    Op::new("GET", Request::Store(StoreRequest::Get { key: key_bytes(key) }), |command, _, reply| match reply {
+    Op::new("GET", Request::Store(StoreRequest::Get { key: key_bytes(key) }), |command, _, reply| match reply
+    {
         Reply::Data(bytes) => Ok(Some(bytes)),
         Reply::Null => Ok(None),
         other => Err(unexpected(command, &other)),
@@ -169,7 +176,8 @@ pub(crate) fn delete_queue(name: &str) -> Op<()> {
 
 /// Queue PUSH.
 pub(crate) fn push(name: &str, payload: &[u8], options: PushOptions) -> Op<()> {
-    let request = QueueRequest::Push { name: name.to_owned(), options, payload: Bytes::copy_from_slice(payload) };
+    let request =
+        QueueRequest::Push { name: name.to_owned(), options, payload: Bytes::copy_from_slice(payload) };
     Op::new("PUSH", Request::Queue(request), ok)
 }
 
@@ -212,7 +220,8 @@ pub(crate) fn delete_stream(topic: &str) -> Op<()> {
 
 /// Stream PUBLISH: the sequence.
 pub(crate) fn stream_publish(topic: &str, payload: &[u8]) -> Op<u64> {
-    let request = StreamRequest::Publish { topic: topic.to_owned(), payload: Bytes::copy_from_slice(payload) };
+    let request =
+        StreamRequest::Publish { topic: topic.to_owned(), payload: Bytes::copy_from_slice(payload) };
     Op::new("PUBLISH", Request::Stream(request), seq)
 }
 
@@ -223,7 +232,9 @@ pub(crate) fn join_group(topic: &str, group: &str) -> Op<GroupMember> {
         (
             Request::Stream(StreamRequest::Join { group, topic }),
             Reply::Joined { ack_floor, generation, consumer_id },
-        ) => Ok(GroupMember { topic: topic.clone(), group: group.clone(), consumer_id, generation, ack_floor }),
+        ) => {
+            Ok(GroupMember { topic: topic.clone(), group: group.clone(), consumer_id, generation, ack_floor })
+        }
         (_, other) => Err(unexpected(command, &other)),
     })
 }

@@ -17,8 +17,8 @@ use nexo_proto::request::{QueueRequest, Request};
 
 use crate::client::Client;
 use crate::codec::{expect_count as count, expect_flag as flag, expect_ok as ok, server_err, unexpected};
-use crate::ops;
 use crate::error::{ClientError, Result};
+use crate::ops;
 
 /// Long-poll wait [`Client::consume_loop`] uses when the options give none (as the v1 SDKs).
 pub const CONSUME_LOOP_DEFAULT_WAIT_MS: u64 = 20_000;

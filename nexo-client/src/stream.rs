@@ -19,8 +19,8 @@ use nexo_proto::request::{Request, StreamRequest};
 
 use crate::client::Client;
 use crate::codec::{expect_ok as ok, expect_seq as seq, server_err, unexpected};
-use crate::ops;
 use crate::error::{ClientError, Result};
+use crate::ops;
 
 /// Long-poll wait of [`Client::consume_group`] when the options give none (as the v1 SDKs).
 pub const GROUP_CONSUMER_DEFAULT_WAIT_MS: u32 = 20_000;

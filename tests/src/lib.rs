@@ -162,6 +162,12 @@ macro_rules! __for_each_case {
             config_max_connections_zero_refused,
             config_sizes_and_unlimited_store_memory,
             config_trace_logging_and_readable_startup,
+            // async client (issue 28)
+            async_client_many_tasks_pipeline,
+            async_client_subscription_stream,
+            async_client_reconnect_after_restart,
+            async_client_request_timeout,
+            async_client_examples,
             // lifecycle
             lifecycle_sigterm_exits_zero,
             lifecycle_port_taken_exits_nonzero,

@@ -51,8 +51,10 @@ pub struct GroupConsumer {
 impl QueueConsumer {
     pub(crate) fn spawn(client: AsyncClient, name: &str, options: ConsumeOptions) -> Self {
         let (sender, messages) = mpsc::channel(1);
-        let options =
-            ConsumeOptions { wait_ms: Some(options.wait_ms.unwrap_or(CONSUME_LOOP_DEFAULT_WAIT_MS)), ..options };
+        let options = ConsumeOptions {
+            wait_ms: Some(options.wait_ms.unwrap_or(CONSUME_LOOP_DEFAULT_WAIT_MS)),
+            ..options
+        };
         let name = name.to_owned();
         tokio::spawn(async move {
             tokio::select! {
@@ -97,7 +99,12 @@ async fn consume_queue(
 }
 
 impl GroupConsumer {
-    pub(crate) fn spawn(client: AsyncClient, topic: &str, group: &str, options: GroupConsumerOptions) -> Self {
+    pub(crate) fn spawn(
+        client: AsyncClient,
+        topic: &str,
+        group: &str,
+        options: GroupConsumerOptions,
+    ) -> Self {
         let (sender, deliveries) = mpsc::channel(1);
         let (topic, group) = (topic.to_owned(), group.to_owned());
         tokio::spawn(async move {

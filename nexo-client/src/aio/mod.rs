@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use nexo_proto::options::{ConsumeOptions, PublishOptions, PushOptions, QueueOptions, SetOptions, StreamOptions};
+use nexo_proto::options::{
+    ConsumeOptions, PublishOptions, PushOptions, QueueOptions, SetOptions, StreamOptions,
+};
 use nexo_proto::reply::{QueueMessage, StreamMessage};
 use nexo_proto::request::Request;
 use nexo_proto::{Reply, ReplyKind, Uuid};
@@ -44,6 +46,32 @@ use state::Shared;
 /// that was in flight fails with [`ClientError::ConnectionLost`] (it is never sent twice), and
 /// requests made meanwhile wait for the new connection (within their timeout). The connection
 /// closes when the last handle, [`Subscription`] and consumer stream is dropped.
+///
+/// # Quick start
+///
+/// ```no_run
+/// use nexo_client::{AsyncClient, ConsumeOptions, PublishOptions, PushOptions, QueueOptions};
+///
+/// # async fn demo() -> nexo_client::Result<()> {
+/// let client = AsyncClient::connect("127.0.0.1:7654").await?;
+/// client.set("greeting", b"hello").await?;
+///
+/// // A subscription is a stream; any clone of the client can publish meanwhile.
+/// let mut news = client.subscribe("news/#").await?;
+/// client.clone().publish("news/today", b"sunny", PublishOptions::default()).await?;
+/// let push = news.next().await;
+///
+/// // A queue consumer loop, restored after reconnects: ack what you handled.
+/// client.create_queue("jobs", QueueOptions::default()).await?;
+/// client.push("jobs", b"job", PushOptions::default()).await?;
+/// let mut jobs = client.queue_consumer("jobs", ConsumeOptions::default());
+/// while let Some(job) = jobs.next().await {
+///     let job = job?;
+///     client.ack("jobs", job.id).await?;
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct AsyncClient {
     commands: mpsc::Sender<Command>,

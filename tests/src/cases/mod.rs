@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use nexo_client::Client;
 use nexo_proto::Push;
 
+mod async_client;
 mod bad_input;
 mod config;
 mod eviction;
@@ -24,6 +25,7 @@ mod stream;
 mod ttl;
 mod ui;
 
+pub use async_client::*;
 pub use bad_input::*;
 pub use config::*;
 pub use eviction::*;
