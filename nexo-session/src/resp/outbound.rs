@@ -214,11 +214,13 @@ impl RespOutbound {
     }
 
     /// Bytes ready to write, in order, with what they release; `None` when nothing is ready.
+    /// A slot released without bytes (a silent one) hands out nothing: its counts carry over to
+    /// the next output, so a runtime never gets an empty chunk to write.
     pub fn take_output(&mut self) -> Option<(Bytes, Released)> {
-        let released = std::mem::take(&mut self.released);
-        if self.out.is_empty() && released == Released::default() {
+        if self.out.is_empty() {
             return None;
         }
+        let released = std::mem::take(&mut self.released);
         Some((self.out.split().freeze(), released))
     }
 
@@ -371,6 +373,17 @@ mod tests {
         assert_eq!(released.replies, 3);
         assert_eq!(o.held_bytes(), 0);
         assert_eq!(o.pending(), 0);
+    }
+
+    #[test]
+    fn a_silent_slot_alone_releases_no_empty_output() {
+        let mut o = RespOutbound::new();
+        o.handle_slot(slot(1, Expect::Silent));
+        o.handle_reply(1, &Reply::Ok);
+        assert_eq!(o.take_output(), None, "an empty chunk would read as a closed socket");
+        o.handle_slot(local("+OK\r\n"));
+        let (bytes, released) = o.take_output().unwrap();
+        assert_eq!((&bytes[..], released.replies), (&b"+OK\r\n"[..], 2));
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod queue;
 mod resp;
 mod store;
 mod stream;
+mod resp_tx;
 mod ttl;
 mod ui;
 
@@ -42,6 +43,7 @@ pub use store::*;
 pub use stream::*;
 pub use ttl::*;
 pub use ui::*;
+pub use resp_tx::*;
 
 /// How long a case waits for something that should come at once (generous: 2 cores, debug).
 pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
