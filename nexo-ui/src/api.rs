@@ -3,15 +3,15 @@
 //! Owns the endpoint paths, their query parameters and the JSON shape of every snapshot type.
 //! Snapshots (`overview`, `store`, `pubsub`, `queue`, `history`) come from what the brokers last
 //! published and never wait; listings are [`Query`]s answered by the broker itself within
-//! [`crate::INSPECT_TIMEOUT`] (else `503`). Parameters are validated: a bad number is `400`, an
-//! unknown path `404`. Nothing here changes the engine.
+//! [`crate::INSPECT_TIMEOUT`] (else `503`). Parameters are validated: a bad number, or a key
+//! pattern longer than the Store accepts, is `400`, an unknown path `404`. Nothing here changes the engine.
 //!
 //! | path | answer |
 //! |---|---|
 //! | `overview` | server facts, health and every broker's snapshot |
 //! | `history` | per-second rates of the last two minutes (for the charts) |
 //! | `store`, `pubsub`, `queue`, `stream` | that broker's snapshot (`404` for a broker not built) |
-//! | `store/keys?pattern=&cursor=&limit=` | a SCAN-like page of keys with value, size and TTL |
+//! | `store/keys?pattern=&cursor=&limit=` | a SCAN-like page of keys with value, size and TTL (`skipped`: keys too costly to match within one page's step budget) |
 //! | `pubsub/topics?offset=&limit=` | tracked topics with counters |
 //! | `pubsub/subscriptions?offset=&limit=` | subscriptions by pattern, with wildcard/shared totals |
 //! | `pubsub/retained?offset=&limit=` | retained messages with value and TTL |
@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 
 use hyper::StatusCode;
+use nexo_engine::glob::{MAX_PATTERN_BYTES, PatternTooLong};
 use nexo_engine::observe::{Answer, BrokerKind, BrokerSnapshot, BrokerStats, Listing, Overview, Page, Query};
 use nexo_engine::pubsub::{RetainedView, SubscriptionKind, SubscriptionList};
 use nexo_engine::queue::{MessageState, MessageView, QueueCounters};
@@ -71,6 +72,11 @@ pub async fn handle(state: &State, path: &str, query: &str) -> Result<Value, Api
         "stream" => broker(state, BrokerKind::Stream),
         "store/keys" => {
             let pattern = params.text("pattern").unwrap_or("*").to_owned();
+            // Refused here, with the Store's own text, rather than answered with an empty page.
+            if pattern.len() > MAX_PATTERN_BYTES {
+                let too_long = PatternTooLong { bytes: pattern.len() };
+                return Err(ApiError::new(StatusCode::BAD_REQUEST, too_long.to_string()));
+            }
             let cursor = params.number("cursor", 0, u64::MAX)?;
             let limit = params.number("limit", DEFAULT_LIMIT as u64, KEY_PAGE_MAX as u64)?;
             let query = Query::StoreKeys { cursor, pattern: pattern.clone(), limit: to_usize(limit) };
@@ -466,7 +472,13 @@ fn keys_json(page: &KeyPage, pattern: &str) -> Value {
             })
         })
         .collect();
-    json!({ "pattern": pattern, "keys": keys, "next_cursor": page.next_cursor, "examined": page.examined })
+    json!({
+        "pattern": pattern,
+        "keys": keys,
+        "next_cursor": page.next_cursor,
+        "examined": page.examined,
+        "skipped": page.skipped,
+    })
 }
 
 fn topic_json(t: &TopicStats) -> Value {

@@ -56,6 +56,10 @@ macro_rules! __for_each_case {
             bad_garbage_first_byte,
             bad_connection_limit,
             // hostile: replies
+            hostile_glob_keys_does_not_stall_others,
+            hostile_glob_pattern_too_long,
+            hostile_glob_many_psubscribe_patterns,
+            hostile_glob_dashboard_keys,
             hostile_mget_huge_reply_v1,
             hostile_mget_huge_reply_resp,
             // hostile: storage
