@@ -154,17 +154,32 @@ impl Queue {
     }
 
     fn push(&mut self, now: Now, conn: ConnId, req: u32, name: &str, options: PushOptions, payload: &Bytes) {
+        match self.enqueue(now, name, options, payload) {
+            Ok((seq, _)) => self.journal.reply_after(seq, conn, req, Reply::Ok, &mut self.outputs),
+            Err(text) => self.reply(conn, req, Reply::Err(text)),
+        }
+    }
+
+    /// Adds a message to queue `name` (pending until its record is durable) and journals it;
+    /// returns the record's sequence and the new id, or the ERR text (not found, storage
+    /// unavailable, full; checked in that order).
+    pub(super) fn enqueue(
+        &mut self,
+        now: Now,
+        name: &str,
+        options: PushOptions,
+        payload: &Bytes,
+    ) -> Result<(u64, MsgId), String> {
         let Some(q) = self.queues.get(name) else {
-            let text = format!("Queue '{name}' not found. Create it first.");
-            return self.reply(conn, req, Reply::Err(text));
+            return Err(format!("Queue '{name}' not found. Create it first."));
         };
         let full = q.depth() >= self.max_depth(q)
             || q.bytes().saturating_add(payload.len() as u64) > self.max_bytes(q);
-        if !self.check_writable(conn, req) {
-            return;
+        if let Some(text) = &self.journal.failed {
+            return Err(text.clone());
         }
         if full {
-            return self.reply(conn, req, Reply::Err(format!("Queue '{name}' is full")));
+            return Err(format!("Queue '{name}' is full"));
         }
         let id = self.fresh_id(name);
         let priority = options.priority.unwrap_or(0);
@@ -176,16 +191,16 @@ impl Queue {
         // The stored payload is the tail of the record: one copy, and the connection's read
         // buffer is not pinned.
         let stored = record.slice(record.len() - payload.len()..);
-        let Some(q) = self.queues.get_mut(name) else { return };
+        let Some(q) = self.queues.get_mut(name) else { return Err(format!("Queue '{name}' not found")) };
         q.insert(id, priority, stored, 0, Slot::Pending { due_wall_ms });
         QueueCounters::bump(&mut q.counters, &mut self.totals, |c| &mut c.pushed);
         let seq = self.journal.append_encoded(record, &mut self.outputs);
         self.journal.push_pending(seq, q.name.clone(), id);
-        self.journal.reply_after(seq, conn, req, Reply::Ok, &mut self.outputs);
+        Ok((seq, id))
     }
 
     /// A message id not used in queue `name` (16 random bytes from the seeded generator).
-    fn fresh_id(&mut self, name: &str) -> MsgId {
+    pub(super) fn fresh_id(&mut self, name: &str) -> MsgId {
         loop {
             let id = self.rng.next_id();
             if !self.queues.get(name).is_some_and(|q| q.contains(&id)) {

@@ -50,6 +50,11 @@ impl Queue {
             let record = Record::SnapQueue { name: &q.name, settings: q.settings };
             self.journal.append(&record, &mut self.outputs);
             n_queues += 1;
+            if let Some(r) = &q.redrive {
+                let (target, max_receive_count) = (&*r.target, r.max_receive_count);
+                let record = Record::SnapRedrive { name: &q.name, target, max_receive_count };
+                self.journal.append(&record, &mut self.outputs);
+            }
             let ids = q
                 .ready_ids()
                 .chain(q.pending_ids())

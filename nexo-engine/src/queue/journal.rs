@@ -28,11 +28,16 @@
 //! 0x09  DLQ_DELETE     name | id
 //! 0x0A  DLQ_PURGE      name
 //! 0x0B  PURGE          name                            (pending, ready and delayed messages)
+//! 0x0C  REDRIVE        name | name target (empty = none) | u32 max_receive_count
+//! 0x0D  DEAD_LETTER    name | id | name target | id new_id
+//!                      (a receive found the message over its receive count: it leaves `name`
+//!                       and is ready in `target` as `new_id`, with receive count 0)
 //! 0x10  SNAPSHOT_BEGIN (empty)
 //! 0x11  SNAP_QUEUE     as CREATE
 //! 0x12  SNAP_MESSAGE   name | id | u8 priority | u32 attempts | u8 state | u64 due_wall_ms | text reason | blob payload
 //!                      state: 0 ready, 1 delayed (due_wall_ms), 2 leased, 3 dead (reason)
-//! 0x13  SNAPSHOT_END   u32 queues | u64 messages       (counts of the snapshot's records)
+//! 0x13  SNAPSHOT_END   u32 queues | u64 messages       (counts of the SNAP_QUEUE and SNAP_MESSAGE records)
+//! 0x14  SNAP_REDRIVE   as REDRIVE                      (follows its queue's SNAP_QUEUE; not counted)
 //! ```
 //!
 //! `max_depth` / `max_bytes` of 0 mean "the server's default at the time of use".
@@ -151,6 +156,26 @@ pub enum Record<'a> {
         /// Queue name.
         name: &'a str,
     },
+    /// A queue's dead-letter target was set (`target` empty: removed).
+    Redrive {
+        /// Queue name.
+        name: &'a str,
+        /// Target queue name, or empty.
+        target: &'a str,
+        /// Most receives before the move.
+        max_receive_count: u32,
+    },
+    /// A message moved from its queue to the queue's dead-letter target.
+    DeadLetter {
+        /// Source queue name.
+        name: &'a str,
+        /// Message id in the source queue.
+        id: MsgId,
+        /// Target queue name.
+        target: &'a str,
+        /// Message id in the target queue.
+        new_id: MsgId,
+    },
     /// A compaction snapshot starts; it supersedes everything before it once complete.
     SnapshotBegin,
     /// A queue in a snapshot.
@@ -178,6 +203,15 @@ pub enum Record<'a> {
         reason: &'a str,
         /// Body.
         payload: &'a [u8],
+    },
+    /// A queue's dead-letter target in a snapshot.
+    SnapRedrive {
+        /// Queue name.
+        name: &'a str,
+        /// Target queue name.
+        target: &'a str,
+        /// Most receives before the move.
+        max_receive_count: u32,
     },
     /// The snapshot is complete.
     SnapshotEnd {
@@ -233,10 +267,13 @@ mod kind {
     pub const DLQ_DELETE: u8 = 0x09;
     pub const DLQ_PURGE: u8 = 0x0A;
     pub const PURGE: u8 = 0x0B;
+    pub const REDRIVE: u8 = 0x0C;
+    pub const DEAD_LETTER: u8 = 0x0D;
     pub const SNAPSHOT_BEGIN: u8 = 0x10;
     pub const SNAP_QUEUE: u8 = 0x11;
     pub const SNAP_MESSAGE: u8 = 0x12;
     pub const SNAPSHOT_END: u8 = 0x13;
+    pub const SNAP_REDRIVE: u8 = 0x14;
 }
 
 /// Fixed bytes of a `SNAP_MESSAGE` record besides its name, reason and payload (used to estimate
@@ -279,6 +316,21 @@ impl Record<'_> {
             Self::DlqDelete { name, id } => with_id(&mut b, kind::DLQ_DELETE, name, id),
             Self::DlqPurge { name } => head(&mut b, kind::DLQ_PURGE, name),
             Self::Purge { name } => head(&mut b, kind::PURGE, name),
+            Self::Redrive { name, target, max_receive_count } => {
+                head(&mut b, kind::REDRIVE, name);
+                put_name(&mut b, target);
+                b.put_u32_le(*max_receive_count);
+            }
+            Self::SnapRedrive { name, target, max_receive_count } => {
+                head(&mut b, kind::SNAP_REDRIVE, name);
+                put_name(&mut b, target);
+                b.put_u32_le(*max_receive_count);
+            }
+            Self::DeadLetter { name, id, target, new_id } => {
+                with_id(&mut b, kind::DEAD_LETTER, name, id);
+                put_name(&mut b, target);
+                b.put_slice(new_id);
+            }
             Self::SnapshotBegin => b.put_u8(kind::SNAPSHOT_BEGIN),
             Self::SnapQueue { name, settings } => {
                 head(&mut b, kind::SNAP_QUEUE, name);
@@ -315,6 +367,10 @@ impl Record<'_> {
             | Self::DlqDelete { name, .. } => named(name) + 16,
             Self::Requeue { name, .. } => named(name) + 16 + 8,
             Self::Dead { name, reason, .. } => named(name) + 16 + 4 + 4 + reason.len(),
+            Self::Redrive { name, target, .. } | Self::SnapRedrive { name, target, .. } => {
+                named(name) + 2 + target.len() + 4
+            }
+            Self::DeadLetter { name, target, .. } => named(name) + 16 + 2 + target.len() + 16,
             Self::SnapshotBegin => 2,
             Self::SnapMessage { name, reason, payload, .. } => {
                 SNAP_MESSAGE_FIXED + name.len() + reason.len() + payload.len()
@@ -352,6 +408,15 @@ pub fn decode(bytes: &[u8]) -> Result<Record<'_>, JournalError> {
         kind::DLQ_DELETE => Record::DlqDelete { name: r.name()?, id: r.id()? },
         kind::DLQ_PURGE => Record::DlqPurge { name: r.name()? },
         kind::PURGE => Record::Purge { name: r.name()? },
+        kind::REDRIVE => {
+            Record::Redrive { name: r.name()?, target: r.target()?, max_receive_count: r.u32()? }
+        }
+        kind::SNAP_REDRIVE => {
+            Record::SnapRedrive { name: r.name()?, target: r.target()?, max_receive_count: r.u32()? }
+        }
+        kind::DEAD_LETTER => {
+            Record::DeadLetter { name: r.name()?, id: r.id()?, target: r.name()?, new_id: r.id()? }
+        }
         kind::SNAPSHOT_BEGIN => Record::SnapshotBegin,
         kind::SNAP_QUEUE => Record::SnapQueue { name: r.name()?, settings: r.settings()? },
         kind::SNAP_MESSAGE => Record::SnapMessage {
@@ -372,6 +437,11 @@ pub fn decode(bytes: &[u8]) -> Result<Record<'_>, JournalError> {
 
 fn head(b: &mut BytesMut, kind: u8, name: &str) {
     b.put_u8(kind);
+    put_name(b, name);
+}
+
+/// A name field (`u16 len | bytes`).
+fn put_name(b: &mut BytesMut, name: &str) {
     // Names are validated (at most a few hundred bytes) before they reach a record.
     let len = name.len().min(MAX_RECORD_NAME_BYTES);
     b.put_u16_le(len as u16);
@@ -420,9 +490,20 @@ impl<'a> Reader<'a> {
     }
 
     fn name(&mut self) -> Result<&'a str, JournalError> {
+        let name = self.target()?;
+        if name.is_empty() {
+            return Err(JournalError::Name);
+        }
+        Ok(name)
+    }
+
+    /// A dead-letter target: empty (none) or a valid name.
+    fn target(&mut self) -> Result<&'a str, JournalError> {
         let len = usize::from(self.u16()?);
         let name = std::str::from_utf8(self.take(len)?).map_err(|_| JournalError::Utf8)?;
-        validate_name(name, MAX_RECORD_NAME_BYTES).map_err(|_| JournalError::Name)?;
+        if !name.is_empty() {
+            validate_name(name, MAX_RECORD_NAME_BYTES).map_err(|_| JournalError::Name)?;
+        }
         Ok(name)
     }
 
@@ -474,6 +555,10 @@ mod tests {
             Record::Dead { name: "jobs", id, attempts: 3, reason: "Timeout" },
             Record::Move { name: "jobs", id },
             Record::DlqDelete { name: "jobs", id },
+            Record::Redrive { name: "jobs", target: "dead", max_receive_count: 3 },
+            Record::Redrive { name: "jobs", target: "", max_receive_count: 0 },
+            Record::SnapRedrive { name: "jobs", target: "dead", max_receive_count: 1 },
+            Record::DeadLetter { name: "jobs", id, target: "dead", new_id: [9u8; 16] },
             Record::DlqPurge { name: "jobs" },
             Record::Purge { name: "jobs" },
             Record::SnapshotBegin,

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use nexo_proto::Reply;
 use nexo_proto::reply::QueueMessage;
 
@@ -38,12 +39,29 @@ pub(crate) struct Nack<'a> {
     pub delay_ms: u64,
 }
 
+/// One delivery made by [`Queue::deliver_to`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// Message id.
+    pub id: MsgId,
+    /// Body.
+    pub payload: Bytes,
+    /// This delivery's identity: only it can delete the message or change its visibility.
+    pub token: u64,
+    /// Receives of the message so far, this one included.
+    pub receive_count: u32,
+}
+
 /// One lease.
 #[derive(Debug, Clone)]
 pub(crate) struct Lease {
     pub queue: Arc<str>,
     pub id: MsgId,
-    pub conn: ConnId,
+    /// The connection holding it; `None` for an SQS delivery, which no connection holds (only
+    /// its token, its deadline, DeleteMessage or ChangeMessageVisibility end it).
+    pub conn: Option<ConnId>,
+    /// The delivery's identity (receipt handles carry it).
+    pub token: u64,
     /// Monotonic ms.
     pub deadline: u64,
 }
@@ -72,16 +90,20 @@ impl LeaseTable {
     }
 
     pub fn insert(&mut self, no: u64, lease: Lease) {
-        self.per_conn.entry(lease.conn).or_default().insert(no);
+        if let Some(conn) = lease.conn {
+            self.per_conn.entry(conn).or_default().insert(no);
+        }
         self.entries.insert(no, lease);
     }
 
     pub fn remove(&mut self, no: u64) -> Option<Lease> {
         let lease = self.entries.remove(&no)?;
-        if let Some(set) = self.per_conn.get_mut(&lease.conn) {
+        if let Some(conn) = lease.conn
+            && let Some(set) = self.per_conn.get_mut(&conn)
+        {
             set.remove(&no);
             if set.is_empty() {
-                self.per_conn.remove(&lease.conn);
+                self.per_conn.remove(&conn);
             }
         }
         Some(lease)
@@ -94,31 +116,56 @@ impl LeaseTable {
 }
 
 impl Queue {
-    /// Leases up to `batch` ready messages of `name` to `conn`: highest priority first, FIFO
-    /// within a priority, stopping before the reply would pass the byte limit (but always at
-    /// least one message). Each delivery is journaled (LEASE) without waiting.
+    /// Leases up to `batch` ready messages of `name` to `conn` (see [`Queue::deliver_to`]).
     pub(super) fn deliver(&mut self, now: Now, conn: ConnId, name: &str, batch: u32) -> Vec<QueueMessage> {
+        let delivered = self.deliver_to(now, Some(conn), name, batch, None);
+        delivered.into_iter().map(|d| QueueMessage { id: d.id, payload: d.payload }).collect()
+    }
+
+    /// Leases up to `batch` ready messages of `name` to `holder` (`None`: an SQS delivery held
+    /// by no connection) for `visibility_ms` or the queue's visibility timeout: highest priority
+    /// first, FIFO within a priority, stopping before the reply would pass the byte limit (but
+    /// always at least one message). A message over its queue's receive count moves to the
+    /// dead-letter target instead (see `redrive`). Each delivery gets a fresh random token (its
+    /// identity) and is journaled (LEASE) without waiting.
+    pub(super) fn deliver_to(
+        &mut self,
+        now: Now,
+        holder: Option<ConnId>,
+        name: &str,
+        batch: u32,
+        visibility_ms: Option<u64>,
+    ) -> Vec<Delivered> {
         let mut out = Vec::new();
         let mut size = 4usize;
-        let Some(q) = self.queues.get_mut(name) else { return out };
         while out.len() < batch as usize {
-            let Some((id, m)) = q.first_ready() else { break };
-            let item = 16 + 4 + m.payload.len();
+            let Some((id, len)) =
+                self.queues.get(name).and_then(|q| q.first_ready()).map(|(id, m)| (id, m.payload.len()))
+            else {
+                break;
+            };
+            if self.redrive_if_due(name, id) {
+                continue;
+            }
+            let item = 16 + 4 + len;
             if !out.is_empty() && size + item > self.config.max_reply_bytes {
                 break;
             }
             size += item;
-            let payload = m.payload.clone();
-            let attempts = m.attempts.saturating_add(1);
+            let token = self.rng.next_u64();
             let no = self.leases.next_no();
-            let deadline = now.mono_ms.saturating_add(q.settings.visibility_timeout_ms);
+            let Some(q) = self.queues.get_mut(name) else { break };
+            let Some(m) = q.get(&id) else { break };
+            let (payload, attempts) = (m.payload.clone(), m.attempts.saturating_add(1));
+            let deadline =
+                now.mono_ms.saturating_add(visibility_ms.unwrap_or(q.settings.visibility_timeout_ms));
             q.set_attempts(&id, attempts);
             q.set_slot(&id, Slot::Leased { lease_no: no });
             QueueCounters::bump(&mut q.counters, &mut self.totals, |c| &mut c.delivered);
-            self.leases.insert(no, Lease { queue: q.name.clone(), id, conn, deadline });
+            self.leases.insert(no, Lease { queue: q.name.clone(), id, conn: holder, token, deadline });
             self.timers.insert((deadline, TimerKey::Lease(no)));
             self.journal.append(&Record::Lease { name, id }, &mut self.outputs);
-            out.push(QueueMessage { id, payload });
+            out.push(Delivered { id, payload, token, receive_count: attempts });
         }
         out
     }
@@ -127,11 +174,11 @@ impl Queue {
     fn owned_lease(&self, conn: ConnId, name: &str, id: &MsgId) -> Option<u64> {
         let m = self.queues.get(name)?.get(id)?;
         let Place::Leased { lease_no } = m.place else { return None };
-        self.leases.get(lease_no).filter(|l| l.conn == conn).map(|_| lease_no)
+        self.leases.get(lease_no).filter(|l| l.conn == Some(conn)).map(|_| lease_no)
     }
 
     /// Ends lease `no` in the lease table and the timer table.
-    fn end_lease(&mut self, no: u64) -> Option<super::lease::Lease> {
+    pub(super) fn end_lease(&mut self, no: u64) -> Option<super::lease::Lease> {
         let lease = self.leases.remove(no)?;
         self.timers.remove(&(lease.deadline, TimerKey::Lease(no)));
         Some(lease)
@@ -203,7 +250,8 @@ impl Queue {
     ) -> Option<u64> {
         let q = self.queues.get_mut(name)?;
         let attempts = q.get(&id)?.attempts;
-        if attempts >= q.settings.max_retries {
+        // A queue with a dead-letter target moves messages there on receive instead.
+        if q.redrive.is_none() && attempts >= q.settings.max_retries {
             q.set_slot(&id, Slot::Dead { reason: reason.into() });
             QueueCounters::bump(&mut q.counters, &mut self.totals, |c| &mut c.dead_lettered);
             let record = Record::Dead { name, id, attempts, reason };

@@ -97,6 +97,8 @@ mod durable;
 mod lease;
 mod park;
 mod recover;
+mod redrive;
+mod sqs;
 mod state;
 mod stats;
 #[cfg(test)]
@@ -117,8 +119,10 @@ use crate::time::Now;
 
 pub use commands::EXISTS_NOT_FOUND_TEXT;
 pub use config::{NameError, QueueConfig, validate_name};
+pub use lease::Delivered;
 pub use lease::{ACK_FAILED_TEXT, EXTEND_FAILED_TEXT, NACK_FAILED_TEXT, TIMEOUT_REASON};
 pub use park::TOO_MANY_PENDING_TEXT;
+pub use sqs::{SqsCommand, SqsOutput, SqsReply};
 pub use state::QueueSettings;
 pub use stats::{MessageState, MessageView, PAYLOAD_HEAD_BYTES, QueueCounters, QueueSnapshot, QueueStats};
 
@@ -163,6 +167,8 @@ pub struct Queue {
     touched: BTreeSet<Arc<str>>,
     totals: Counters,
     outputs: VecDeque<Output>,
+    /// SQS replies (see `sqs`).
+    sqs: sqs::SqsOutbox,
 }
 
 impl Queue {
@@ -183,6 +189,7 @@ impl Queue {
             touched: BTreeSet::new(),
             totals: Counters::default(),
             outputs: VecDeque::new(),
+            sqs: sqs::SqsOutbox::default(),
         }
     }
 
@@ -266,6 +273,7 @@ impl Broker for Queue {
             return;
         }
         self.journal.persisted(durable_next_seq, &mut self.outputs);
+        self.sqs.persisted(durable_next_seq);
         for (name, id) in self.journal.take_durable_pushes() {
             let Some(q) = self.queues.get_mut(&name) else { continue };
             if !q.make_visible(&id) {
@@ -288,6 +296,7 @@ impl Broker for Queue {
             return;
         }
         let text = format!("Storage unavailable: {why}");
+        self.sqs.fail(&text);
         for (name, id) in self.journal.fail(&text, &mut self.outputs) {
             if let Some(q) = self.queues.get_mut(&name)
                 && q.get(&id).is_some_and(|m| matches!(m.place, state::Place::Pending { .. }))

@@ -30,6 +30,16 @@ pub struct QueueSettings {
     pub max_bytes: u64,
 }
 
+/// A queue's dead-letter target (SQS's RedrivePolicy): a receive that would make a message's
+/// receive count exceed `max_receive_count` moves it to the ready messages of queue `target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redrive {
+    /// The target queue's name.
+    pub target: Arc<str>,
+    /// Most receives a message gets in this queue.
+    pub max_receive_count: u32,
+}
+
 /// Where a message is, with the key of its index entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Place {
@@ -82,6 +92,8 @@ pub(crate) struct Message {
 pub(crate) struct QueueState {
     pub name: Arc<str>,
     pub settings: QueueSettings,
+    /// Dead-letter target, when the queue has one (journaled as REDRIVE).
+    pub redrive: Option<Redrive>,
     messages: HashMap<MsgId, Message, SeededState>,
     pending: BTreeMap<u64, MsgId>,
     ready: BTreeMap<(Reverse<u8>, u64), MsgId>,
@@ -107,6 +119,7 @@ impl QueueState {
         Self {
             name,
             settings,
+            redrive: None,
             messages: HashMap::with_hasher(hasher),
             pending: BTreeMap::new(),
             ready: BTreeMap::new(),

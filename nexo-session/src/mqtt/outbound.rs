@@ -89,7 +89,7 @@ impl MqttSession {
     }
 
     pub(crate) fn handle_puback(&mut self, packet_id: u16) {
-        if self.state.inflight.get(&packet_id).is_some_and(|f| f.stage == Stage::AwaitAck) {
+        if self.state.inflight.get(&packet_id).is_some_and(|f| f.stage == Stage::Ack) {
             self.state.inflight.remove(&packet_id);
             self.fill_window();
         }
@@ -109,20 +109,20 @@ impl MqttSession {
             return;
         };
         match flight.stage {
-            Stage::AwaitAck => {}
-            Stage::AwaitRec if rec.code.is_error() => {
+            Stage::Ack => {}
+            Stage::Rec if rec.code.is_error() => {
                 self.state.inflight.remove(&id);
                 self.fill_window();
             }
-            Stage::AwaitRec | Stage::AwaitComp => {
-                flight.stage = Stage::AwaitComp;
+            Stage::Rec | Stage::Comp => {
+                flight.stage = Stage::Comp;
                 self.send(&Packet::PubRel(PubResp { packet_id: id, ..PubResp::default() }));
             }
         }
     }
 
     pub(crate) fn handle_pubcomp(&mut self, packet_id: u16) {
-        if self.state.inflight.get(&packet_id).is_some_and(|f| f.stage == Stage::AwaitComp) {
+        if self.state.inflight.get(&packet_id).is_some_and(|f| f.stage == Stage::Comp) {
             self.state.inflight.remove(&packet_id);
             self.fill_window();
         }
@@ -142,12 +142,10 @@ impl MqttSession {
             .inflight_in_order()
             .into_iter()
             .map(|f| match f.stage {
-                Stage::AwaitComp => {
+                Stage::Comp => {
                     Packet::PubRel(PubResp { packet_id: f.publish.packet_id, ..PubResp::default() })
                 }
-                Stage::AwaitAck | Stage::AwaitRec => {
-                    Packet::Publish(Publish { dup: true, ..f.publish.clone() })
-                }
+                Stage::Ack | Stage::Rec => Packet::Publish(Publish { dup: true, ..f.publish.clone() }),
             })
             .collect();
         for packet in &resend {

@@ -19,15 +19,15 @@ pub(crate) struct SubEntry {
     pub(crate) subscription_id: Option<u32>,
 }
 
-/// Where an outgoing QoS 1 / 2 message stands.
+/// Where an outgoing QoS 1 / 2 message stands: the acknowledgement it awaits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stage {
     /// QoS 1 sent, PUBACK awaited.
-    AwaitAck,
+    Ack,
     /// QoS 2 sent, PUBREC awaited.
-    AwaitRec,
+    Rec,
     /// PUBREL sent, PUBCOMP awaited.
-    AwaitComp,
+    Comp,
 }
 
 /// An outgoing message in the window.
@@ -77,7 +77,7 @@ impl SessionState {
     pub(crate) fn send(&mut self, mut publish: Publish) -> Option<&Publish> {
         let id = self.free_id()?;
         publish.packet_id = id;
-        let stage = if publish.qos == QoS::ExactlyOnce { Stage::AwaitRec } else { Stage::AwaitAck };
+        let stage = if publish.qos == QoS::ExactlyOnce { Stage::Rec } else { Stage::Ack };
         self.next_order += 1;
         let flight = OutFlight { publish, stage, order: self.next_order };
         Some(&self.inflight.entry(id).or_insert(flight).publish)

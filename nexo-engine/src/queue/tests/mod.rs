@@ -5,6 +5,7 @@
 mod durability;
 mod model;
 mod scenarios;
+mod sqs;
 
 use std::collections::BTreeMap;
 
