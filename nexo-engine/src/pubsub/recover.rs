@@ -88,7 +88,13 @@ impl PubSub {
                 }
             }
             Record::SnapshotEnd { count } => match replay.open.take() {
-                Some(open) if open.count == count => {
+                // A mismatched count means records of the snapshot were lost to damage (an end
+                // is written after all of them); with nothing replayed before it (older records
+                // compacted away) what it holds is better than nothing.
+                Some(open) if open.count == count || self.retained.len() == 0 => {
+                    if open.count != count {
+                        replay.skipped += 1;
+                    }
                     self.retained = open.store;
                     replay.complete_at = Some(open.begin);
                     replay.bytes = open.bytes + record.len() as u64;

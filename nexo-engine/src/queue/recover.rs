@@ -12,8 +12,9 @@
 //! of their priority, in lease order, with their attempts. A `SNAPSHOT_BEGIN` starts a fresh set
 //! of queues built from the snapshot records that follow; a matching `SNAPSHOT_END` (its counts
 //! equal the records seen) replaces the state built so far. A snapshot cut short (a torn tail, or
-//! ordinary records written after a crash in the middle of one) is dropped and the state before
-//! it is kept.
+//! ordinary records written after a crash in the middle of one), or one whose end does not match,
+//! is dropped and the state before it is kept, unless there is none (after compaction the journal
+//! begins with the snapshot): then damage skipped some of its records, and the rest is adopted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +22,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::journal::{self, Record, SnapState};
-use super::redrive::{apply_redrive, move_to_target};
 use super::state::{Place, QueueState, Slot};
 use super::{Queue, TimerKey};
 use crate::ids::SeededState;
@@ -74,13 +74,6 @@ impl Queue {
                     self.replay.skipped += 1;
                 }
             }
-            Record::SnapRedrive { name, target, max_receive_count } => match self.replay.open.as_mut() {
-                Some(open) => {
-                    open.bytes += record.len() as u64;
-                    apply_redrive(&mut open.queues, name, target, max_receive_count);
-                }
-                None => self.replay.skipped += 1,
-            },
             Record::SnapQueue { .. } | Record::SnapMessage { .. } => {
                 let Some(open) = self.replay.open.as_mut() else {
                     self.replay.skipped += 1;
@@ -96,25 +89,49 @@ impl Queue {
             }
             Record::SnapshotEnd { queues, messages } => match self.replay.open.take() {
                 Some(open) if open.n_queues == queues && open.n_messages == messages => {
-                    self.queues = open.queues;
-                    self.replay.complete_at = Some(open.begin);
-                    self.replay.bytes = open.bytes + record.len() as u64;
+                    self.adopt_snapshot(open, record.len() as u64);
+                }
+                // Some of its records were lost to damage (an end is written after all of them).
+                // With no state replayed before it (the older records were compacted away),
+                // what it holds is better than nothing.
+                Some(open) if self.queues.is_empty() => {
+                    self.replay.skipped += 1;
+                    self.adopt_snapshot(open, record.len() as u64);
                 }
                 _ => self.replay.skipped += 1,
             },
             other => {
                 // Ordinary records are never written inside a snapshot: one cut short by a crash
-                // is abandoned.
-                self.replay.open = None;
+                // is abandoned, unless nothing was replayed before it (its end was lost to
+                // damage): then it is all there is.
+                if let Some(open) = self.replay.open.take()
+                    && self.queues.is_empty()
+                {
+                    self.replay.skipped += 1;
+                    self.adopt_snapshot(open, 0);
+                }
                 apply(&mut self.queues, &other, record, hasher, &mut || self.leases.next_no());
             }
         }
     }
 
+    /// Replaces the state built so far with a snapshot's.
+    fn adopt_snapshot(&mut self, open: OpenSnapshot, end_bytes: u64) {
+        self.queues = open.queues;
+        self.replay.complete_at = Some(open.begin);
+        self.replay.bytes = open.bytes + end_bytes;
+    }
+
     /// Replay is over: messages leased at the crash are ready again (journaled), delayed ones
     /// get their timers, and a truncation left undone is asked for again.
     pub(super) fn finish_recovery(&mut self, now: Now, next_seq: u64) {
-        self.replay.open = None;
+        // A snapshot cut short is dropped, unless it is all there is (see `replay_record`).
+        if let Some(open) = self.replay.open.take()
+            && self.queues.is_empty()
+        {
+            self.replay.skipped += 1;
+            self.adopt_snapshot(open, 0);
+        }
         self.journal.next_seq = next_seq;
         self.journal.durable_next = next_seq;
         self.journal.bytes_since_snapshot = self.replay.bytes;
@@ -211,13 +228,7 @@ pub(crate) fn apply(
                 q.purge();
             }
         }
-        Record::Redrive { name, target, max_receive_count } => {
-            apply_redrive(queues, name, target, max_receive_count);
-        }
-        Record::DeadLetter { name, id, target, new_id } => {
-            move_to_target(queues, name, &id, target, new_id);
-        }
-        Record::SnapshotBegin | Record::SnapshotEnd { .. } | Record::SnapRedrive { .. } => {}
+        Record::SnapshotBegin | Record::SnapshotEnd { .. } => {}
         _ => apply_to_message(queues, record, lease_no),
     }
 }

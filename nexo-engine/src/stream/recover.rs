@@ -11,7 +11,9 @@
 //! changes nothing. A `SNAPSHOT_BEGIN` starts a fresh catalog built from the snapshot records
 //! that follow; a matching `SNAPSHOT_END` (its count equals the records seen) replaces the
 //! catalog built so far (keeping the higher incarnation counter and sequence floor). A snapshot
-//! cut short is dropped. After replay, each group restarts from its floor: nothing is pending,
+//! cut short, or whose end does not match, is dropped, unless nothing was replayed before it
+//! (after compaction the journal begins with it): damage that skipped some of its records then
+//! leaves the rest. After replay, each group restarts from its floor: nothing is pending,
 //! what is not done above the floor is delivered again, and handed-back dead letters are owed a
 //! delivery. A data log is opened with a floor: past the highest sequence its groups saw, so a
 //! log that lost its tail never hands those numbers out again. When a data log opens, groups
@@ -85,12 +87,13 @@ impl Stream {
                 }
             }
             Record::SnapshotEnd { records } => match self.replay.open.take() {
-                Some(mut open) if open.records == records => {
-                    open.meta.next_incarnation = open.meta.next_incarnation.max(self.meta.next_incarnation);
-                    open.meta.seq_floor = open.meta.seq_floor.max(self.meta.seq_floor);
-                    self.meta = open.meta;
-                    self.replay.complete_at = Some(open.begin);
-                    self.replay.bytes = open.bytes + len;
+                Some(open) if open.records == records => self.adopt_snapshot(open, len),
+                // Some of its records were lost to damage (an end is written after all of them).
+                // With nothing replayed before it (older records compacted away), what it holds
+                // is better than nothing.
+                Some(open) if self.meta.is_empty() => {
+                    self.replay.skipped += 1;
+                    self.adopt_snapshot(open, len);
                 }
                 _ => self.replay.skipped += 1,
             },
@@ -105,17 +108,38 @@ impl Stream {
             }
             other => {
                 // Ordinary records are never written inside a snapshot: one cut short by a crash
-                // is abandoned.
-                self.replay.open = None;
+                // is abandoned, unless nothing was replayed before it (its end was lost to
+                // damage): then it is all there is.
+                self.close_partial_snapshot();
                 apply(&mut self.meta, &other, limits);
             }
+        }
+    }
+
+    /// Replaces the catalog built so far with a snapshot's (keeping the higher incarnation
+    /// counter and sequence floor).
+    fn adopt_snapshot(&mut self, mut open: OpenSnapshot, end_bytes: u64) {
+        open.meta.next_incarnation = open.meta.next_incarnation.max(self.meta.next_incarnation);
+        open.meta.seq_floor = open.meta.seq_floor.max(self.meta.seq_floor);
+        self.meta = open.meta;
+        self.replay.complete_at = Some(open.begin);
+        self.replay.bytes = open.bytes + end_bytes;
+    }
+
+    /// Drops an open snapshot, or adopts it when nothing was replayed before it.
+    fn close_partial_snapshot(&mut self) {
+        if let Some(open) = self.replay.open.take()
+            && self.meta.is_empty()
+        {
+            self.replay.skipped += 1;
+            self.adopt_snapshot(open, 0);
         }
     }
 
     /// Replay is over: groups restart from their floors, every live topic's log is opened, and
     /// a truncation left undone is asked for again.
     pub(super) fn finish_recovery(&mut self, now: Now, next_seq: u64) {
-        self.replay.open = None;
+        self.close_partial_snapshot();
         self.durable.next_seq = next_seq;
         self.durable.durable_next = next_seq;
         self.durable.bytes_since_snapshot = self.replay.bytes;

@@ -140,6 +140,11 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
+    /// Whether nothing is known: no topic, no tombstone.
+    pub fn is_empty(&self) -> bool {
+        self.topics.is_empty() && self.tombstones.is_empty()
+    }
+
     pub fn new(max_tombstones: usize) -> Self {
         Self {
             topics: BTreeMap::new(),

@@ -349,6 +349,21 @@ fn an_incomplete_or_inconsistent_snapshot_is_ignored() {
 }
 
 #[test]
+fn a_damaged_snapshot_is_kept_when_nothing_precedes_it() {
+    // After compaction the journal begins with its snapshot; one SNAP_SET was lost to damage.
+    let records = vec![
+        Record::SnapshotBegin.encode(),
+        snap_set("a", b"1"),
+        snap_set("c", b"3"),
+        Record::SnapshotEnd { count: 3 }.encode(),
+        set("d", b"4"),
+    ];
+    let h = load(PubSubConfig::default(), records);
+    assert_eq!(retained(&h), pairs(&[("a", "1"), ("c", "3"), ("d", "4")]));
+    assert_eq!(h.ps.stats().skipped_records, 1, "the mismatched end is counted");
+}
+
+#[test]
 fn compaction_writes_a_snapshot_that_recovery_reproduces() {
     let config = PubSubConfig { compact_min_bytes: 2_000, ..Default::default() };
     let mut h = Harness::with(config);

@@ -312,6 +312,43 @@ fn an_incomplete_or_inconsistent_snapshot_is_ignored() {
 }
 
 #[test]
+fn a_damaged_snapshot_is_kept_when_nothing_precedes_it() {
+    // After compaction the journal begins with its snapshot; damage that skipped one of its
+    // records (or its end) must not throw the rest away.
+    let snapshot = || {
+        vec![
+            Record::SnapshotBegin.encode(),
+            Record::SnapQueue { name: "q", settings: settings(1_000, 1) }.encode(),
+            Record::SnapMessage {
+                name: "q",
+                id: [1; 16],
+                priority: 0,
+                attempts: 0,
+                state: SnapState::Ready,
+                due_wall_ms: 0,
+                reason: "",
+                payload: b"a",
+            }
+            .encode(),
+        ]
+    };
+    let mut records = snapshot();
+    records.push(Record::SnapshotEnd { queues: 1, messages: 2 }.encode());
+    records.push(push_record("q", 3, b"c"));
+    let h = load(records);
+    assert_eq!(ready_payloads(&h, "q").len(), 2, "the snapshot's queue and the later push");
+    assert_eq!(h.q.stats().skipped_records, 1);
+    // Its end lost too: the next ordinary record closes it.
+    let mut records = snapshot();
+    records.push(push_record("q", 3, b"c"));
+    let h = load(records);
+    assert!(h.q.exists("q") && ready_payloads(&h, "q").len() == 2);
+    // Cut short at the very end of the log.
+    let h = load(snapshot());
+    assert!(h.q.exists("q"));
+}
+
+#[test]
 fn compaction_writes_a_snapshot_that_recovery_reproduces() {
     let config = QueueConfig { compact_min_bytes: 2_000, ..QueueConfig::default() };
     let mut h = Harness::with(config);

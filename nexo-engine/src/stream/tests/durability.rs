@@ -375,6 +375,37 @@ fn recovery_skips_garbage_and_clamps_groups_to_the_log() {
 }
 
 #[test]
+fn a_damaged_snapshot_is_kept_when_nothing_precedes_it() {
+    // After compaction `streams` begins with its snapshot; one of its records was lost to damage.
+    let settings = TopicSettings { incarnation: 1, base: 0, max_age_ms: 0, max_bytes: 0 };
+    let records = [
+        Record::SnapshotBegin { next_incarnation: 3, seq_floor: 0 }.encode(),
+        Record::SnapTopic { topic: "t", settings }.encode(),
+        Record::SnapGroup { topic: "t", group: "g", generation: 1, ack_floor: 2 }.encode(),
+        Record::SnapshotEnd { records: 3 }.encode(),
+    ];
+    let mut h = Harness::new();
+    let j = h.logs.get_mut(&journal()).unwrap();
+    for (i, r) in records.iter().enumerate() {
+        j.records.insert(i as u64 + 1, (0, r.clone()));
+    }
+    (j.next_seq, j.durable) = (5, 5);
+    let mut l = SimLog { records: Default::default(), next_seq: 4, durable: 4 };
+    for seq in 1..=3 {
+        l.records.insert(seq, (0, data::encode(seq, b"m")));
+    }
+    h.logs.insert(LogId::new("stream-1-t"), l);
+    h.restart();
+    h.answer_opens();
+    assert_eq!(h.s.stats().skipped_records, 1, "the mismatched end is counted");
+    let g = h.join(1, "t", "g");
+    assert_eq!(g.floor, 2, "the group survived");
+    assert_eq!(h.take(1, &g, 10).iter().map(|m| m.0).collect::<Vec<_>>(), [3]);
+    ok(&h.create(1, "u"));
+    assert!(h.data_log("u").as_str().starts_with("stream-3-"), "the snapshot's counters are kept");
+}
+
+#[test]
 fn a_recovered_ack_past_the_end_moves_the_log_past_it() {
     // Found by the stream_journal fuzz target: an empty log whose first sequence is above the
     // group's floor, and an ack for a sequence the log does not hold (any more).
