@@ -22,6 +22,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::journal::{self, Record, SnapState};
+use super::redrive::{apply_redrive, move_to_target};
 use super::state::{Place, QueueState, Slot};
 use super::{Queue, TimerKey};
 use crate::ids::SeededState;
@@ -74,6 +75,13 @@ impl Queue {
                     self.replay.skipped += 1;
                 }
             }
+            Record::SnapRedrive { name, target, max_receive_count } => match self.replay.open.as_mut() {
+                Some(open) => {
+                    open.bytes += record.len() as u64;
+                    apply_redrive(&mut open.queues, name, target, max_receive_count);
+                }
+                None => self.replay.skipped += 1,
+            },
             Record::SnapQueue { .. } | Record::SnapMessage { .. } => {
                 let Some(open) = self.replay.open.as_mut() else {
                     self.replay.skipped += 1;
@@ -228,7 +236,13 @@ pub(crate) fn apply(
                 q.purge();
             }
         }
-        Record::SnapshotBegin | Record::SnapshotEnd { .. } => {}
+        Record::Redrive { name, target, max_receive_count } => {
+            apply_redrive(queues, name, target, max_receive_count);
+        }
+        Record::DeadLetter { name, id, target, new_id } => {
+            move_to_target(queues, name, &id, target, new_id);
+        }
+        Record::SnapshotBegin | Record::SnapshotEnd { .. } | Record::SnapRedrive { .. } => {}
         _ => apply_to_message(queues, record, lease_no),
     }
 }
