@@ -29,6 +29,23 @@ use crate::time::Now;
 /// network thread that runs the Store inline stays short whatever the patterns.
 pub const WALK_STEPS_PER_TURN: u64 = 1 << 18;
 
+/// Steps the KEYS and SCAN inside one request may spend together when they cannot be spread over
+/// turns: an EXEC transaction runs whole. Past it they answer [`TooCostlyInTransaction`]'s error.
+pub const ATOMIC_WALK_STEPS: u64 = 16 * WALK_STEPS_PER_TURN;
+
+/// The error of a KEYS or SCAN inside a transaction that needs more than [`ATOMIC_WALK_STEPS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooCostlyInTransaction;
+
+impl std::fmt::Display for TooCostlyInTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ERR KEYS or SCAN inside a transaction needs more than {ATOMIC_WALK_STEPS} matching steps; run it outside MULTI/EXEC"
+        )
+    }
+}
+
 /// Bytes of a visited key that cost one step (for copying and checking it).
 const KEY_BYTES_PER_STEP: usize = 64;
 
@@ -78,13 +95,21 @@ pub(crate) struct Walks {
     /// Connections with waiting work, served in turn.
     order: VecDeque<ConnId>,
     budget: u64,
+    /// What is left of [`ATOMIC_WALK_STEPS`] for the request being run.
+    atomic_budget: u64,
     /// The latest time seen: the deadline asked for while work waits (already due).
     last_ms: u64,
 }
 
 impl Default for Walks {
     fn default() -> Self {
-        Self { waiting: BTreeMap::new(), order: VecDeque::new(), budget: WALK_STEPS_PER_TURN, last_ms: 0 }
+        Self {
+            waiting: BTreeMap::new(),
+            order: VecDeque::new(),
+            budget: WALK_STEPS_PER_TURN,
+            atomic_budget: ATOMIC_WALK_STEPS,
+            last_ms: 0,
+        }
     }
 }
 
@@ -158,6 +183,7 @@ impl Store {
 
     /// Runs one request: answers it, or returns its walk when the budget ran out first.
     fn start(&mut self, now: Now, conn: ConnId, id: u32, request: StoreRequest) -> Option<Walk> {
+        self.walks.atomic_budget = ATOMIC_WALK_STEPS;
         let mut walk = match self.walk_of(id, request) {
             Start::Walk(walk) => walk,
             Start::Refused(reply) => {
@@ -216,14 +242,16 @@ impl Store {
         }
     }
 
-    /// Runs KEYS or SCAN to the end whatever it costs (for [`Store::execute`]; requests from
-    /// clients go through [`Store::accept_request`], which spreads the work over turns).
+    /// Runs KEYS or SCAN in one go, for [`Store::execute`] (inside a transaction, which cannot
+    /// be spread over turns): within what is left of [`ATOMIC_WALK_STEPS`] for this request, or
+    /// an error. Requests of their own go through [`Store::accept_request`] instead.
     pub(crate) fn walk_to_end(&mut self, now: Now, request: StoreRequest) -> Reply {
         match self.walk_of(0, request) {
             Start::Walk(mut walk) => {
-                let mut unlimited = u64::MAX;
-                self.advance(now, &mut walk, &mut unlimited);
-                walk.into_reply()
+                let mut budget = self.walks.atomic_budget;
+                let done = self.advance(now, &mut walk, &mut budget);
+                self.walks.atomic_budget = budget;
+                if done { walk.into_reply() } else { Reply::error(TooCostlyInTransaction) }
             }
             Start::Refused(reply) => reply,
             Start::Other(_) => Reply::Err("ERR not a KEYS or SCAN".to_owned()),
@@ -411,6 +439,19 @@ mod tests {
             }
         }
         assert_eq!(found, 4);
+    }
+
+    #[test]
+    fn a_transaction_runs_its_walks_whole_or_refuses_them() {
+        let (stored, pattern) = costly();
+        let mut store = store_with(&stored);
+        let exec = |commands| StoreRequest::Exec { commands };
+        store.handle_request(Now::at(5), A, 1, exec(vec![keys("*0"), keys(&pattern)]));
+        let replies = drain(&mut store);
+        let [(A, 1, Reply::Replies(inner))] = replies.as_slice() else { panic!("{replies:?}") };
+        assert!(matches!(&inner[0], Reply::Keys { cursor: 0, keys } if keys.len() == 1));
+        assert_eq!(inner[1], Reply::error(TooCostlyInTransaction));
+        assert_eq!(store.poll_timeout(), None, "nothing parked");
     }
 
     #[test]
