@@ -62,7 +62,7 @@ impl Source for Fake {
                     value_head: b"\x01hi"[..].into(),
                     ttl_ms: None,
                 };
-                send(Answer::Keys(KeyPage { keys: vec![key], next_cursor: 0, examined: 1 }));
+                send(Answer::Keys(KeyPage { keys: vec![key], next_cursor: 0, examined: 1, skipped: 0 }));
                 Ok(pending)
             }
             (BrokerKind::PubSub, _) => Err(InspectError::Busy),

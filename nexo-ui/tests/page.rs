@@ -101,6 +101,7 @@ impl Source for Fake {
                 }],
                 next_cursor: 0,
                 examined: 1,
+                skipped: 0,
             }),
             Query::Topics(_) => Answer::Topics(Listing { total: 0, items: Vec::new() }),
             Query::Subscriptions(_) => Answer::Subscriptions(SubscriptionList::default()),
