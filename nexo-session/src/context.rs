@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::mqtt::MqttContext;
 use crate::resp::RespContext;
 
 /// Per-connection and global limits a session enforces.
@@ -50,6 +51,7 @@ impl Limits {
 pub struct SessionContext {
     limits: Limits,
     resp: Arc<RespContext>,
+    mqtt: Arc<MqttContext>,
     input_bytes: AtomicUsize,
     output_bytes: AtomicUsize,
 }
@@ -57,7 +59,26 @@ pub struct SessionContext {
 impl SessionContext {
     /// A context with `limits`; RESP sessions share `resp`.
     pub fn new(limits: Limits, resp: Arc<RespContext>) -> Self {
-        Self { limits, resp, input_bytes: AtomicUsize::new(0), output_bytes: AtomicUsize::new(0) }
+        Self {
+            limits,
+            resp,
+            mqtt: Arc::default(),
+            input_bytes: AtomicUsize::new(0),
+            output_bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// This context with MQTT sessions sharing `mqtt` (limits and stored sessions) instead of
+    /// a default one.
+    #[must_use]
+    pub fn with_mqtt(mut self, mqtt: Arc<MqttContext>) -> Self {
+        self.mqtt = mqtt;
+        self
+    }
+
+    /// The MQTT context.
+    pub fn mqtt(&self) -> &Arc<MqttContext> {
+        &self.mqtt
     }
 
     /// The limits.

@@ -18,6 +18,8 @@ use nexo_proto::{FrameHeader, Reply};
 use crate::context::SessionContext;
 use crate::resp::{RespConn, TOO_MANY_CLIENTS};
 use crate::write_queue::WriteQueue;
+
+mod mqtt_conn;
 use crate::{Item, v1};
 
 /// Requests handed to brokers and not yet answered, above which reading pauses.
@@ -74,6 +76,7 @@ enum Proto {
     Unknown,
     V1,
     Resp(Box<RespConn>),
+    Mqtt(Box<mqtt_conn::MqttConn>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +200,7 @@ impl Session {
             }
             Phase::Open => match self.proto {
                 Proto::Resp(_) => self.decode_resp(now, buf, items),
+                Proto::Mqtt(_) => self.decode_mqtt(now, buf, items),
                 _ => self.decode_v1(now.mono_ms, buf, items),
             },
             _ => false,
@@ -323,6 +327,9 @@ impl Session {
     /// A broker's reply to request `id`.
     pub fn handle_reply(&mut self, id: u32, reply: &Reply) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        if self.mqtt_reply(id, reply) {
+            return;
+        }
         match &mut self.proto {
             Proto::Resp(resp) => {
                 resp.outbound.handle_reply(id, reply);
@@ -342,6 +349,9 @@ impl Session {
         if self.ctx.output_over() && self.unsent_bytes() >= self.ctx.limits().output_max_bytes / 64 {
             return self.handle_close(CloseWhy::SlowConsumer);
         }
+        if self.mqtt_push(frame) {
+            return;
+        }
         match &mut self.proto {
             Proto::Resp(resp) => {
                 resp.outbound.handle_push(frame);
@@ -354,6 +364,7 @@ impl Session {
 
     /// Closes at once, dropping what is queued (the engine's slow-consumer close).
     pub fn handle_close(&mut self, why: CloseWhy) {
+        self.mqtt_end(None, true);
         self.out = WriteQueue::default();
         if let Proto::Resp(resp) = &mut self.proto {
             resp.outbound = crate::resp::RespOutbound::new();
@@ -364,6 +375,7 @@ impl Session {
 
     /// The client closed its side: finish what it asked for, then close.
     pub fn handle_eof(&mut self, now_ms: u64) {
+        self.mqtt_end(Some(now_ms), false);
         match self.phase {
             Phase::Open => self.begin_close(now_ms, CloseWhy::Finished),
             Phase::Refusing { .. } => self.phase = Phase::Closed(CloseWhy::Refused),
@@ -373,6 +385,7 @@ impl Session {
 
     /// The server is stopping: stop reading, write what is owed (bounded), then close.
     pub fn handle_shutdown(&mut self, now_ms: u64) {
+        self.mqtt_end(Some(now_ms), false);
         if matches!(self.phase, Phase::Open | Phase::Refusing { .. }) {
             self.begin_close(now_ms, CloseWhy::Finished);
         }
@@ -425,7 +438,7 @@ impl Session {
                     .map(|since| since + limits.read_timeout_ms);
                 let idle =
                     (limits.idle_timeout_ms > 0).then_some(self.last_input_ms + limits.idle_timeout_ms);
-                read.into_iter().chain(idle).min()
+                read.into_iter().chain(idle).chain(self.mqtt_deadline()).min()
             }
         }
     }
@@ -442,6 +455,7 @@ impl Session {
                 self.handle_close(why);
             }
             Phase::Open => {
+                self.mqtt_timeout(now_ms);
                 let read_due = limits.read_timeout_ms > 0
                     && self.partial_since_ms.is_some_and(|since| now_ms >= since + limits.read_timeout_ms);
                 let idle_due = limits.idle_timeout_ms > 0
