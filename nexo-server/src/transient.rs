@@ -90,7 +90,7 @@ mod tests {
         assert!(r.take_due(1000).is_none());
         let (opens, commits) = r.take_due(1100).unwrap();
         assert_eq!(opens.into_iter().collect::<Vec<_>>(), [(LogId::new("stream-1-t"), 7)]);
-        assert_eq!(commits.into_iter().collect::<Vec<_>>(), [log.clone()]);
+        assert_eq!(commits.into_iter().collect::<Vec<_>>(), std::slice::from_ref(&log));
         assert_eq!(r.deadline(), None);
         r.succeeded(&log);
         assert!(r.waiting.len() == 1, "the stream log still waits");

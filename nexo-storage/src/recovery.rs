@@ -201,12 +201,17 @@ fn recover_active(
 mod tests {
     use super::*;
 
+    /// The name of log `name` under `root` and its directory, created.
+    fn log_dir(root: &Path, name: &str) -> (LogName, std::path::PathBuf) {
+        let dir = root.join(name);
+        fs::create_dir(&dir).unwrap();
+        (LogName::new(name).unwrap(), dir)
+    }
+
     #[test]
     fn new_log_and_junk_files() {
         let root = tempfile::tempdir().unwrap();
-        let name = LogName::new("fresh").unwrap();
-        let dir = root.path().join("fresh");
-        fs::create_dir(&dir).unwrap();
+        let (name, dir) = log_dir(root.path(), "fresh");
         fs::write(dir.join("notes.txt"), b"ignored").unwrap();
         fs::write(dir.join("00000000000000000001.log.tmp"), b"ignored").unwrap();
         let (log, rec) = open_log(root.path(), &name, LogConfig::default()).unwrap();
@@ -220,9 +225,7 @@ mod tests {
     #[test]
     fn damage_at_the_start_of_the_last_segment_keeps_the_records_after_it() {
         let root = tempfile::tempdir().unwrap();
-        let name = LogName::new("w").unwrap();
-        let dir = root.path().join("w");
-        fs::create_dir(&dir).unwrap();
+        let (name, dir) = log_dir(root.path(), "w");
         let mut data = Vec::new();
         for seq in [3, 4, 5] {
             record::encode(&mut data, seq, 0, b"x").unwrap();
@@ -248,9 +251,7 @@ mod tests {
     #[test]
     fn a_flipped_byte_in_the_middle_loses_one_record() {
         let root = tempfile::tempdir().unwrap();
-        let name = LogName::new("mid").unwrap();
-        let dir = root.path().join("mid");
-        fs::create_dir(&dir).unwrap();
+        let (name, dir) = log_dir(root.path(), "mid");
         let mut data = Vec::new();
         for seq in 1..=1000u64 {
             record::encode(&mut data, seq, seq, format!("message {seq:04}").as_bytes()).unwrap();
