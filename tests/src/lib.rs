@@ -159,6 +159,12 @@ macro_rules! __for_each_case {
             // config (issue 14)
             config_precedence_four_sources,
             config_print_config_round_trips_and_masks,
+            // resp: transactions
+            resp_tx_atomic_under_concurrent_clients,
+            resp_tx_watch_conflicts,
+            resp_tx_errors,
+            resp_tx_redis_py,
+            resp_overflow_and_error_texts,
             config_unknown_key_and_bad_value,
             config_sighup_reload,
             // resp: transactions

@@ -191,7 +191,7 @@ impl Store {
             Some(entry) => parse_i64(entry.value()).ok_or(StoreError::NotAnInteger)?,
             None => 0,
         };
-        let new = current.checked_add(delta).ok_or(StoreError::NotAnInteger)?;
+        let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
         let text = new.to_string().into_bytes();
         let pos = self.make_room_for(now, key, text.len(), existing)?;
         let tick = self.tick();

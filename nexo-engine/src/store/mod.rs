@@ -44,7 +44,8 @@
 //!   live key existed (left untouched).
 //! * **INCRBY** treats the value as ASCII decimal `i64` as Redis does (optional `-`, no `+`, no
 //!   spaces, no leading zeros); a missing key starts at 0 and gets no deadline, an existing key keeps
-//!   its deadline. Not an integer, or overflow → `ERR value is not an integer or out of range`.
+//!   its deadline. Not an integer → `ERR value is not an integer or out of range`; a result past
+//!   an `i64` → `ERR increment or decrement would overflow` (Redis's texts).
 //!   Reply `Int(new value)`.
 //! * **EXPIRE** `ttl_ms` → `Flag(true)` when the key exists (a `ttl_ms` of 0 deletes it at once),
 //!   else `Flag(false)`. **EXPIRE_EXT** adds Redis 7's conditions (NX: no deadline yet, XX: has
@@ -257,8 +258,10 @@ pub struct StoreStats {
 pub enum StoreError {
     /// The write does not fit the memory limit and nothing (more) can be evicted.
     OutOfMemory,
-    /// INCRBY on a value that is not an ASCII decimal `i64`, or the result overflows.
+    /// INCRBY on a value that is not an ASCII decimal `i64`.
     NotAnInteger,
+    /// INCRBY whose result does not fit an `i64`.
+    Overflow,
     /// A key longer than [`MAX_KEY_BYTES`].
     KeyTooLong,
     /// RENAME of a key that does not exist.
@@ -277,6 +280,7 @@ impl std::fmt::Display for StoreError {
         match self {
             Self::OutOfMemory => f.write_str("OOM: store memory limit reached"),
             Self::NotAnInteger => f.write_str("ERR value is not an integer or out of range"),
+            Self::Overflow => f.write_str("ERR increment or decrement would overflow"),
             Self::KeyTooLong => write!(f, "Invalid key: longer than {MAX_KEY_BYTES} bytes"),
             Self::NoSuchKey => f.write_str("ERR no such key"),
             Self::ReplyTooLarge { bytes, limit } => write!(

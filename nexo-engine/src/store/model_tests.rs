@@ -178,7 +178,7 @@ impl Model {
                     None => (0, None),
                 };
                 let Some(new) = current.checked_add(*delta) else {
-                    return Reply::Err("ERR value is not an integer or out of range".into());
+                    return Reply::Err("ERR increment or decrement would overflow".into());
                 };
                 map.insert(key.clone(), (Bytes::from(new.to_string()), deadline));
                 Reply::Int(new)

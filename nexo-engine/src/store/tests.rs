@@ -121,6 +121,7 @@ fn ttl_s(seconds: u64) -> SetOptions {
 
 const OOM: &str = "OOM: store memory limit reached";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
+const OVERFLOW: &str = "ERR increment or decrement would overflow";
 
 #[test]
 fn set_get_del() {
@@ -313,9 +314,9 @@ fn incrby() {
         assert_eq!(h.get("bad"), data(bad), "a failed INCRBY changes nothing");
     }
     h.set("max", &i64::MAX.to_string());
-    assert_eq!(h.incr("max", 1), Reply::Err(NOT_INT.into()));
+    assert_eq!(h.incr("max", 1), Reply::Err(OVERFLOW.into()));
     h.set("min", &i64::MIN.to_string());
-    assert_eq!(h.incr("min", -1), Reply::Err(NOT_INT.into()));
+    assert_eq!(h.incr("min", -1), Reply::Err(OVERFLOW.into()));
     assert_eq!(h.incr("min", 0), Reply::Int(i64::MIN));
     h.set("zero", "0");
     assert_eq!(h.incr("zero", i64::MAX), Reply::Int(i64::MAX));

@@ -233,7 +233,10 @@ fn changed(
         R::SetNx { key, .. } if *reply == Reply::Flag(true) => keys.push(key.clone()),
         R::IncrBy { key, .. } if matches!(reply, Reply::Int(_)) => keys.push(key.clone()),
         R::MSet { pairs, .. } => keys.extend(pairs.iter().map(|(k, _)| k.clone())),
-        R::Rename { key, new_key } if *reply == Reply::Ok => keys.extend([key.clone(), new_key.clone()]),
+        // RENAME of a key onto itself changes nothing (Redis signals no change either).
+        R::Rename { key, new_key } if *reply == Reply::Ok && key != new_key => {
+            keys.extend([key.clone(), new_key.clone()]);
+        }
         _ => {}
     }
     keys

@@ -139,6 +139,63 @@ impl Command {
     }
 }
 
+/// CLIENT HELP's lines (the subcommands Nexo serves).
+pub const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "SETINFO <option> <value>",
+    "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// Redis's ACL categories of a command, as far as Nexo serves it (COMMAND LIST FILTERBY ACLCAT).
+fn categories(name: &str) -> &'static [&'static str] {
+    match name {
+        "get" | "mget" | "strlen" | "getex" | "getdel" | "append" | "set" | "setnx" | "setex" | "psetex"
+        | "mset" | "incr" | "incrby" | "decr" | "decrby" => &["string", "keyspace"],
+        "multi" | "exec" | "discard" | "watch" | "unwatch" => &["transaction"],
+        "publish" | "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" => &["pubsub"],
+        "ping" | "echo" | "select" | "quit" | "hello" | "client" | "reset" => &["connection"],
+        "command" | "info" | "config" => &["admin"],
+        _ => &["keyspace"],
+    }
+}
+
+/// COMMAND LIST's names: all, or those of `FILTERBY MODULE name | ACLCAT category | PATTERN glob`.
+///
+/// # Errors
+/// `ERR syntax error` for anything else, as Redis answers.
+pub fn list_names(args: &[Bytes]) -> Result<Vec<&'static str>, String> {
+    let names = Command::names();
+    let [filterby, kind, value] = args else {
+        return if args.is_empty() { Ok(names) } else { Err(SYNTAX.to_owned()) };
+    };
+    if !filterby.eq_ignore_ascii_case(b"FILTERBY") {
+        return Err(SYNTAX.to_owned());
+    }
+    let value = String::from_utf8_lossy(value).into_owned();
+    match &kind.to_ascii_uppercase()[..] {
+        b"MODULE" => Ok(Vec::new()),
+        b"ACLCAT" => Ok(names
+            .into_iter()
+            .filter(|n| categories(n).iter().any(|c| c.eq_ignore_ascii_case(&value)))
+            .collect()),
+        b"PATTERN" => {
+            let glob = nexo_engine::glob::Glob::compile(&value).map_err(|e| format!("ERR {e}"))?;
+            Ok(names.into_iter().filter(|n| glob.matches(n.as_bytes())).collect())
+        }
+        _ => Err(SYNTAX.to_owned()),
+    }
+}
+
 /// `ERR wrong number of arguments for '<name>' command`.
 pub fn wrong_arity(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
@@ -581,6 +638,21 @@ mod tests {
             translate("EXPIRE k 9223372036854776 GT").unwrap_err(),
             "ERR invalid expire time in 'expire' command"
         );
+    }
+
+    #[test]
+    fn command_list_filters_or_refuses() {
+        let list = |line: &str| list_names(&if line.is_empty() { Vec::new() } else { args(line) });
+        assert_eq!(list("").unwrap().len(), Command::count());
+        assert_eq!(list("bad_arg").unwrap_err(), SYNTAX);
+        assert_eq!(list("FILTERBY PATTERN").unwrap_err(), SYNTAX);
+        assert_eq!(list("FILTERBY NOSUCH x").unwrap_err(), SYNTAX);
+        assert_eq!(list("filterby pattern *watch").unwrap(), vec!["watch", "unwatch"]);
+        assert_eq!(
+            list("FILTERBY ACLCAT transaction").unwrap(),
+            vec!["multi", "exec", "discard", "watch", "unwatch"]
+        );
+        assert!(list("FILTERBY MODULE json").unwrap().is_empty());
     }
 
     #[test]

@@ -272,6 +272,10 @@ impl RespSession {
     fn client(&mut self, rest: &[Bytes], out: &mut Vec<Action>) {
         let sub = rest[0].to_ascii_uppercase();
         let arity_error = |name: &str| commands::wrong_arity(&format!("client|{name}"));
+        if matches!(&sub[..], b"ID" | b"GETNAME" | b"INFO" | b"HELP") && rest.len() > 1 {
+            let sub = String::from_utf8_lossy(&rest[0]).to_ascii_lowercase();
+            return self.error(out, &arity_error(&sub));
+        }
         let mut b = BytesMut::new();
         match &sub[..] {
             b"SETNAME" if rest.len() == 2 => {
@@ -287,6 +291,11 @@ impl RespSession {
                 None => enc::null(&mut b, self.version),
             },
             b"ID" => enc::integer(&mut b, i64::try_from(self.conn.0).unwrap_or(i64::MAX)),
+            b"HELP" => {
+                let lines = commands::CLIENT_HELP;
+                enc::array(&mut b, lines.len());
+                lines.iter().for_each(|line| enc::simple(&mut b, line));
+            }
             b"SETINFO" if rest.len() == 3 => match &rest[1].to_ascii_uppercase()[..] {
                 b"LIB-NAME" | b"LIB-VER" => enc::simple(&mut b, "OK"),
                 _ => {
@@ -321,7 +330,10 @@ impl RespSession {
             Some(b"COUNT") => enc::integer(&mut b, Command::count() as i64),
             Some(b"DOCS") => enc::map(&mut b, 0, self.version),
             Some(b"LIST") => {
-                let names = Command::names();
+                let names = match commands::list_names(&rest[1..]) {
+                    Ok(names) => names,
+                    Err(e) => return self.error(out, &e),
+                };
                 enc::array(&mut b, names.len());
                 names.iter().for_each(|n| enc::bulk(&mut b, n.as_bytes()));
             }

@@ -223,3 +223,32 @@ pub fn resp_tx_redis_py(bin: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 17's overflow and error-text bugs: now + ttl past an i64 of ms is an invalid expire
+/// time (EXPIRE, SET EX/PX, SETEX, PSETEX, GETEX) and sets nothing; INCR overflow, CLIENT ID
+/// with an argument and COMMAND LIST with a bad argument get Redis's texts; FILTERBY filters.
+pub fn resp_overflow_and_error_texts(bin: &Path) {
+    let server = Server::start(bin);
+    let mut con = connect(&server);
+    ok::<()>(&mut con, &["SET", "k", "v"]);
+    let invalid = |c: &str| format!("invalid expire time in '{c}' command");
+    for (args, name) in [
+        (&["EXPIRE", "k", "9223370399119966"][..], "expire"),
+        (&["PEXPIRE", "k", "9223372036854775000"][..], "pexpire"),
+        (&["SET", "k", "v", "EX", "9223370399119966"][..], "set"),
+        (&["SET", "k", "v", "PX", "9223372036854775000"][..], "set"),
+        (&["SETEX", "k", "9223370399119966", "v"][..], "setex"),
+        (&["PSETEX", "k", "9223372036854775000", "v"][..], "psetex"),
+        (&["GETEX", "k", "EX", "9223370399119966"][..], "getex"),
+    ] {
+        let text = err_text(&mut con, args);
+        assert!(text.contains(&invalid(name)), "{args:?}: {text}");
+    }
+    assert_eq!(ok::<i64>(&mut con, &["TTL", "k"]), -1, "no TTL was set");
+    ok::<()>(&mut con, &["SET", "max", &i64::MAX.to_string()]);
+    assert!(err_text(&mut con, &["INCR", "max"]).contains("increment or decrement would overflow"));
+    assert!(err_text(&mut con, &["CLIENT", "ID", "x"]).contains("wrong number of arguments for 'client|id'"));
+    assert!(err_text(&mut con, &["COMMAND", "LIST", "bad_arg"]).contains("syntax error"));
+    let names: Vec<String> = ok(&mut con, &["COMMAND", "LIST", "FILTERBY", "PATTERN", "*watch"]);
+    assert_eq!(names, vec!["watch", "unwatch"]);
+}

@@ -280,3 +280,15 @@ fn watch_and_unwatch_go_to_the_store() {
     assert_eq!(h.reply(u, Reply::Ok), "");
     assert_eq!(h.reply(w, Reply::Ok), "+OK\r\n+OK\r\n");
 }
+
+#[test]
+fn client_subcommand_arity_and_help() {
+    let mut h = H::new();
+    assert_eq!(h.feed("CLIENT ID x\r\n"), "-ERR wrong number of arguments for 'client|id' command\r\n");
+    assert_eq!(
+        h.feed("CLIENT GETNAME x\r\n"),
+        "-ERR wrong number of arguments for 'client|getname' command\r\n"
+    );
+    assert!(h.feed("CLIENT HELP\r\n").starts_with("*13\r\n+CLIENT <subcommand>"));
+    assert_eq!(h.feed("COMMAND LIST bad_arg\r\n"), "-ERR syntax error\r\n");
+}
