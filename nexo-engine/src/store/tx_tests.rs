@@ -29,6 +29,12 @@ fn set(key: &str, value: &str) -> R {
     R::Set { key: b(key), options: SetOptions { ttl: None, persist: true }, value: b(value) }
 }
 
+/// SET key v PX ms.
+fn set_px(key: &str, ms: u64) -> R {
+    let expiry = nexo_proto::request::Expiry::InMs(ms);
+    R::SetExt { key: b(key), nx: false, xx: false, get: false, expiry, value: b("v") }
+}
+
 fn watch(keys: &[&str]) -> R {
     R::Watch { keys: keys.iter().map(|k| b(k)).collect() }
 }
@@ -108,36 +114,12 @@ fn reads_and_failed_conditional_writes_are_not_changes() {
 #[test]
 fn expiry_seen_or_unseen_and_unwatch() {
     let (mut s, now) = (store(), Now::at(0));
-    send(
-        &mut s,
-        now,
-        A,
-        R::SetExt {
-            key: b("t"),
-            nx: false,
-            xx: false,
-            get: false,
-            expiry: nexo_proto::request::Expiry::InMs(100),
-            value: b("v"),
-        },
-    );
+    send(&mut s, now, A, set_px("t", 100));
     send(&mut s, now, A, watch(&["t"]));
     // Nobody touched the key and no sweep ran: the passed deadline alone is a change.
     assert_eq!(send(&mut s, now.plus(100), A, R::Exec { commands: vec![] }), Reply::Null);
     // A key already expired when watched is as good as missing: its removal is no change.
-    send(
-        &mut s,
-        now,
-        A,
-        R::SetExt {
-            key: b("t"),
-            nx: false,
-            xx: false,
-            get: false,
-            expiry: nexo_proto::request::Expiry::InMs(100),
-            value: b("v"),
-        },
-    );
+    send(&mut s, now, A, set_px("t", 100));
     let later = now.plus(200);
     send(&mut s, later, A, watch(&["t"]));
     s.handle_timeout(later);
