@@ -73,6 +73,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     // Open connections (v1 and RESP): the network thread publishes its count here for the
     // dashboard and for RESP's INFO.
     let connections = resp.clients_gauge();
+    let sessions = Arc::new(SessionContext::new(startup::session_limits(settings), resp));
     // The dashboard runs on its own thread with a small current-thread tokio runtime.
     let mut ui_local = None;
     let mut ui_source = None;
@@ -85,7 +86,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
             stream: lanes.stream.sender(),
             waker: waker.clone(),
         };
-        let source = Arc::new(ui::MioSource::new(dashboard, connections.clone(), inputs));
+        let source = Arc::new(ui::MioSource::new(dashboard, connections.clone(), sessions.clone(), inputs));
         nexo_ui::spawn_thread(ui_listener, source.clone())?;
         ui_source = Some(source);
     }
@@ -93,7 +94,6 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = Arc::new(AtomicBool::new(false));
     watch_signals(shutdown.clone(), waker, ui_source)?;
 
-    let sessions = Arc::new(SessionContext::new(startup::session_limits(settings), resp));
     let network = Network::new(NetParts {
         poll,
         listener,

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use nexo_engine::observe::{BrokerKind, Overview, Query};
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_server::{BrokerInput, Dashboard, Responder};
+use nexo_session::SessionContext;
 use nexo_ui::{InspectError, Pending, Source};
 
 use crate::worker::WorkerInput;
@@ -37,14 +38,20 @@ pub struct Inputs {
 pub struct MioSource {
     dashboard: Dashboard,
     connections: Arc<AtomicU64>,
+    sessions: Arc<SessionContext>,
     inputs: Mutex<Option<Inputs>>,
 }
 
 impl MioSource {
-    /// A source over `dashboard`, the network thread's open-connection gauge and the workers'
-    /// channels.
-    pub fn new(dashboard: Dashboard, connections: Arc<AtomicU64>, inputs: Inputs) -> Self {
-        Self { dashboard, connections, inputs: Mutex::new(Some(inputs)) }
+    /// A source over `dashboard`, the network thread's open-connection gauge, the sessions'
+    /// shared counts and the workers' channels.
+    pub fn new(
+        dashboard: Dashboard,
+        connections: Arc<AtomicU64>,
+        sessions: Arc<SessionContext>,
+        inputs: Inputs,
+    ) -> Self {
+        Self { dashboard, connections, sessions, inputs: Mutex::new(Some(inputs)) }
     }
 
     /// Drops the workers' channels (at shutdown); queries then answer "stopped".
@@ -55,7 +62,7 @@ impl MioSource {
 
 impl Source for MioSource {
     fn overview(&self) -> Overview {
-        self.dashboard.overview(self.connections.load(Ordering::Relaxed))
+        self.dashboard.overview(self.connections.load(Ordering::Relaxed), self.sessions.slow_consumer_closes())
     }
 
     fn inspect(&self, broker: BrokerKind, query: Query) -> Result<Pending, InspectError> {

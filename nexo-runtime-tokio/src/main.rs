@@ -96,8 +96,8 @@ async fn run(settings: Settings) -> Result<(), String> {
     if let (Some(ui_listener), Some(dashboard)) = (ui_listener, dashboard) {
         let addr = ui_listener.local_addr().map_err(|e| format!("cannot read the dashboard address: {e}"))?;
         ui_local = Some(addr);
-        let source =
-            ui::TokioSource::new(dashboard, ctx.brokers.clone(), Arc::clone(&slots), max_connections);
+        let limit = (Arc::clone(&slots), max_connections);
+        let source = ui::TokioSource::new(dashboard, ctx.brokers.clone(), limit, Arc::clone(&ctx.sessions));
         // Its own thread and runtime: a broker task that holds a worker thread cannot delay it.
         nexo_ui::spawn_thread(ui_listener, Arc::new(source)).map_err(|e| format!("cannot start the dashboard: {e}"))?;
         tracing::info!("dashboard on http://{addr}/");

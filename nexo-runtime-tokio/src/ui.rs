@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use nexo_engine::observe::{BrokerKind, Overview, Query};
 use nexo_server::{BrokerInput, Dashboard, Responder};
+use nexo_session::SessionContext;
 use nexo_ui::{InspectError, Pending, Source};
 use tokio::sync::Semaphore;
 use tokio::sync::mpsc::Sender;
@@ -23,25 +24,26 @@ pub struct TokioSource {
     brokers: Brokers,
     slots: Arc<Semaphore>,
     max_connections: usize,
+    sessions: Arc<SessionContext>,
 }
 
 impl TokioSource {
-    /// A source over `dashboard`, the broker tasks' channels and the connection semaphore
-    /// (`max_connections` permits when no connection is open).
+    /// A source over `dashboard`, the broker tasks' channels, the connection semaphore
+    /// (`max_connections` permits when no connection is open) and the sessions' shared counts.
     pub fn new(
         dashboard: Dashboard,
         brokers: Brokers,
-        slots: Arc<Semaphore>,
-        max_connections: usize,
+        (slots, max_connections): (Arc<Semaphore>, usize),
+        sessions: Arc<SessionContext>,
     ) -> Self {
-        Self { dashboard, brokers, slots, max_connections }
+        Self { dashboard, brokers, slots, max_connections, sessions }
     }
 }
 
 impl Source for TokioSource {
     fn overview(&self) -> Overview {
         let open = self.max_connections.saturating_sub(self.slots.available_permits());
-        self.dashboard.overview(open as u64)
+        self.dashboard.overview(open as u64, self.sessions.slow_consumer_closes())
     }
 
     fn inspect(&self, broker: BrokerKind, query: Query) -> Result<Pending, InspectError> {

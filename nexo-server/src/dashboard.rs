@@ -7,7 +7,7 @@
 //! [`Dashboard::overview`] plus its own way of sending a [`crate::BrokerInput::Inspect`]. Reading
 //! an overview only clones the slots under their locks: it never waits on a broker's work.
 
-use nexo_engine::observe::{BrokerSnapshot, Observe, Overview};
+use nexo_engine::observe::{BrokerSnapshot, BrokerStats, Observe, Overview};
 use nexo_engine::{Broker, Now};
 
 use crate::clock::Clock;
@@ -45,14 +45,21 @@ impl Dashboard {
         }
     }
 
-    /// The whole server now, with `connections` client connections open.
-    pub fn overview(&self, connections: u64) -> Overview {
+    /// The whole server now, with `connections` client connections open and
+    /// `session_slow_closes` connections closed as slow consumers by the sessions' output bound
+    /// (counted with Pub/Sub's own slow-consumer closes).
+    pub fn overview(&self, connections: u64, session_slow_closes: u64) -> Overview {
         let now = self.clock.now();
-        let brokers = self
+        let mut brokers = self
             .slots
             .iter()
             .filter_map(|slot| slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
             .collect::<Vec<BrokerSnapshot>>();
+        for snapshot in &mut brokers {
+            if let BrokerStats::PubSub(stats) = &mut snapshot.stats {
+                stats.slow_consumer_closes += session_slow_closes;
+            }
+        }
         Overview {
             runtime: self.runtime.to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -95,7 +102,7 @@ mod tests {
         let clock = Clock::start();
         let mut brokers = crate::startup::start_brokers(&settings, &clock).unwrap();
         let dashboard = Dashboard::attach("test", &settings, clock, &mut brokers);
-        let overview = dashboard.overview(3);
+        let overview = dashboard.overview(3, 0);
         assert_eq!(overview.brokers.len(), 4, "store, pubsub, queue and stream");
         assert_eq!(overview.connections, 3);
         assert!(overview.healthy());

@@ -5,7 +5,7 @@
 //! so the totals are exact whatever runtime moves the bytes. It reads no clock.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::mqtt::MqttContext;
 use crate::resp::RespContext;
@@ -54,6 +54,7 @@ pub struct SessionContext {
     mqtt: Arc<MqttContext>,
     input_bytes: AtomicUsize,
     output_bytes: AtomicUsize,
+    slow_consumer_closes: AtomicU64,
 }
 
 impl SessionContext {
@@ -65,6 +66,7 @@ impl SessionContext {
             mqtt: Arc::default(),
             input_bytes: AtomicUsize::new(0),
             output_bytes: AtomicUsize::new(0),
+            slow_consumer_closes: AtomicU64::new(0),
         }
     }
 
@@ -99,6 +101,16 @@ impl SessionContext {
     /// Output bytes queued across all sessions.
     pub fn output_bytes(&self) -> usize {
         self.output_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Sessions closed as slow consumers because output across connections passed its bound
+    /// (added to Pub/Sub's own slow-consumer count in the metrics).
+    pub fn slow_consumer_closes(&self) -> u64 {
+        self.slow_consumer_closes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_slow_consumer(&self) {
+        self.slow_consumer_closes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Input buffered across sessions is past its bound.

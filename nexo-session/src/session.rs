@@ -106,6 +106,8 @@ pub struct Session {
     input_share: usize,
     output_share: usize,
     actions: Vec<crate::resp::Action>,
+    /// Reused list of the chunks a RESP connection released.
+    chunks: Vec<Bytes>,
 }
 
 impl Session {
@@ -127,6 +129,7 @@ impl Session {
             input_share: 0,
             output_share: 0,
             actions: Vec::new(),
+            chunks: Vec::new(),
         }
     }
 
@@ -293,6 +296,7 @@ impl Session {
                         items.push(Item::Store { id, request });
                     }
                     crate::resp::Action::PubSub { id, request } => {
+                        resp.outbound.mark_pubsub(id);
                         self.in_flight += 1;
                         self.subscriber = true;
                         items.push(Item::PubSub { id, request });
@@ -318,9 +322,13 @@ impl Session {
     /// Moves what the RESP reorder buffer released into the write queue.
     fn release_resp(&mut self) {
         if let Proto::Resp(resp) = &mut self.proto
-            && let Some((bytes, released)) = resp.outbound.take_output()
+            && let Some(released) = resp.outbound.take_chunks(&mut self.chunks)
         {
-            self.out.push_chunk(bytes, released.push_report);
+            // The push bytes are reported once the last chunk is written.
+            let last = self.chunks.len().saturating_sub(1);
+            for (i, chunk) in self.chunks.drain(..).enumerate() {
+                self.out.push_chunk(chunk, if i == last { released.push_report } else { 0 });
+            }
         }
     }
 
@@ -347,6 +355,7 @@ impl Session {
             return;
         }
         if self.ctx.output_over() && self.unsent_bytes() >= self.ctx.limits().output_max_bytes / 64 {
+            self.ctx.count_slow_consumer();
             return self.handle_close(CloseWhy::SlowConsumer);
         }
         if self.mqtt_push(frame) {

@@ -74,8 +74,12 @@ macro_rules! __for_each_case {
             hostile_conn_slowloris_closed_after_read_timeout,
             hostile_conn_idle_timeout_is_off_by_default_and_settable,
             hostile_conn_trickled_resp_array,
+            hostile_fanout_big_publish_v1,
+            hostile_fanout_big_publish_resp,
             // pubsub
             pubsub_exact_topic,
+            pubsub_order_unsubscribe_stops_pushes_v1,
+            pubsub_order_unsubscribe_stops_pushes_resp,
             pubsub_plus_wildcard,
             pubsub_hash_wildcard,
             pubsub_retained_on_subscribe,

@@ -1,11 +1,17 @@
 //! The write side of a RESP connection: the bounded reorder buffer that releases replies in
 //! request order, the conversion of engine replies and v1 push frames into RESP bytes.
 //!
+//! A message's payload is not copied per subscriber: past [`SHARE_MIN_BYTES`] it leaves as a
+//! slice of the shared v1 frame between a small per-connection head and `\r\n`, so one publish
+//! to many RESP subscribers holds its payload once.
+//!
 //! Owns ordering only. Requests of one pipeline may go to different broker threads whose replies
 //! come back in any order; every request (and every locally answered command) holds a slot, in
 //! request order, and bytes leave only from the front. A push that arrives while slots wait is
 //! queued behind them, so it never overtakes a reply its command caused (a SUBSCRIBE confirmation
-//! comes before the messages it brings). It is sans-IO: the runtime feeds it slots, replies and
+//! comes before the messages it brings) — except that it goes before the first Pub/Sub slot still
+//! waiting: Pub/Sub emitted the push before answering that request, so an UNSUBSCRIBE confirmation
+//! is the last thing of its channel the client sees, as with Redis. It is sans-IO: the runtime feeds it slots, replies and
 //! pushes and takes the released bytes. What it holds is bounded by the runtime, which stops
 //! reading a connection while [`RespOutbound::held_bytes`] plus its unsent bytes pass the write
 //! limit, or too many requests are unanswered.
@@ -85,10 +91,26 @@ pub struct Slot {
     pub version: Version,
 }
 
+/// Payloads at least this long are written as slices of the shared push frame, not copied.
+pub const SHARE_MIN_BYTES: usize = 16 * 1024;
+
 #[derive(Debug)]
 enum Entry {
-    Waiting { expect: Expect, version: Version },
-    Ready { bytes: Bytes, push_report: usize, cost: usize, reply: bool },
+    /// Waits for an engine reply; `before` holds the pushes Pub/Sub emitted before answering a
+    /// Pub/Sub request (`pubsub`), which leave ahead of its reply.
+    Waiting {
+        expect: Expect,
+        version: Version,
+        pubsub: bool,
+        before: Vec<Bytes>,
+        before_report: usize,
+    },
+    Ready {
+        chunks: Vec<Bytes>,
+        push_report: usize,
+        cost: usize,
+        reply: bool,
+    },
 }
 
 /// What was released since the last [`RespOutbound::take_output`].
@@ -113,9 +135,14 @@ pub struct RespOutbound {
     ids: HashMap<u32, u64>,
     /// The version pushes are encoded with (that of the latest slot).
     version: Version,
+    /// Released small bytes, contiguous.
     out: BytesMut,
+    /// Released chunks before `out` (shared payloads and what preceded them).
+    ready: Vec<Bytes>,
     held_bytes: usize,
     released: Released,
+    /// Pub/Sub slots still waiting (pushes go before the first of them).
+    pubsub_waiting: usize,
 }
 
 impl RespOutbound {
@@ -142,16 +169,24 @@ impl RespOutbound {
             (_, Expect::Local(bytes)) => {
                 let cost = Self::local_cost(&bytes);
                 self.held_bytes += bytes.len();
-                self.entries.push_back(Entry::Ready { bytes, push_report: 0, cost, reply: true });
+                self.entries.push_back(Entry::Ready {
+                    chunks: vec![bytes],
+                    push_report: 0,
+                    cost,
+                    reply: true,
+                });
             }
             (Some(id), expect) => {
                 self.ids.insert(id, seq);
-                self.entries.push_back(Entry::Waiting { expect, version: slot.version });
+                let version = slot.version;
+                let waiting =
+                    Entry::Waiting { expect, version, pubsub: false, before: Vec::new(), before_report: 0 };
+                self.entries.push_back(waiting);
             }
             (None, _) => {
                 // A non-local slot without an id cannot be answered: treat as an empty answer.
                 self.entries.push_back(Entry::Ready {
-                    bytes: Bytes::new(),
+                    chunks: Vec::new(),
                     push_report: 0,
                     cost: 0,
                     reply: true,
@@ -161,50 +196,80 @@ impl RespOutbound {
         self.release();
     }
 
+    /// The entry of engine request `id`, if it still waits.
+    fn waiting_index(&self, id: u32) -> Option<usize> {
+        let seq = self.ids.get(&id)?;
+        seq.checked_sub(self.head_seq).and_then(|i| usize::try_from(i).ok())
+    }
+
+    /// Marks request `id` (registered with [`Self::handle_slot`]) as one for Pub/Sub: pushes that
+    /// arrive while it waits were emitted before its reply and leave ahead of it.
+    pub fn mark_pubsub(&mut self, id: u32) {
+        let Some(index) = self.waiting_index(id) else { return };
+        if let Some(Entry::Waiting { pubsub, .. }) = self.entries.get_mut(index)
+            && !*pubsub
+        {
+            *pubsub = true;
+            self.pubsub_waiting += 1;
+        }
+    }
+
     /// An engine reply to request `id` (replies to unknown ids are dropped).
     pub fn handle_reply(&mut self, id: u32, reply: &Reply) {
-        let Some(seq) = self.ids.remove(&id) else { return };
-        let Some(index) = seq.checked_sub(self.head_seq).and_then(|i| usize::try_from(i).ok()) else {
-            return;
-        };
+        let Some(index) = self.waiting_index(id) else { return };
+        self.ids.remove(&id);
         let Some(entry) = self.entries.get_mut(index) else { return };
-        if let Entry::Waiting { expect, version, .. } = entry {
+        if let Entry::Waiting { expect, version, pubsub, before, before_report } = entry {
             let mut out = BytesMut::new();
             convert(expect, *version, reply, &mut out);
-            let bytes = out.freeze();
-            self.held_bytes += bytes.len();
-            *entry = Entry::Ready { bytes, push_report: 0, cost: Self::reply_cost(reply), reply: true };
+            self.held_bytes += out.len();
+            self.pubsub_waiting -= usize::from(*pubsub);
+            let mut chunks = std::mem::take(before);
+            if !out.is_empty() {
+                chunks.push(out.freeze());
+            }
+            let push_report = *before_report;
+            *entry = Entry::Ready { chunks, push_report, cost: Self::reply_cost(reply), reply: true };
         }
         self.release();
     }
 
-    /// A v1 push frame for this connection, re-encoded as a RESP `message` / `pmessage`.
+    /// A v1 push frame for this connection, re-encoded as a RESP `message` / `pmessage` (a
+    /// large payload stays a slice of `frame`).
     pub fn handle_push(&mut self, frame: &Bytes) {
         let Some(parts) = PushParts::split(frame) else { return };
-        let mut out = BytesMut::new();
-        encode_message(&parts, self.version, &mut out);
+        let chunks = encode_message(frame, &parts, self.version);
+        let report = frame.len();
         if self.entries.is_empty() {
-            self.out.extend_from_slice(&out);
-            self.released.push_report += frame.len();
+            chunks.into_iter().for_each(|chunk| self.emit(chunk));
+            self.released.push_report += report;
             return;
         }
-        self.held_bytes += out.len();
-        self.entries.push_back(Entry::Ready {
-            bytes: out.freeze(),
-            push_report: frame.len(),
-            cost: 0,
-            reply: false,
-        });
+        self.held_bytes += chunks.iter().map(Bytes::len).sum::<usize>();
+        if self.pubsub_waiting > 0 {
+            let first = self.entries.iter_mut().find_map(|entry| match entry {
+                Entry::Waiting { pubsub: true, before, before_report, .. } => Some((before, before_report)),
+                _ => None,
+            });
+            if let Some((before, before_report)) = first {
+                before.extend(chunks);
+                *before_report += report;
+                return;
+            }
+        }
+        self.entries.push_back(Entry::Ready { chunks, push_report: report, cost: 0, reply: false });
     }
 
     fn release(&mut self) {
         while let Some(Entry::Ready { .. }) = self.entries.front() {
-            let Some(Entry::Ready { bytes, push_report, cost, reply }) = self.entries.pop_front() else {
+            let Some(Entry::Ready { chunks, push_report, cost, reply }) = self.entries.pop_front() else {
                 break;
             };
             self.head_seq += 1;
-            self.held_bytes -= bytes.len();
-            self.out.extend_from_slice(&bytes);
+            for chunk in chunks {
+                self.held_bytes -= chunk.len();
+                self.emit(chunk);
+            }
             self.released.push_report += push_report;
             if reply {
                 self.released.replies += 1;
@@ -213,15 +278,38 @@ impl RespOutbound {
         }
     }
 
-    /// Bytes ready to write, in order, with what they release; `None` when nothing is ready.
-    /// A slot released without bytes (a silent one) hands out nothing: its counts carry over to
-    /// the next output, so a runtime never gets an empty chunk to write.
-    pub fn take_output(&mut self) -> Option<(Bytes, Released)> {
-        if self.out.is_empty() {
+    /// Appends released bytes: small ones are copied together, large ones stay shared.
+    fn emit(&mut self, chunk: Bytes) {
+        if chunk.len() < SHARE_MIN_BYTES {
+            self.out.extend_from_slice(&chunk);
+            return;
+        }
+        if !self.out.is_empty() {
+            self.ready.push(self.out.split().freeze());
+        }
+        self.ready.push(chunk);
+    }
+
+    /// Moves the bytes ready to write, in order, to `chunks`, and returns what they release;
+    /// `None` when nothing is ready. A slot released without bytes (a silent one) hands out
+    /// nothing: its counts carry over to the next output, so a runtime never gets an empty
+    /// chunk to write.
+    pub fn take_chunks(&mut self, chunks: &mut Vec<Bytes>) -> Option<Released> {
+        if self.out.is_empty() && self.ready.is_empty() {
             return None;
         }
-        let released = std::mem::take(&mut self.released);
-        Some((self.out.split().freeze(), released))
+        chunks.append(&mut self.ready);
+        if !self.out.is_empty() {
+            chunks.push(self.out.split().freeze());
+        }
+        Some(std::mem::take(&mut self.released))
+    }
+
+    /// [`Self::take_chunks`] as one contiguous copy (tests and small outputs).
+    pub fn take_output(&mut self) -> Option<(Bytes, Released)> {
+        let mut chunks = Vec::new();
+        let released = self.take_chunks(&mut chunks)?;
+        Some((chunks.concat().into(), released))
     }
 
     /// Bytes held behind a slot that still waits (they count toward the write limit).
@@ -235,8 +323,22 @@ impl RespOutbound {
     }
 }
 
-/// `[message, channel, payload]` or `[pmessage, pattern, channel, payload]`.
-fn encode_message(parts: &PushParts<'_>, version: Version, out: &mut BytesMut) {
+/// `[message, channel, payload]` or `[pmessage, pattern, channel, payload]`, as one chunk, or
+/// (a payload of [`SHARE_MIN_BYTES`] or more) a head, the payload as a slice of `frame` and
+/// `\r\n`.
+fn encode_message(frame: &Bytes, parts: &PushParts<'_>, version: Version) -> Vec<Bytes> {
+    let mut out = BytesMut::new();
+    encode_head(parts, version, &mut out);
+    if parts.payload.len() < SHARE_MIN_BYTES {
+        enc::bulk(&mut out, parts.payload);
+        return vec![out.freeze()];
+    }
+    out.extend_from_slice(format!("${}\r\n", parts.payload.len()).as_bytes());
+    vec![out.freeze(), frame.slice_ref(parts.payload), Bytes::from_static(b"\r\n")]
+}
+
+/// Everything of a message before its payload.
+fn encode_head(parts: &PushParts<'_>, version: Version, out: &mut BytesMut) {
     match parts.pattern {
         Some(pattern) => {
             enc::push(out, 4, version);
@@ -249,7 +351,6 @@ fn encode_message(parts: &PushParts<'_>, version: Version, out: &mut BytesMut) {
         }
     }
     enc::bulk(out, parts.topic);
-    enc::bulk(out, parts.payload);
 }
 
 /// An engine error text as a Redis error line.
@@ -403,6 +504,46 @@ mod tests {
             text(&mut o),
             "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$1\r\nx\r\n"
         );
+    }
+
+    #[test]
+    fn a_push_goes_before_a_waiting_pubsub_reply() {
+        let mut o = RespOutbound::new();
+        o.handle_slot(slot(3, Expect::Bulk));
+        let unsub = Expect::Subscribed { kind: "unsubscribe", name: Bytes::from_static(b"ch"), count: 0 };
+        o.handle_slot(slot(4, unsub));
+        o.mark_pubsub(4);
+        // Pub/Sub emitted this message before it answered the UNSUBSCRIBE.
+        let frame = Push::encode_frame("ch", b"hi");
+        o.handle_push(&frame);
+        o.handle_reply(4, &Reply::Ok);
+        assert_eq!(text(&mut o), "", "the GET still waits");
+        o.handle_reply(3, &Reply::Null);
+        let (bytes, released) = o.take_output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&bytes),
+            "$-1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n"
+        );
+        assert_eq!((released.replies, released.push_report), (2, frame.len()));
+        assert_eq!(o.held_bytes(), 0);
+    }
+
+    #[test]
+    fn a_large_payload_is_shared_not_copied() {
+        let payload = vec![b'p'; SHARE_MIN_BYTES];
+        let frame = Push::encode_frame("ch", &payload);
+        let mut chunks = Vec::new();
+        for _ in 0..2 {
+            let mut o = RespOutbound::new();
+            o.handle_push(&frame);
+            o.take_chunks(&mut chunks).unwrap();
+        }
+        let shared: Vec<&Bytes> = chunks.iter().filter(|c| c.len() == payload.len()).collect();
+        assert_eq!(shared.len(), 2);
+        assert!(shared.iter().all(|c| c.as_ptr() == shared[0].as_ptr()), "both point into the frame");
+        let whole: Vec<u8> = chunks[..3].concat();
+        assert!(whole.starts_with(b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$16384\r\npp"));
+        assert!(whole.ends_with(b"pp\r\n"));
     }
 
     #[test]
