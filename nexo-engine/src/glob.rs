@@ -112,6 +112,16 @@ impl AsciiSet {
         }
     }
 
+    /// How many bytes the set holds.
+    pub fn len(self) -> usize {
+        (self.0[0].count_ones() + self.0[1].count_ones()) as usize
+    }
+
+    /// Whether the set holds no byte.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
     /// Whether every byte of `other` is in `self`.
     fn holds(self, other: Self) -> bool {
         other.0[0] & !self.0[0] == 0 && other.0[1] & !self.0[1] == 0
@@ -157,6 +167,9 @@ pub struct Glob {
     tail: usize,
     /// ASCII literals outside classes: a matching key holds every one of them.
     required: AsciiSet,
+    /// The longest run of tokens between two stars: the two-pointer matcher may retry it at
+    /// every key offset.
+    middle_run: usize,
 }
 
 impl Glob {
@@ -210,7 +223,8 @@ impl Glob {
                 required.insert(*c);
             }
         }
-        Ok(Self { tokens, match_all, min_units, tail, required })
+        let middle_run = middle_run(&tokens);
+        Ok(Self { tokens, match_all, min_units, tail, required, middle_run })
     }
 
     /// The literal text every matching key starts with (the pattern up to its first wildcard or
@@ -315,6 +329,22 @@ impl Glob {
     }
 }
 
+/// The longest run of tokens with a star on both sides.
+fn middle_run(tokens: &[Token]) -> usize {
+    let (mut longest, mut run, mut seen_star) = (0, 0, false);
+    for token in tokens {
+        if *token == Token::Star {
+            if seen_star {
+                longest = longest.max(run);
+            }
+            (run, seen_star) = (0, true);
+        } else {
+            run += 1;
+        }
+    }
+    longest
+}
+
 /// Parses a class starting just after its `[`; returns the token and the index after its `]`.
 fn parse_class(chars: &[u32], mut i: usize) -> (Token, usize) {
     const CLOSE: u32 = 0x5D; // ]
@@ -353,5 +383,6 @@ fn parse_class(chars: &[u32], mut i: usize) -> (Token, usize) {
     (Token::Class { negated, ranges }, i)
 }
 
+mod parallel;
 #[cfg(test)]
 mod tests;

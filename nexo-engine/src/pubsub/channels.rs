@@ -10,7 +10,9 @@
 //! wildcard), so only the groups whose prefix starts the topic are looked at — one lookup per
 //! distinct prefix length no longer than the topic. Each of those patterns is then pre-filtered
 //! in constant time (the topic must be long enough and hold every ASCII literal of the pattern)
-//! before it is matched; matching checks the run after the last `*` once at the topic's end.
+//! before it is matched, with whichever matcher is cheaper for that pattern and topic
+//! (`Glob::matches_short`: the two-pointer one, or the bit-parallel one whose cost does not
+//! depend on the pattern's shape).
 //! Every connection's glob count is bounded by [`MAX_GLOBS_PER_CONN`], and a pattern (like a
 //! topic) by `--max-topic-bytes`.
 
@@ -115,12 +117,15 @@ impl Channels {
     /// Every glob matching `topic` with its subscribers, in pattern order.
     pub fn glob_receivers(&self, topic: &str) -> Vec<(&str, Vec<ConnId>)> {
         let set = AsciiSet::of(topic.as_bytes());
+        let distinct = if topic.is_ascii() { set.len() } else { topic.len() };
         let mut found: Vec<(&str, Vec<ConnId>)> = self
             .prefix_lens
             .range(..=topic.len())
             .filter_map(|(&len, _)| self.globs.get(topic.get(..len)?))
             .flat_map(|group| group.iter())
-            .filter(|(_, sub)| sub.glob.may_match(set, topic.len()) && sub.glob.matches(topic.as_bytes()))
+            .filter(|(_, sub)| {
+                sub.glob.may_match(set, topic.len()) && sub.glob.matches_short(topic.as_bytes(), distinct)
+            })
             .map(|(pattern, sub)| (&**pattern, sub.conns.iter().copied().collect()))
             .collect();
         found.sort_unstable_by(|a, b| a.0.cmp(b.0));
