@@ -67,12 +67,13 @@ pub fn bad_unknown_opcode(bin: &Path) {
 }
 
 /// Unassigned opcodes inside a broker's range (own and overflow ranges):
-/// `Unknown <Broker> opcode: 0xNN`; `0x37` stays unassigned for Stream.
+/// `Unknown <Broker> opcode: 0xNN`; `0x4E` stays unassigned for the Store (`0x4B` is WATCH now)
+/// and `0x37` for Stream.
 pub fn bad_unknown_broker_opcode(bin: &Path) {
     let server = Server::start(bin);
     let mut s = server.raw();
     let cases = [
-        (0x4Bu8, "Store"),
+        (0x4Eu8, "Store"),
         (0x4F, "Store"),
         (0x1F, "Queue"),
         (0x5F, "Queue"),
