@@ -1,8 +1,8 @@
 //! RESP2 and RESP3 reply encoders, writing into a caller's buffer.
 //!
 //! Owns the bytes of every reply type Nexo sends: simple strings, errors, integers, bulk strings,
-//! nulls, arrays, and for RESP3 maps and push frames (in RESP2 a map is a flat array and a push a
-//! plain array). It knows nothing about commands.
+//! nulls, arrays, and for RESP3 maps, sets, doubles and push frames (in RESP2 a map is a flat array,
+//! a set or a push a plain array, a double a bulk string). It knows nothing about commands.
 
 use bytes::{BufMut, BytesMut};
 
@@ -126,6 +126,23 @@ pub fn map(out: &mut BytesMut, n: usize, version: Version) {
     }
 }
 
+/// The header of a set of `n` elements: `~n` (RESP3) or an array (RESP2).
+pub fn set(out: &mut BytesMut, n: usize, version: Version) {
+    match version {
+        Version::Resp2 => header(out, b'*', n as i64),
+        Version::Resp3 => header(out, b'~', n as i64),
+    }
+}
+
+/// A floating-point number: `,text` (RESP3) or a bulk string of the same text (RESP2), as
+/// Redis sends them. `text` is the number already formatted (Redis's `%.17g` style or shorter).
+pub fn double(out: &mut BytesMut, text: &str, version: Version) {
+    match version {
+        Version::Resp2 => bulk(out, text.as_bytes()),
+        Version::Resp3 => line(out, b',', text.as_bytes()),
+    }
+}
+
 /// The header of an out-of-band push of `n` elements: `>n` (RESP3) or `*n` (RESP2).
 pub fn push(out: &mut BytesMut, n: usize, version: Version) {
     match version {
@@ -173,5 +190,9 @@ mod tests {
         assert_eq!(enc(|o| map(o, 2, Version::Resp3)), b"%2\r\n");
         assert_eq!(enc(|o| push(o, 3, Version::Resp3)), b">3\r\n");
         assert_eq!(enc(|o| verbatim(o, b"a", Version::Resp3)), b"=5\r\ntxt:a\r\n");
+        assert_eq!(enc(|o| set(o, 2, Version::Resp2)), b"*2\r\n");
+        assert_eq!(enc(|o| set(o, 2, Version::Resp3)), b"~2\r\n");
+        assert_eq!(enc(|o| double(o, "1.5", Version::Resp2)), b"$3\r\n1.5\r\n");
+        assert_eq!(enc(|o| double(o, "1.5", Version::Resp3)), b",1.5\r\n");
     }
 }
