@@ -46,7 +46,7 @@ pub use broker::Broker;
 pub use ids::{ConnId, SeededRng, SeededState};
 pub use log::{LogId, StoredRecord};
 pub use observe::{Answer, BrokerKind, BrokerSnapshot, BrokerStats, Observe, Overview, Query};
-pub use output::{CloseReason, Output};
+pub use output::{CloseReason, NetOutput, Output};
 pub use pubsub::{PubSub, PubSubConfig, PubSubStats, TopicStats};
 pub use queue::{Queue, QueueConfig, QueueSnapshot, QueueStats};
 pub use store::{EvictionPolicy, Store, StoreConfig, StoreStats};

@@ -102,6 +102,44 @@ pub enum Output {
     },
 }
 
+/// The network outputs of [`Output`], the only ones a broker driver hands a runtime (it carries
+/// out the storage instructions itself). Each is for one connection's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetOutput {
+    /// See [`Output::Reply`].
+    Reply {
+        /// Destination.
+        conn: ConnId,
+        /// The request id being answered.
+        id: u32,
+        /// The response.
+        reply: Reply,
+    },
+    /// See [`Output::Push`].
+    Push {
+        /// Destination.
+        conn: ConnId,
+        /// The whole frame, shared by every receiver.
+        frame: Bytes,
+    },
+    /// See [`Output::Close`].
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+impl NetOutput {
+    /// The connection it is for.
+    pub fn conn(&self) -> ConnId {
+        match self {
+            Self::Reply { conn, .. } | Self::Push { conn, .. } | Self::Close { conn, .. } => *conn,
+        }
+    }
+}
+
 /// Why the engine closes a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {

@@ -14,7 +14,7 @@ use std::io;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
-use nexo_engine::{Broker, ConnId, Output, PubSub, Queue, Store, Stream};
+use nexo_engine::{Broker, ConnId, NetOutput, PubSub, Queue, Store, Stream};
 use nexo_server::{BrokerDriver, Clock};
 use nexo_session::Item;
 
@@ -73,7 +73,7 @@ impl<B: Broker> Lane<B> {
     ///
     /// # Errors
     /// The worker thread is gone.
-    pub fn hand_over(&mut self, clock: &Clock, out: &mut Vec<Output>) -> io::Result<bool> {
+    pub fn hand_over(&mut self, clock: &Clock, out: &mut Vec<NetOutput>) -> io::Result<bool> {
         match &mut self.kind {
             Kind::Worker(handle) => {
                 if self.batch.is_empty() {
@@ -183,7 +183,7 @@ impl Lanes {
     ///
     /// # Errors
     /// A worker thread is gone.
-    pub fn hand_over(&mut self, clock: &Clock, out: &mut Vec<Output>) -> io::Result<bool> {
+    pub fn hand_over(&mut self, clock: &Clock, out: &mut Vec<NetOutput>) -> io::Result<bool> {
         let store = self.store.hand_over(clock, out)?;
         let pubsub = self.pubsub.hand_over(clock, out)?;
         let queue = self.queue.hand_over(clock, out)?;

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use nexo_engine::{ConnId, Output};
+use nexo_engine::{ConnId, NetOutput};
 use nexo_server::Clock;
 use nexo_server::logging::RateLimited;
 use nexo_session::{CLOSE_WAIT_MS, CloseWhy, Item, Session, SessionContext};
@@ -51,8 +51,8 @@ pub struct Network {
     clock: Clock,
     lanes: Lanes,
     /// Outputs of the inline brokers, applied right after their turn.
-    inline_outputs: Vec<Output>,
-    outputs: Receiver<Vec<Output>>,
+    inline_outputs: Vec<NetOutput>,
+    outputs: Receiver<Vec<NetOutput>>,
     retry: Vec<usize>,
     dirty: Vec<usize>,
     backlogged: bool,
@@ -86,7 +86,7 @@ pub struct NetParts {
     /// The brokers.
     pub lanes: Lanes,
     /// Outputs of all workers.
-    pub outputs: Receiver<Vec<Output>>,
+    pub outputs: Receiver<Vec<NetOutput>>,
     /// Set by the signal thread.
     pub shutdown: Arc<AtomicBool>,
     /// Where the open-connection count is published for the dashboard and RESP's INFO.
@@ -387,24 +387,13 @@ impl Network {
         }
     }
 
-    fn apply_output(&mut self, output: Output) {
-        let conn = match &output {
-            Output::Reply { conn, .. } | Output::Push { conn, .. } | Output::Close { conn, .. } => *conn,
-            // Storage instructions are carried out by the worker that owns the log and never
-            // reach the network thread.
-            _ => return,
-        };
-        let Some(&key) = self.by_id.get(&conn.0) else { return };
+    fn apply_output(&mut self, output: NetOutput) {
+        let Some(&key) = self.by_id.get(&output.conn().0) else { return };
         let Some(c) = self.conns.get_mut(key) else { return };
-        match output {
-            Output::Reply { id, reply, .. } => c.session.handle_reply(id, &reply),
-            Output::Push { frame, .. } => c.session.handle_push(&frame),
-            Output::Close { reason, .. } => {
-                tracing::warn!("closing conn {}: {reason}", conn.0);
-                c.session.handle_close(CloseWhy::Engine);
-            }
-            _ => {}
+        if let NetOutput::Close { conn, reason } = &output {
+            tracing::warn!("closing conn {}: {reason}", conn.0);
         }
+        c.session.handle_output(output);
         self.after_session(key);
     }
 

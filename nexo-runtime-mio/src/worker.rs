@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 
-use nexo_engine::{Broker, Output};
+use nexo_engine::{Broker, NetOutput};
 use nexo_server::{BrokerDriver, BrokerInput, Clock, ColdReader, Completion};
 
 /// One input for a broker, in the order the network thread saw it.
@@ -48,7 +48,7 @@ pub fn spawn<B: Broker>(
     name: &str,
     mut driver: BrokerDriver<B>,
     clock: Clock,
-    outputs: Sender<Vec<Output>>,
+    outputs: Sender<Vec<NetOutput>>,
     waker: Arc<mio::Waker>,
     reads: Reads,
 ) -> std::io::Result<WorkerHandle<B::Request>> {
@@ -73,7 +73,7 @@ fn run<B: Broker>(
     mut driver: BrokerDriver<B>,
     clock: Clock,
     rx: Receiver<Vec<WorkerInput<B::Request>>>,
-    outputs: Sender<Vec<Output>>,
+    outputs: Sender<Vec<NetOutput>>,
     waker: Arc<mio::Waker>,
 ) {
     serve(&mut driver, &clock, &rx, &outputs, &waker);
@@ -85,7 +85,7 @@ fn serve<B: Broker>(
     driver: &mut BrokerDriver<B>,
     clock: &Clock,
     rx: &Receiver<Vec<WorkerInput<B::Request>>>,
-    outputs: &Sender<Vec<Output>>,
+    outputs: &Sender<Vec<NetOutput>>,
     waker: &mio::Waker,
 ) {
     let mut drained = Vec::new();

@@ -10,13 +10,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use nexo_engine::{Broker, ConnId, Output};
+use nexo_engine::{Broker, ConnId, NetOutput};
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_server::{BrokerDriver, BrokerInput, Clock, ColdReader, Completion};
 use nexo_session::Item;
 use tokio::sync::mpsc;
 
-use crate::outbox::{Out, Outbox};
+use crate::outbox::Outbox;
 
 /// Inputs queued per broker before connection readers wait.
 const CHANNEL_CAPACITY: usize = 4096;
@@ -211,28 +211,17 @@ async fn run<B: Broker>(mut driver: BrokerDriver<B>, mut rx: mpsc::Receiver<Msg<
 }
 
 /// Hands each network output to its connection.
-fn deliver(conns: &mut HashMap<ConnId, Outbox>, outputs: impl Iterator<Item = Output>) {
+fn deliver(conns: &mut HashMap<ConnId, Outbox>, outputs: impl Iterator<Item = NetOutput>) {
     for output in outputs {
-        match output {
-            Output::Reply { conn, id, reply } => {
-                if let Some(outbox) = conns.get(&conn) {
-                    outbox.send(Out::Reply { id, reply });
-                }
+        let conn = output.conn();
+        if let NetOutput::Close { reason, .. } = &output {
+            // Removed at once so nothing more is queued for a connection on its way out.
+            if let Some(outbox) = conns.remove(&conn) {
+                tracing::warn!(conn = conn.0, %reason, "closing connection");
+                outbox.send(output);
             }
-            Output::Push { conn, frame } => {
-                if let Some(outbox) = conns.get(&conn) {
-                    outbox.send(Out::Push(frame));
-                }
-            }
-            Output::Close { conn, reason } => {
-                // Removed at once so nothing more is queued for a connection on its way out.
-                if let Some(outbox) = conns.remove(&conn) {
-                    tracing::warn!(conn = conn.0, %reason, "closing connection");
-                    outbox.send(Out::Close);
-                }
-            }
-            // The driver carries out storage instructions itself; none reach this point.
-            _ => {}
+        } else if let Some(outbox) = conns.get(&conn) {
+            outbox.send(output);
         }
     }
 }

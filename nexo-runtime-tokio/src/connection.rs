@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::broker_task::{Brokers, Msg};
-use crate::outbox::{Out, Outbox};
+use crate::outbox::Outbox;
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -84,9 +84,9 @@ pub async fn serve(
                 }
             }
             Some(out) = rx.recv() => {
-                apply(&mut session, out);
+                session.handle_output(out);
                 while let Ok(out) = rx.try_recv() {
-                    apply(&mut session, out);
+                    session.handle_output(out);
                 }
             }
             _ = stop.changed(), if !stopping => {
@@ -141,14 +141,6 @@ async fn hand_over(
         brokers.route(conn, item, outbox).await?;
     }
     Ok(())
-}
-
-fn apply(session: &mut Session, out: Out) {
-    match out {
-        Out::Reply { id, reply } => session.handle_reply(id, &reply),
-        Out::Push(frame) => session.handle_push(&frame),
-        Out::Close => session.handle_close(CloseWhy::Engine),
-    }
 }
 
 /// The socket as a non-blocking `io::Write` for the session's vectored writes.

@@ -7,39 +7,22 @@
 //! connection task moves them into its session as they arrive, where they are counted. A bounded
 //! channel would instead block the Pub/Sub task behind one slow reader.
 
-use bytes::Bytes;
-use nexo_proto::Reply;
+use nexo_engine::NetOutput;
 use tokio::sync::mpsc;
-
-/// One output for a connection.
-#[derive(Debug)]
-pub enum Out {
-    /// A broker's reply.
-    Reply {
-        /// The request id answered.
-        id: u32,
-        /// The response.
-        reply: Reply,
-    },
-    /// A push frame, encoded once and shared with every other receiver.
-    Push(Bytes),
-    /// The engine closed the connection (a slow consumer).
-    Close,
-}
 
 /// The sending side; cheap to clone. Sends to a finished connection are dropped.
 #[derive(Debug, Clone)]
-pub struct Outbox(mpsc::UnboundedSender<Out>);
+pub struct Outbox(mpsc::UnboundedSender<NetOutput>);
 
 impl Outbox {
     /// A new outbox and the receiving end for the connection's task.
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<Out>) {
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<NetOutput>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (Self(tx), rx)
     }
 
     /// Queues one output.
-    pub fn send(&self, out: Out) {
+    pub fn send(&self, out: NetOutput) {
         let _ = self.0.send(out);
     }
 }

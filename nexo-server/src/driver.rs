@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use nexo_engine::observe::{Answer, BrokerKind, BrokerSnapshot, BrokerStats, Observe, Query, StorageHealth};
-use nexo_engine::{Broker, ConnId, LogId, Now, Output, StoredRecord};
+use nexo_engine::{Broker, ConnId, LogId, NetOutput, Now, Output, StoredRecord};
 use nexo_storage::{LogConfig, LogName, Storage, StorageError};
 
 use crate::clock::Clock;
@@ -445,8 +445,9 @@ impl<B: Broker> BrokerDriver<B> {
     }
 
     /// Drains the broker: storage instructions are carried out (with group commit), network
-    /// outputs are appended to `out` in the order the broker emitted them.
-    pub fn drain(&mut self, clock: &Clock, out: &mut Vec<Output>) {
+    /// outputs (the only kind a runtime ever sees) are appended to `out` in the order the broker
+    /// emitted them.
+    pub fn drain(&mut self, clock: &Clock, out: &mut Vec<NetOutput>) {
         loop {
             let mut appended = BTreeSet::new();
             // One clock read for all appends of a round (a round can hold thousands of them);
@@ -477,7 +478,9 @@ impl<B: Broker> BrokerDriver<B> {
                     Output::Retain { log, max_age_ms, max_bytes } => {
                         self.retain(clock.now(), &log, max_age_ms, max_bytes);
                     }
-                    network => out.push(network),
+                    Output::Reply { conn, id, reply } => out.push(NetOutput::Reply { conn, id, reply }),
+                    Output::Push { conn, frame } => out.push(NetOutput::Push { conn, frame }),
+                    Output::Close { conn, reason } => out.push(NetOutput::Close { conn, reason }),
                 }
             }
             if appended.is_empty() {

@@ -1,8 +1,9 @@
-//! Where a decoded inbound frame goes: answered at once by the network layer, or handed to a
-//! broker. Both runtimes use this, so they route identically.
+//! Where a decoded v1 frame goes: answered at once by the session, or handed to a broker as an
+//! [`Item`] (the one enum of broker requests every protocol front produces).
 
-use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 use nexo_proto::{Inbound, Reply, Request};
+
+use crate::Item;
 
 /// The destination of one inbound frame.
 #[derive(Debug)]
@@ -14,47 +15,21 @@ pub enum Routed {
         /// The reply.
         reply: Reply,
     },
-    /// Hand to the Store.
-    Store {
-        /// Request id.
-        id: u32,
-        /// The command.
-        request: StoreRequest,
-    },
-    /// Hand to the Queue.
-    Queue {
-        /// Request id.
-        id: u32,
-        /// The command.
-        request: QueueRequest,
-    },
-    /// Hand to the Stream.
-    Stream {
-        /// Request id.
-        id: u32,
-        /// The command.
-        request: StreamRequest,
-    },
-    /// Hand to Pub/Sub.
-    PubSub {
-        /// Request id.
-        id: u32,
-        /// The command.
-        request: PubSubRequest,
-    },
+    /// Hand to a broker.
+    Broker(Item),
 }
 
 /// Routes one decoded frame.
 pub fn route(inbound: Inbound) -> Routed {
     match inbound {
         Inbound::Rejected { id, error } => Routed::Answer { id, reply: Reply::error(error) },
-        Inbound::Request { id, request } => match request {
-            Request::Echo(bytes) => Routed::Answer { id, reply: Reply::Data(bytes) },
-            Request::Store(request) => Routed::Store { id, request },
-            Request::PubSub(request) => Routed::PubSub { id, request },
-            Request::Queue(request) => Routed::Queue { id, request },
-            Request::Stream(request) => Routed::Stream { id, request },
-        },
+        Inbound::Request { id, request } => Routed::Broker(match request {
+            Request::Echo(bytes) => return Routed::Answer { id, reply: Reply::Data(bytes) },
+            Request::Store(request) => Item::Store { id, request },
+            Request::PubSub(request) => Item::PubSub { id, request },
+            Request::Queue(request) => Item::Queue { id, request },
+            Request::Stream(request) => Item::Stream { id, request },
+        }),
     }
 }
 
@@ -62,6 +37,7 @@ pub fn route(inbound: Inbound) -> Routed {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use nexo_proto::request::{QueueRequest, StreamRequest};
 
     #[test]
     fn echo_is_answered_here_and_brokers_get_theirs() {
@@ -71,11 +47,11 @@ mod tests {
             id: 2,
             request: Request::Stream(StreamRequest::Exists { topic: "t".into() }),
         });
-        assert!(matches!(stream, Routed::Stream { id: 2, .. }));
+        assert!(matches!(stream, Routed::Broker(Item::Stream { id: 2, .. })));
         let queue = route(Inbound::Request {
             id: 3,
             request: Request::Queue(QueueRequest::Exists { name: "q".into() }),
         });
-        assert!(matches!(queue, Routed::Queue { id: 3, .. }));
+        assert!(matches!(queue, Routed::Broker(Item::Queue { id: 3, .. })));
     }
 }

@@ -12,7 +12,7 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use nexo_engine::{ConnId, Now};
+use nexo_engine::{ConnId, NetOutput, Now};
 use nexo_proto::{FrameHeader, Reply};
 
 use crate::context::SessionContext;
@@ -20,7 +20,7 @@ use crate::resp::{RespConn, TOO_MANY_CLIENTS};
 use crate::write_queue::WriteQueue;
 
 mod mqtt_conn;
-use crate::{Item, v1};
+use crate::{Item, Routed, v1};
 
 /// Requests handed to brokers and not yet answered, above which reading pauses.
 pub const IN_FLIGHT_MAX: usize = 16 * 1024;
@@ -263,8 +263,8 @@ impl Session {
             }
             match v1::decode(buf, max_frame) {
                 Ok(None) => break,
-                Ok(Some(v1::Decoded::Answer { id, reply })) => self.out.push_reply(id, &reply),
-                Ok(Some(v1::Decoded::Item(item))) => self.route(item, items),
+                Ok(Some(Routed::Answer { id, reply })) => self.out.push_reply(id, &reply),
+                Ok(Some(Routed::Broker(item))) => self.route(item, items),
                 Err(oversized) => {
                     self.out.push_reply(oversized.id, &Reply::error(oversized));
                     self.begin_close(now_ms, CloseWhy::Oversized);
@@ -329,6 +329,16 @@ impl Session {
             for (i, chunk) in self.chunks.drain(..).enumerate() {
                 self.out.push_chunk(chunk, if i == last { released.push_report } else { 0 });
             }
+        }
+    }
+
+    /// A broker's network output for this connection: a reply, a push, or the engine's close
+    /// (a slow consumer).
+    pub fn handle_output(&mut self, output: NetOutput) {
+        match output {
+            NetOutput::Reply { id, reply, .. } => self.handle_reply(id, &reply),
+            NetOutput::Push { frame, .. } => self.handle_push(&frame),
+            NetOutput::Close { .. } => self.handle_close(CloseWhy::Engine),
         }
     }
 
