@@ -14,6 +14,10 @@ use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use nexo_proto::http::{HttpError, HttpLimits, HttpRequest, RequestDecoder};
 
+#[path = "common/chunks.rs"]
+mod chunks;
+use chunks::Chunks;
+
 /// Largest chunk fed at once.
 const MAX_CHUNK: usize = 61;
 
@@ -69,13 +73,7 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = BytesMut::new();
     let mut got = Vec::new();
     let mut chunked_result = Ok(());
-    let mut state = u32::from(*seed) | 1;
-    let mut rest = wire;
-    while !rest.is_empty() {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        let n = (state as usize >> 16) % MAX_CHUNK + 1;
-        let (chunk, tail) = rest.split_at(n.min(rest.len()));
-        rest = tail;
+    for chunk in Chunks::new(*seed, wire, MAX_CHUNK) {
         buf.extend_from_slice(chunk);
         chunked_result = drain(&mut decoder, &mut buf, &mut got);
         if chunked_result.is_err() {

@@ -21,6 +21,9 @@
 //! engine decided them (per connection, requests are answered in the order they were handed in,
 //! except parked long-polls, which answer when they complete).
 //!
+//! The Queue has a second output for its SQS input ([`queue::Queue::handle_sqs`]):
+//! [`queue::Queue::poll_sqs_output`], drained to `None` together with `poll_output`.
+//!
 //! Outputs addressed to a [`ConnId`] the runtime no longer holds must be dropped: ids are never
 //! reused, so a late reply can never reach another client.
 //!

@@ -39,7 +39,7 @@ pub(crate) struct Nack<'a> {
     pub delay_ms: u64,
 }
 
-/// One delivery made by [`Queue::deliver_to`].
+/// One delivery: a v1 CONSUME or an SQS receive ([`super::SqsReply::Received`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
     /// Message id.

@@ -56,6 +56,13 @@
 //!   dead ones stay); **LIST** `offset, limit` → queues by name with ready / in-flight / delayed
 //!   / dead counts (limit clamped to 1000).
 //!
+//! * **SQS** (`sqs`, `redrive`): [`Queue::handle_sqs`] sends (answered with the new id once
+//!   durable), receives whose deliveries belong to no connection and carry a per-delivery token,
+//!   deletes and visibility changes that act only with the current token (a stale delete answers
+//!   success and changes nothing), and dead-letter targets: a receive that would make a message's
+//!   receive count exceed the target's `max_receive_count` moves it to the target queue instead
+//!   (one `DEAD_LETTER` record). Replies leave through [`Queue::poll_sqs_output`].
+//!
 //! Replies to one connection leave in request order (a reply waiting for durability holds the
 //! later replies of its connection); only parked CONSUMEs answer when they complete. At a
 //! graceful shutdown the runtime calls [`Queue::release_parked`], which answers every parked

@@ -4,16 +4,18 @@
 //! Owns: request envelopes ([`request`]), typed actions and their validation ([`action`]),
 //! typed replies with their JSON ([`reply`]) and XML ([`xml`]) encodings, SQS's error codes
 //! ([`error`]), message attributes and SQS's MD5 digests ([`message`]), queue names, URLs and
-//! ARNs ([`names`]) and Signature V4 verification ([`sigv4`]). HTTP framing is
+//! ARNs ([`names`]), receipt handles ([`receipt`]) and Signature V4 verification ([`sigv4`]). HTTP framing is
 //! `nexo_proto::http`'s. No clock (time is an input), no sockets, no queue state: applying an
 //! action to the Queue is the caller's.
 
 pub mod action;
+pub mod attributes;
 pub mod error;
 pub mod fields;
 pub mod form;
 pub mod message;
 pub mod names;
+pub mod receipt;
 pub mod reply;
 pub mod request;
 pub mod sigv4;
