@@ -67,13 +67,18 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let listener = settings.v1_addr().map(listen).transpose()?;
     let local = listener.as_ref().map(mio::net::TcpListener::local_addr).transpose()?;
     let v1_port = local.map_or(0, |a| a.port());
+    // `--mqtt-port off`: no MQTT listener.
+    let mqtt_listener = settings.mqtt_addr().map(listen).transpose()?;
+    let mqtt_local = mqtt_listener.as_ref().map(mio::net::TcpListener::local_addr).transpose()?;
     let resp = Arc::new(RespContext::new(startup::resp_settings(settings, v1_port, &store_config)));
     let ui_listener = settings.ui_addr().map(|addr| nexo_ui::bind(addr, &settings.ui_allowed_hosts)).transpose()?;
 
     // Open connections (v1 and RESP): the network thread publishes its count here for the
     // dashboard and for RESP's INFO.
     let connections = resp.clients_gauge();
-    let sessions = Arc::new(SessionContext::new(startup::session_limits(settings), resp));
+    let sessions = Arc::new(
+        SessionContext::new(startup::session_limits(settings), resp).with_mqtt(startup::mqtt_context(settings)),
+    );
     // The dashboard runs on its own thread with a small current-thread tokio runtime.
     let mut ui_local = None;
     let mut ui_source = None;
@@ -97,6 +102,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let network = Network::new(NetParts {
         poll,
         listener,
+        mqtt_listener,
         max_connections: settings.max_connections,
         clock,
         lanes,
@@ -111,7 +117,10 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(ui) = ui_local {
         tracing::info!("dashboard on http://{ui}/");
     }
-    announce(&startup::ready_line(local, ui_local));
+    if let Some(mqtt) = mqtt_local {
+        tracing::info!("MQTT on {mqtt}");
+    }
+    announce(&startup::ready_line(local, ui_local, mqtt_local));
     network.run()?;
     Ok(())
 }

@@ -31,7 +31,8 @@ use crate::worker::WorkerInput;
 const LISTENER: Token = Token(0);
 /// Token of the `mio::Waker` the workers and the signal thread use.
 pub const WAKER: Token = Token(1);
-const FIRST_CONN: usize = 2;
+const MQTT_LISTENER: Token = Token(2);
+const FIRST_CONN: usize = 3;
 /// Connections waiting to be refused at once; beyond this, excess connections close at once.
 const REFUSING_MAX: usize = 256;
 /// How often sessions' deadlines (read, idle, refusal, linger) are checked.
@@ -42,6 +43,7 @@ const SWEEP_MS: u64 = 250;
 pub struct Network {
     poll: Poll,
     listener: Option<TcpListener>,
+    mqtt_listener: Option<TcpListener>,
     conns: Slab<Conn>,
     by_id: HashMap<u64, usize>,
     next_conn_id: u64,
@@ -79,6 +81,8 @@ pub struct NetParts {
     pub poll: Poll,
     /// The bound listener (`None` with `--port off`).
     pub listener: Option<TcpListener>,
+    /// The bound MQTT listener (`None` with `--mqtt-port off`).
+    pub mqtt_listener: Option<TcpListener>,
     /// Open connections before refusals start.
     pub max_connections: usize,
     /// The clock.
@@ -104,6 +108,7 @@ impl Network {
         let NetParts {
             poll,
             mut listener,
+            mut mqtt_listener,
             max_connections,
             clock,
             lanes,
@@ -115,9 +120,13 @@ impl Network {
         if let Some(listener) = &mut listener {
             poll.registry().register(listener, LISTENER, Interest::READABLE)?;
         }
+        if let Some(listener) = &mut mqtt_listener {
+            poll.registry().register(listener, MQTT_LISTENER, Interest::READABLE)?;
+        }
         Ok(Self {
             poll,
             listener,
+            mqtt_listener,
             conns: Slab::new(),
             by_id: HashMap::new(),
             next_conn_id: 1,
@@ -159,7 +168,8 @@ impl Network {
             let now = self.clock.now().mono_ms;
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(now),
+                    LISTENER => self.accept(now, false),
+                    MQTT_LISTENER => self.accept(now, true),
                     WAKER => {}
                     Token(token) => {
                         let key = token - FIRST_CONN;
@@ -232,11 +242,12 @@ impl Network {
         }
     }
 
-    fn accept(&mut self, now: u64) {
+    fn accept(&mut self, now: u64, mqtt: bool) {
         loop {
-            let Some(listener) = &self.listener else { return };
+            let listener = if mqtt { &self.mqtt_listener } else { &self.listener };
+            let Some(listener) = listener else { return };
             match listener.accept() {
-                Ok((stream, peer)) => self.add_conn(stream, peer, now),
+                Ok((stream, peer)) => self.add_conn(stream, peer, now, mqtt),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -250,7 +261,7 @@ impl Network {
         }
     }
 
-    fn add_conn(&mut self, mut stream: TcpStream, peer: SocketAddr, now: u64) {
+    fn add_conn(&mut self, mut stream: TcpStream, peer: SocketAddr, now: u64, mqtt: bool) {
         let refused = self.open_count >= self.max_connections;
         if refused {
             if self.refusing_count >= REFUSING_MAX {
@@ -283,7 +294,12 @@ impl Network {
             self.connections.store(self.open_count as u64, Ordering::Relaxed);
         }
         self.by_id.insert(id.0, key);
-        let session = Session::new(Arc::clone(&self.sessions), id, now, refused);
+        let sessions = Arc::clone(&self.sessions);
+        let session = if mqtt {
+            Session::new_mqtt(sessions, id, self.clock.now(), refused)
+        } else {
+            Session::new(sessions, id, now, refused)
+        };
         self.conns.insert(Conn { stream, read_buf: bytes::BytesMut::new(), session, unread: false, refused });
         tracing::debug!("conn {} from {peer}", id.0);
     }
@@ -456,6 +472,11 @@ impl Network {
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let id = conn.session.conn();
         self.by_id.remove(&id.0);
+        // What the session still asks of Pub/Sub (an MQTT will) goes before the disconnect.
+        conn.session.take_items(&mut self.items);
+        for item in self.items.drain(..) {
+            self.lanes.route(id, item);
+        }
         // Every broker forgets the connection (harmless for one that never sent it anything).
         self.lanes.disconnect(id);
         if conn.refused {
@@ -473,7 +494,7 @@ impl Network {
 
     fn begin_shutdown(&mut self, now: u64) {
         tracing::info!("shutting down: no new connections, draining {} open", self.conns.len());
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in [self.listener.take(), self.mqtt_listener.take()].into_iter().flatten() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         self.draining_until = Some(now + CLOSE_WAIT_MS);

@@ -37,16 +37,22 @@ pub struct Context {
     pub clock: Clock,
 }
 
-/// Serves one accepted connection (refused: over the connection limit) until its session closes.
+/// Serves one accepted connection (refused: over the connection limit; `mqtt`: accepted on the
+/// MQTT listener) until its session closes.
 pub async fn serve(
     stream: TcpStream,
     conn: ConnId,
     ctx: Arc<Context>,
     mut stop: watch::Receiver<bool>,
-    refused: bool,
+    (refused, mqtt): (bool, bool),
 ) {
     let _counted = (!refused).then(|| ctx.sessions.resp().count_client());
-    let mut session = Session::new(Arc::clone(&ctx.sessions), conn, ctx.clock.now().mono_ms, refused);
+    let sessions = Arc::clone(&ctx.sessions);
+    let mut session = if mqtt {
+        Session::new_mqtt(sessions, conn, ctx.clock.now(), refused)
+    } else {
+        Session::new(sessions, conn, ctx.clock.now().mono_ms, refused)
+    };
     let (outbox, mut rx) = Outbox::new();
     let mut buf = BytesMut::new();
     let mut items = Vec::new();
@@ -101,6 +107,9 @@ pub async fn serve(
     } else {
         tracing::debug!(conn = conn.0, "connection closed: {why}");
     }
+    // What the session still asks of Pub/Sub (an MQTT will) goes before the disconnect.
+    session.take_items(&mut items);
+    let _ = hand_over(&ctx.brokers, conn, &mut items, &outbox).await;
     ctx.brokers.disconnect(conn).await;
 }
 

@@ -68,7 +68,10 @@ async fn run(settings: Settings) -> Result<(), String> {
             queue: broker_task::spawn("queue", brokers.queue, clock, false).map_err(thread_error)?,
             stream: broker_task::spawn("stream", brokers.stream, clock, true).map_err(thread_error)?,
         },
-        sessions: Arc::new(SessionContext::new(startup::session_limits(&settings), Arc::clone(&resp))),
+        sessions: Arc::new(
+            SessionContext::new(startup::session_limits(&settings), Arc::clone(&resp))
+                .with_mqtt(startup::mqtt_context(&settings)),
+        ),
         clock,
     });
 
@@ -85,6 +88,13 @@ async fn run(settings: Settings) -> Result<(), String> {
     if let Some(local) = local {
         resp.set_port(local.port());
     }
+    // `--mqtt-port off`: no MQTT listener.
+    let mqtt_listener = match settings.mqtt_addr() {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?),
+        None => None,
+    };
+    let mqtt_local = mqtt_listener.as_ref().map(TcpListener::local_addr).transpose();
+    let mqtt_local = mqtt_local.map_err(|e| format!("cannot read the bound address: {e}"))?;
     let max_connections = settings.max_connections.min(Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max_connections));
     let ui_listener = settings
@@ -102,7 +112,10 @@ async fn run(settings: Settings) -> Result<(), String> {
         nexo_ui::spawn_thread(ui_listener, Arc::new(source)).map_err(|e| format!("cannot start the dashboard: {e}"))?;
         tracing::info!("dashboard on http://{addr}/");
     }
-    announce(&startup::ready_line(local, ui_local));
+    if let Some(mqtt) = mqtt_local {
+        tracing::info!(%mqtt, "MQTT listening");
+    }
+    announce(&startup::ready_line(local, ui_local, mqtt_local));
     if let Some(local) = local {
         tracing::info!(%local, "listening");
     }
@@ -112,8 +125,9 @@ async fn run(settings: Settings) -> Result<(), String> {
     let (stop, stopping) = watch::channel(false);
     let mut next_conn = 0u64;
     let signal_name = loop {
-        let accepted = tokio::select! {
-            accepted = accept(listener.as_ref()) => accepted,
+        let (accepted, mqtt) = tokio::select! {
+            accepted = accept(listener.as_ref()) => (accepted, false),
+            accepted = accept(mqtt_listener.as_ref()) => (accepted, true),
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
         };
@@ -141,7 +155,7 @@ async fn run(settings: Settings) -> Result<(), String> {
             tracing::debug!(conn = conn.0, %peer, refused, "accepted");
             let (ctx, stopping) = (Arc::clone(&ctx), stopping.clone());
             tokio::spawn(async move {
-                connection::serve(stream, conn, ctx, stopping, refused).await;
+                connection::serve(stream, conn, ctx, stopping, (refused, mqtt)).await;
                 drop(permit);
             });
         } else {
@@ -151,6 +165,7 @@ async fn run(settings: Settings) -> Result<(), String> {
 
     tracing::info!(signal = signal_name, "stopping");
     drop(listener);
+    drop(mqtt_listener);
     // Parked long-polls end first (empty batches): the brokers see Shutdown before any of the
     // disconnects the connections send once they are told to stop, so no waiting request is
     // dropped without its answer.
@@ -165,7 +180,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// Accepts on the v1 listener; with `--port off` (no listener) it never completes.
+/// Accepts on a listener; without one (`--port off`, `--mqtt-port off`) it never completes.
 async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
     match listener {
         Some(listener) => listener.accept().await,

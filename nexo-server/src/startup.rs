@@ -4,10 +4,12 @@
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nexo_engine::{Broker, PubSub, Queue, Store, Stream};
 use nexo_session::Limits;
-use nexo_session::resp::RespSettings;
+use nexo_session::mqtt::{MqttConfig, MqttContext};
+use nexo_session::resp::{ProcessProbe, ProcessStats, RespSettings};
 use nexo_storage::{FileStorage, StorageError};
 
 use crate::clock::Clock;
@@ -48,6 +50,24 @@ pub fn resp_settings(settings: &Settings, port: u16, store: &nexo_engine::StoreC
         eviction: store.eviction.to_string(),
         port,
         max_connections: settings.max_connections,
+        process: ProcessProbe::new(process_stats),
+    }
+}
+
+/// The process numbers RESP's INFO reports: RSS from `/proc/self/status`, CPU time from
+/// `/proc/self/stat` (at the usual 100 ticks a second); zeros where the OS does not tell.
+pub fn process_stats() -> ProcessStats {
+    let ticks = std::fs::read_to_string("/proc/self/stat").ok().and_then(|stat| {
+        // Fields after the parenthesised name: state is the first, utime the 12th, stime the 13th.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        Some((fields.get(11)?.parse::<u64>().ok()?, fields.get(12)?.parse::<u64>().ok()?))
+    });
+    let (user, sys) = ticks.unwrap_or((0, 0));
+    ProcessStats {
+        rss_bytes: crate::dashboard::process_rss_bytes().unwrap_or(0),
+        cpu_user_secs: user as f64 / 100.0,
+        cpu_sys_secs: sys as f64 / 100.0,
     }
 }
 
@@ -60,11 +80,21 @@ pub fn session_limits(settings: &Settings) -> Limits {
     limits
 }
 
-/// The one line printed on stdout once the server accepts connections: `v1=`, `ui=`, each an
-/// address or `off`.
-pub fn ready_line(v1: Option<SocketAddr>, ui: Option<SocketAddr>) -> String {
+/// The MQTT sessions' shared context: `--mqtt-max-packet-bytes` and Pub/Sub's topic limits.
+pub fn mqtt_context(settings: &Settings) -> Arc<MqttContext> {
+    let config = MqttConfig {
+        max_packet_bytes: settings.mqtt_max_packet_bytes,
+        topic_limits: settings.pubsub_config().topic_limits(),
+        ..MqttConfig::default()
+    };
+    Arc::new(MqttContext::new(config))
+}
+
+/// The one line printed on stdout once the server accepts connections: `v1=`, `ui=`, `mqtt=`,
+/// each an address or `off`.
+pub fn ready_line(v1: Option<SocketAddr>, ui: Option<SocketAddr>, mqtt: Option<SocketAddr>) -> String {
     let shown = |addr: Option<SocketAddr>| addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
-    format!("nexo ready v1={} ui={}", shown(v1), shown(ui))
+    format!("nexo ready v1={} ui={} mqtt={}", shown(v1), shown(ui), shown(mqtt))
 }
 
 /// Every broker, built, given its storage and recovered: what a runtime starts serving with.

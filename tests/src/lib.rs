@@ -76,6 +76,10 @@ macro_rules! __for_each_case {
             hostile_conn_trickled_resp_array,
             hostile_fanout_big_publish_v1,
             hostile_fanout_big_publish_resp,
+            // mqtt
+            mqtt_mosquitto_qos_levels,
+            mqtt_retained_wildcards_and_v1,
+            mqtt_will_on_abrupt_close,
             // pubsub
             pubsub_exact_topic,
             pubsub_order_unsubscribe_stops_pushes_v1,

@@ -44,6 +44,8 @@ pub struct Server {
     with_ui: bool,
     /// The dashboard's address from the ready line, when it runs.
     ui: Option<SocketAddr>,
+    /// The MQTT listener's address from the ready line, when it runs.
+    mqtt: Option<SocketAddr>,
     /// Environment variables set for the process (and for its restarts).
     envs: Vec<(String, String)>,
 }
@@ -132,9 +134,13 @@ impl Server {
             if with_ui { &["--ui-bind", "127.0.0.1", "--ui-port", "0"] } else { &["--no-ui"] };
         // A case that needs a fixed port (a restart on the same port) passes its own `--port`.
         let port_flags: &[&str] = if extra.iter().any(|a| a == "--port") { &[] } else { &["--port", "0"] };
+        // MQTT is off unless a case asks for it (`--mqtt-port 0`): its default port is fixed.
+        let mqtt_flags: &[&str] =
+            if extra.iter().any(|a| a == "--mqtt-port") { &[] } else { &["--mqtt-port", "off"] };
         let mut child = Command::new(bin)
             .args(["--bind", "127.0.0.1"])
             .args(port_flags)
+            .args(mqtt_flags)
             .args(ui_flags)
             .arg("--data-dir")
             .arg(&data_dir)
@@ -179,6 +185,7 @@ impl Server {
             extra,
             with_ui,
             ui: None,
+            mqtt: None,
             envs,
         };
         let line = match rx.recv_timeout(READY_TIMEOUT) {
@@ -186,6 +193,7 @@ impl Server {
             Ok(Err(e)) => server.fail(&format!("reading the ready line failed: {e}")),
             Err(_) => server.fail(&format!("no ready line within {READY_TIMEOUT:?}")),
         };
+        server.mqtt = parse_ready_line_mqtt(&line);
         match (with_ui, parse_ready_line_ui(&line)) {
             (false, Some((addr, None))) => server.addr = addr,
             (true, Some((addr, Some(ui)))) => (server.addr, server.ui) = (addr, Some(ui)),
@@ -202,6 +210,11 @@ impl Server {
     /// The dashboard's address from the ready line; panics when the server runs without it.
     pub fn ui_addr(&self) -> SocketAddr {
         self.ui.unwrap_or_else(|| self.fail_ref("this server was started without the dashboard"))
+    }
+
+    /// The MQTT listener's address from the ready line; panics when it is off.
+    pub fn mqtt_addr(&self) -> SocketAddr {
+        self.mqtt.unwrap_or_else(|| self.fail_ref("this server was started without `--mqtt-port 0`"))
     }
 
     /// The address of the v1 listener from the ready line.
@@ -334,6 +347,7 @@ pub fn run_to_exit(bin: &Path, args: &[&str], timeout: Duration) -> Exited {
 pub fn run_to_exit_env(bin: &Path, args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Exited {
     let mut child = Command::new(bin)
         .args(args)
+        .env("NEXO_MQTT_PORT", "off")
         .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -403,11 +417,19 @@ pub fn parse_ready_line_ui(line: &str) -> Option<(SocketAddr, Option<SocketAddr>
     let line = line.strip_suffix('\n').unwrap_or(line);
     let rest = line.strip_prefix("nexo ready v1=")?;
     let (addr, ui) = rest.split_once(' ')?;
+    // The MQTT field follows.
+    let ui = ui.split(' ').next()?;
     let ui = match ui.strip_prefix("ui=")? {
         "off" => None,
         ui => Some(ui.parse().ok()?),
     };
     Some((addr.parse().ok()?, ui))
+}
+
+/// The MQTT address of a ready line (`… mqtt=<ip:port>`); `None` when it is off or missing.
+pub fn parse_ready_line_mqtt(line: &str) -> Option<SocketAddr> {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    line.split(' ').find_map(|field| field.strip_prefix("mqtt="))?.parse().ok()
 }
 
 /// `VmRSS` of a process in bytes.
@@ -436,6 +458,11 @@ mod tests {
         assert_eq!(parse_ready_line_ui("nexo ready v1=127.0.0.1:1 ui=127.0.0.1:2\n"), Some((v1, Some(ui))));
         assert_eq!(parse_ready_line_ui("nexo ready v1=127.0.0.1:1 ui=off\n"), Some((v1, None)));
         assert_eq!(parse_ready_line_ui("nexo ready v1=127.0.0.1:1 ui=somewhere\n"), None);
+        let mqtt: SocketAddr = "127.0.0.1:3".parse().unwrap();
+        let line = "nexo ready v1=127.0.0.1:1 ui=off mqtt=127.0.0.1:3\n";
+        assert_eq!(parse_ready_line_ui(line), Some((v1, None)));
+        assert_eq!(parse_ready_line_mqtt(line), Some(mqtt));
+        assert_eq!(parse_ready_line_mqtt("nexo ready v1=127.0.0.1:1 ui=off mqtt=off\n"), None);
     }
 
     #[test]

@@ -61,6 +61,13 @@ pub struct Settings {
     /// Port of the v1 protocol (0 = pick a free port, the ready line tells which; off = no listener).
     #[arg(long, env = "NEXO_PORT", default_value = "7654", value_parser = parse_port)]
     pub port: Port,
+    /// Port of the MQTT listener (0 = pick a free port, the ready line tells which; off = no listener).
+    #[arg(long, env = "NEXO_MQTT_PORT", default_value = "1883", value_parser = parse_port)]
+    pub mqtt_port: Port,
+    /// Largest MQTT packet accepted, fixed header included (at least 1kb; advertised to MQTT 5
+    /// clients as Maximum Packet Size).
+    #[arg(long, env = "NEXO_MQTT_MAX_PACKET_BYTES", default_value = "1mb", value_parser = parse_frame_bytes)]
+    pub mqtt_max_packet_bytes: u32,
     /// Directory for durable data (created if missing).
     #[arg(long, env = "NEXO_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -181,6 +188,11 @@ impl Settings {
     /// Where the v1 listener binds, or `None` for `--port off`.
     pub fn v1_addr(&self) -> Option<SocketAddr> {
         self.port.number().map(|port| SocketAddr::new(self.bind, port))
+    }
+
+    /// Where the MQTT listener binds (on the `--bind` address), or `None` for `--mqtt-port off`.
+    pub fn mqtt_addr(&self) -> Option<SocketAddr> {
+        self.mqtt_port.number().map(|port| SocketAddr::new(self.bind, port))
     }
 
     /// Where the dashboard listens, or `None` when it is off (`--no-ui`, `--ui off`,

@@ -321,6 +321,7 @@ fn ready_line_with(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
         .args(["--bind", "127.0.0.1", "--port", "0", "--data-dir"])
         .arg(dir.path())
         .args(args)
+        .env("NEXO_MQTT_PORT", "off")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
