@@ -52,6 +52,7 @@ pub struct SessionContext {
     limits: Limits,
     resp: Arc<RespContext>,
     mqtt: Arc<MqttContext>,
+    auth: Arc<crate::auth::Auth>,
     input_bytes: AtomicUsize,
     output_bytes: AtomicUsize,
     slow_consumer_closes: AtomicU64,
@@ -64,6 +65,7 @@ impl SessionContext {
             limits,
             resp,
             mqtt: Arc::default(),
+            auth: Arc::default(),
             input_bytes: AtomicUsize::new(0),
             output_bytes: AtomicUsize::new(0),
             slow_consumer_closes: AtomicU64::new(0),
@@ -76,6 +78,17 @@ impl SessionContext {
     pub fn with_mqtt(mut self, mqtt: Arc<MqttContext>) -> Self {
         self.mqtt = mqtt;
         self
+    }
+
+    /// Sessions use the server's users (without this: an open `default` user only).
+    pub fn with_auth(mut self, auth: Arc<crate::auth::Auth>) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The users.
+    pub fn auth(&self) -> &Arc<crate::auth::Auth> {
+        &self.auth
     }
 
     /// The MQTT context.

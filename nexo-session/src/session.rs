@@ -19,6 +19,7 @@ use crate::context::SessionContext;
 use crate::resp::{RespConn, TOO_MANY_CLIENTS};
 use crate::write_queue::WriteQueue;
 
+mod auth_conn;
 mod mqtt_conn;
 use crate::{Item, Routed, v1};
 
@@ -108,6 +109,8 @@ pub struct Session {
     actions: Vec<crate::resp::Action>,
     /// Reused list of the chunks a RESP connection released.
     chunks: Vec<Bytes>,
+    /// Login, protected mode and password checks (`auth_conn`).
+    auth: auth_conn::ConnAuth,
 }
 
 impl Session {
@@ -116,6 +119,7 @@ impl Session {
     pub fn new(ctx: Arc<SessionContext>, conn: ConnId, now_ms: u64, refused: bool) -> Self {
         let phase =
             if refused { Phase::Refusing { deadline_ms: now_ms + REFUSE_WAIT_MS } } else { Phase::Open };
+        let auth = auth_conn::ConnAuth::new(&ctx);
         Self {
             ctx,
             conn,
@@ -130,6 +134,7 @@ impl Session {
             output_share: 0,
             actions: Vec::new(),
             chunks: Vec::new(),
+            auth,
         }
     }
 
@@ -147,7 +152,7 @@ impl Session {
     /// Whether the runtime may read more from the socket now.
     pub fn may_read(&self) -> bool {
         match self.phase {
-            Phase::Open => self.has_room() && !self.input_paused(),
+            Phase::Open => self.has_room() && !self.input_paused() && !self.login_pending(),
             Phase::Refusing { .. } => true,
             Phase::Closing { .. } | Phase::Closed(_) => false,
         }
@@ -218,6 +223,7 @@ impl Session {
             self.proto = Proto::V1;
         } else if nexo_proto::resp::is_resp_first_byte(first) {
             self.proto = Proto::Resp(Box::new(RespConn::new(Arc::clone(self.ctx.resp()), self.conn)));
+            self.hand_login_to_resp();
         } else {
             buf.clear();
             self.phase = Phase::Closed(CloseWhy::UnknownProtocol);
@@ -243,6 +249,9 @@ impl Session {
 
     /// Over the connection limit: answer a first v1 header or RESP byte, then close.
     fn refuse(&mut self, now_ms: u64, buf: &mut BytesMut) {
+        if self.refuse_denied(now_ms, buf) {
+            return;
+        }
         if matches!(self.proto, Proto::Resp(_)) {
             self.out.push_chunk(Bytes::from_static(TOO_MANY_CLIENTS), 0);
         } else if let Some(header) = FrameHeader::peek(buf) {
@@ -260,6 +269,11 @@ impl Session {
         while matches!(self.phase, Phase::Open) {
             if !self.has_room() {
                 return true;
+            }
+            match self.v1_gate(buf, max_frame, now_ms) {
+                auth_conn::Gate::Pass => {}
+                auth_conn::Gate::Stall => return true,
+                auth_conn::Gate::Done => continue,
             }
             match v1::decode(buf, max_frame) {
                 Ok(None) => break,
@@ -301,6 +315,10 @@ impl Session {
                         self.subscriber = true;
                         items.push(Item::PubSub { id, request });
                     }
+                    crate::resp::Action::Verify(job) => {
+                        self.in_flight += 1;
+                        self.auth.jobs.push_back(job);
+                    }
                     crate::resp::Action::Close => close = true,
                 }
             }
@@ -314,6 +332,9 @@ impl Session {
     }
 
     fn route(&mut self, item: Item, items: &mut Vec<Item>) {
+        if let Some((id, refusal)) = self.v1_refusal(&item) {
+            return self.out.push_reply(id, &refusal);
+        }
         self.in_flight += 1;
         self.subscriber |= matches!(item, Item::PubSub { .. });
         items.push(item);

@@ -77,6 +77,12 @@ impl Login {
         self.user().map_or_else(|| "default".to_owned(), |u| u.name.clone())
     }
 
+    /// Logged in as a user who may do everything (checks can be skipped).
+    pub fn unrestricted(&mut self) -> bool {
+        self.refresh();
+        self.user.is_some() && self.unrestricted
+    }
+
     /// Whether the connection may run requests at all.
     pub fn authenticated(&mut self) -> bool {
         self.user().is_some()

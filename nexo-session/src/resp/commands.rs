@@ -78,6 +78,8 @@ const TABLE: &[Command] = &[
     Command { name: "discard", arity: 1 },
     Command { name: "watch", arity: -2 },
     Command { name: "unwatch", arity: 1 },
+    Command { name: "auth", arity: -2 },
+    Command { name: "acl", arity: -2 },
 ];
 
 /// Whether `name` (a table name) is a data command [`store_command`] translates, rather than
@@ -105,6 +107,8 @@ pub fn is_store_command(name: &str) -> bool {
             | "discard"
             | "watch"
             | "unwatch"
+            | "auth"
+            | "acl"
     )
 }
 

@@ -121,6 +121,9 @@ pub enum Action {
         /// The command.
         request: PubSubRequest,
     },
+    /// Run this password check off the network thread; its verdict comes back through
+    /// `Session::handle_verified`.
+    Verify(crate::auth::VerifyJob),
     /// Stop reading; close once everything queued is written (QUIT, a protocol error, or a
     /// first command that shows an HTTP client: then nothing is answered).
     Close,

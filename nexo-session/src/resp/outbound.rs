@@ -357,7 +357,7 @@ fn encode_head(parts: &PushParts<'_>, version: Version, out: &mut BytesMut) {
 pub fn error_text(text: &str) -> String {
     if text.starts_with("OOM") {
         OOM_TEXT.to_owned()
-    } else if text.starts_with("ERR ") {
+    } else if ["ERR ", "NOAUTH ", "NOPERM ", "WRONGPASS "].iter().any(|code| text.starts_with(code)) {
         text.to_owned()
     } else {
         format!("ERR {text}")

@@ -37,6 +37,8 @@ pub struct RespSession {
     closed: bool,
     /// The transaction being queued (between MULTI and EXEC or DISCARD).
     multi: Option<multi::Multi>,
+    /// Login, AUTH in progress, the command being handled (see `auth`).
+    auth: auth::RespAuth,
 }
 
 impl RespSession {
@@ -55,6 +57,7 @@ impl RespSession {
             patterns: BTreeSet::new(),
             closed: false,
             multi: None,
+            auth: auth::RespAuth::default(),
         }
     }
 
@@ -72,7 +75,7 @@ impl RespSession {
     /// `out`; `false` when no complete command is buffered (or the session is closed). A stream
     /// that cannot be framed is answered with the protocol error, then [`Action::Close`].
     pub fn handle_one(&mut self, now: Now, buf: &mut BytesMut, out: &mut Vec<Action>) -> bool {
-        if self.closed {
+        if self.closed || self.auth.pending() {
             return false;
         }
         match self.parser.decode(buf, &self.limits) {
@@ -122,12 +125,18 @@ impl RespSession {
     }
 
     fn store(&mut self, out: &mut Vec<Action>, request: StoreRequest, expect: Expect) {
+        if !self.permitted(crate::auth::needs::store_need(&request), out) {
+            return;
+        }
         let id = self.next_id();
         out.push(Action::Slot(Slot { id: Some(id), expect, version: self.version }));
         out.push(Action::Store { id, request });
     }
 
     fn pubsub(&mut self, out: &mut Vec<Action>, request: PubSubRequest, expect: Expect) {
+        if !self.permitted(crate::auth::needs::pubsub_need(&request), out) {
+            return;
+        }
         let id = self.next_id();
         out.push(Action::Slot(Slot { id: Some(id), expect, version: self.version }));
         out.push(Action::PubSub { id, request });
@@ -159,6 +168,9 @@ impl RespSession {
             );
         }
         let rest = &args[1..];
+        if !self.admitted(command.name, rest, out) {
+            return;
+        }
         if self.multi.is_some() && !multi::runs_now(command.name) {
             return self.queue(now, command.name, rest, out);
         }
@@ -202,6 +214,8 @@ impl RespSession {
             "exec" => self.exec(out),
             "discard" => self.discard(out),
             "watch" => self.watch(rest, out),
+            "auth" => self.auth_command(rest, out),
+            "acl" => self.acl(rest, out),
             "unwatch" => self.store(out, StoreRequest::Unwatch, Expect::Ok),
             _ => match commands::store_command(command.name, rest, now.wall_ms) {
                 Ok((request, expect)) => self.store(out, request, expect),
@@ -238,13 +252,15 @@ impl RespSession {
             }
         }
         let mut name = None;
+        let mut credentials = None;
         let mut i = 1;
         while i < rest.len() {
             let option = rest[i].to_ascii_uppercase();
             match &option[..] {
-                // No users and passwords yet: the default user accepts any password, as Redis's
-                // `nopass` default user does.
-                b"AUTH" if i + 2 < rest.len() => i += 3,
+                b"AUTH" if i + 2 < rest.len() => {
+                    credentials = Some((rest[i + 1].clone(), rest[i + 2].clone()));
+                    i += 3;
+                }
                 b"SETNAME" if i + 1 < rest.len() => {
                     name = Some(rest[i + 1].clone());
                     i += 2;
@@ -262,6 +278,9 @@ impl RespSession {
                 return self.error(out, &e);
             }
             self.name = (!name.is_empty()).then_some(name);
+        }
+        if let Some((user, pass)) = credentials {
+            return self.hello_auth(version, &user, &pass, out);
         }
         self.version = version;
         let mut b = BytesMut::new();
@@ -455,6 +474,7 @@ impl RespSession {
     }
 }
 
+mod auth;
 mod multi;
 #[cfg(test)]
 mod tests;
