@@ -77,7 +77,8 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     // dashboard and for RESP's INFO.
     let connections = resp.clients_gauge();
     let sessions = Arc::new(
-        SessionContext::new(startup::session_limits(settings), resp).with_mqtt(startup::mqtt_context(settings)),
+        SessionContext::new(startup::session_limits(settings), resp)
+            .with_mqtt(startup::mqtt_context(settings)),
     );
     // The dashboard runs on its own thread with a small current-thread tokio runtime.
     let mut ui_local = None;

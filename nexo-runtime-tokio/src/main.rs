@@ -90,7 +90,9 @@ async fn run(settings: Settings) -> Result<(), String> {
     }
     // `--mqtt-port off`: no MQTT listener.
     let mqtt_listener = match settings.mqtt_addr() {
-        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?),
+        Some(addr) => {
+            Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?)
+        }
         None => None,
     };
     let mqtt_local = mqtt_listener.as_ref().map(TcpListener::local_addr).transpose();
