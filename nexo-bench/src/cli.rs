@@ -130,6 +130,9 @@ pub struct LoadArgs {
     /// `stream-cycle`, `stream-keepup`: how consumers acknowledge what a FETCH returned.
     #[arg(long, value_enum, default_value_t = AckMode::Batch)]
     pub ack: AckMode,
+    /// Leave the queues, stream topics and Store keys the run created (removed by default).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// How the Stream consumers of `stream-cycle` and `stream-keepup` acknowledge (`--ack`).

@@ -16,6 +16,7 @@
     reason = "a command-line tool: results go to stdout, progress and errors to stderr"
 )]
 
+mod cleanup;
 mod cli;
 mod client;
 mod echo_server;
@@ -89,6 +90,7 @@ fn run_load(cli: &Cli, scenario: Scenario, args: &LoadArgs) -> ExitCode {
     let tag = format!("{}-{}", std::process::id(), nanos % 1_000_000);
     let mut plan = scenario::plan(scenario, args, &tag);
     let unit = plan.unit;
+    let created = std::mem::take(&mut plan.created);
     if let Some(total) = args.requests {
         plan.assign_quotas(total);
     }
@@ -137,6 +139,7 @@ fn run_load(cli: &Cli, scenario: Scenario, args: &LoadArgs) -> ExitCode {
             }
         }
     }
+    clean_up(addr, &created, args.keep);
     if let Some(e) = failure {
         return fail(scenario, &e);
     }
@@ -145,6 +148,22 @@ fn run_load(cli: &Cli, scenario: Scenario, args: &LoadArgs) -> ExitCode {
         return ExitCode::from(1);
     };
     finish(cli, scenario, args, unit, stats, lag)
+}
+
+/// Removes what the run created unless `keep`; says what it did on stderr.
+fn clean_up(addr: SocketAddr, created: &scenario::Created, keep: bool) {
+    if keep || *created == scenario::Created::default() {
+        return;
+    }
+    match cleanup::remove(addr, created) {
+        Ok(r) => eprintln!(
+            "nexo-bench: removed {} queues, {} stream topics, {} Store keys created by this run (--keep leaves them)",
+            r.queues, r.topics, r.keys
+        ),
+        Err(e) => {
+            eprintln!("nexo-bench: clean-up failed, some queues, topics or keys of this run remain: {e}")
+        }
+    }
 }
 
 fn fail(scenario: Scenario, e: &RunError) -> ExitCode {
@@ -186,6 +205,7 @@ fn finish(
         label: cli.label.clone(),
         target: format!("{}:{}", cli.host, cli.port),
         connections: args.connections,
+        connections_text: scenario.connections_text(args),
         pipeline: args.pipeline,
         size: args.size,
         rate: args.rate,

@@ -70,6 +70,19 @@ impl Scenario {
     pub fn counts_deliveries(self) -> bool {
         matches!(self, Self::PubSub | Self::PubSubFanout | Self::PubSubFanin)
     }
+
+    /// Who the connections of a run are, for the report's header (Pub/Sub fan-out ignores
+    /// `--connections`: one publisher, `--subscribers` subscribers).
+    pub fn connections_text(self, args: &LoadArgs) -> String {
+        let n = args.connections;
+        match self {
+            Self::PubSub => format!("{n} publishers + {n} subscribers"),
+            Self::PubSubFanout => format!("1 publisher + {} subscribers", args.subscribers),
+            Self::PubSubFanin => format!("{n} publishers + 1 subscriber"),
+            Self::StreamKeepup => format!("{n} producers + {n} consumers"),
+            _ => format!("{n} connections"),
+        }
+    }
 }
 
 /// A whole request frame encoded with id 0; copied and patched for each send.
@@ -601,11 +614,36 @@ pub enum Feed {
     All,
 }
 
+/// What a run creates on the server, for the clean-up after it (`--keep` leaves it).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// Queue names.
+    pub queues: Vec<String>,
+    /// Stream topic names (their groups go with them).
+    pub topics: Vec<String>,
+    /// Store keys `key_bytes(0) .. key_bytes(keys)`.
+    pub keys: u64,
+}
+
+impl Created {
+    fn queue(&mut self, name: &str) {
+        self.queues.push(name.to_owned());
+    }
+
+    fn topic(&mut self, name: &str) {
+        if !self.topics.iter().any(|t| t == name) {
+            self.topics.push(name.to_owned());
+        }
+    }
+}
+
 /// Every connection of a run.
 #[derive(Debug)]
 pub struct Plan {
     /// The connections.
     pub conns: Vec<ConnPlan>,
+    /// What the run creates.
+    pub created: Created,
     /// How many of them send requests of their own during the load.
     pub requesters: u32,
     /// `requests`, `deliveries` or `messages` (consumed).
@@ -764,6 +802,7 @@ impl Plan {
 pub fn plan(scenario: Scenario, args: &LoadArgs, tag: &str) -> Plan {
     let n = args.connections;
     let mut conns = Vec::new();
+    let mut created = Created::default();
     match scenario {
         Scenario::Echo => {
             let template = Template::of(&Request::Echo(payload(args.size, 0)));
@@ -775,8 +814,12 @@ pub fn plan(scenario: Scenario, args: &LoadArgs, tag: &str) -> Plan {
                 ));
             }
         }
-        Scenario::StoreSet => (0..n).for_each(|i| conns.push(requester(store_gen(args, 0, i), vec![], i))),
+        Scenario::StoreSet => {
+            created.keys = args.keyspace;
+            (0..n).for_each(|i| conns.push(requester(store_gen(args, 0, i), vec![], i)));
+        }
         Scenario::StoreGet | Scenario::StoreMixed => {
+            created.keys = args.keyspace;
             let get_percent = if scenario == Scenario::StoreGet { 100 } else { args.get_percent };
             for i in 0..n {
                 conns.push(requester(store_gen(args, get_percent, i), preload(args, i, n), i));
@@ -806,6 +849,7 @@ pub fn plan(scenario: Scenario, args: &LoadArgs, tag: &str) -> Plan {
         Scenario::QueuePush | Scenario::QueueCycle => {
             for i in 0..n {
                 let name = format!("bench-{tag}-{i}");
+                created.queue(&name);
                 let create = Request::Queue(QueueRequest::Create {
                     name: name.clone(),
                     options: QueueOptions::default(),
@@ -842,6 +886,7 @@ pub fn plan(scenario: Scenario, args: &LoadArgs, tag: &str) -> Plan {
                     format!("bench-{tag}-{i}")
                 };
                 let group = format!("g-{tag}-{i}");
+                created.topic(&topic);
                 let create = Request::Stream(StreamRequest::Create {
                     topic: topic.clone(),
                     options: StreamOptions::default(),
@@ -873,6 +918,7 @@ pub fn plan(scenario: Scenario, args: &LoadArgs, tag: &str) -> Plan {
             for i in 0..n {
                 let topic = format!("bench-{tag}-{i}");
                 let group = format!("g-{tag}-{i}");
+                created.topic(&topic);
                 conns.push(stream_consumer(&topic, &group, args, i));
                 conns.push(stream_producer(&topic, args.size, i));
             }
@@ -884,7 +930,7 @@ pub fn plan(scenario: Scenario, args: &LoadArgs, tag: &str) -> Plan {
         s if s.counts_deliveries() => "deliveries",
         _ => "requests",
     };
-    Plan { conns, requesters, unit }
+    Plan { conns, created, requesters, unit }
 }
 
 #[cfg(test)]

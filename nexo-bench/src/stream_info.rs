@@ -23,7 +23,7 @@ pub fn messages(topic: &StreamTopicInfo) -> u64 {
 }
 
 /// Sends one request and reads its reply (one request at a time on a blocking connection).
-fn call(
+pub fn call(
     stream: &mut TcpStream,
     rbuf: &mut BytesMut,
     request: &Request,

@@ -150,6 +150,9 @@ pub struct Report {
     pub target: String,
     /// `--connections`.
     pub connections: u32,
+    /// Who the connections are, for the text header (`1 publisher + 10 subscribers`).
+    #[serde(skip)]
+    pub connections_text: String,
     /// `--pipeline`.
     pub pipeline: u32,
     /// `--size`.
@@ -200,13 +203,13 @@ impl Report {
         let l = &self.latency;
         let mut out = format!(
             "{scenario} against {target}{label}\n\
-             \x20 {conns} connections, pipeline {pipe}, {size} B payloads, {mode}{ack}\n\
+             \x20 {conns}, pipeline {pipe}, {size} B payloads, {mode}{ack}\n\
              \x20 {ops} {unit} in {dur:.2} s: {tp:.0} {unit}/s\n\
              \x20 latency (ms): p50 {p50:.3}  p90 {p90:.3}  p99 {p99:.3}  p99.9 {p999:.3}  max {max:.3}  mean {mean:.3}\n\
              \x20 errors {errors}",
             scenario = self.scenario,
             target = self.target,
-            conns = self.connections,
+            conns = self.connections_text,
             pipe = self.pipeline,
             size = self.size,
             ops = self.ops,
@@ -286,6 +289,7 @@ mod tests {
             label: "fsync=never".into(),
             target: "127.0.0.1:7654".into(),
             connections: 50,
+            connections_text: "50 connections".into(),
             pipeline: 16,
             size: 64,
             rate: None,
@@ -322,6 +326,7 @@ mod tests {
         assert_eq!(v["throughput"], 500.0);
         assert!((v["p50_us"].as_f64().unwrap() - 250.0).abs() < 0.5);
         assert!(r.text().contains("500 requests/s"));
+        assert!(r.text().contains("  50 connections, pipeline 16"), "{}", r.text());
         assert!(v.get("final_lag").is_none(), "keep-up fields only for stream-keepup");
         assert!(v.get("ack").is_none(), "the ack mode only for the stream consumers");
 
