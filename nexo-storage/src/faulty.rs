@@ -11,6 +11,8 @@
 //! real failed write or fsync does.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 
@@ -42,6 +44,8 @@ pub struct FaultyStorage<S: Storage> {
     fail_next_sync: bool,
     /// Torn bytes to report at the next `open` of each log, after `crash_tearing`.
     torn: BTreeMap<LogName, u64>,
+    /// While set, the disk is full: see [`FaultyStorage::disk_full`].
+    full: Arc<AtomicBool>,
 }
 
 impl<S: Storage> FaultyStorage<S> {
@@ -54,7 +58,16 @@ impl<S: Storage> FaultyStorage<S> {
             fail_from: None,
             fail_next_sync: false,
             torn: BTreeMap::new(),
+            full: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// A switch for a full disk, usable after the wrapper was boxed or moved to another thread:
+    /// while it is on, `flush`, `sync`, `sync_many`, `roll` and `skip_to` answer
+    /// [`StorageError::Transient`] (ENOSPC) and change nothing; appends stay pending, the log is
+    /// not fenced, and the first call after it is turned off writes them.
+    pub fn disk_full(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.full)
     }
 
     /// The wrapped backend (it holds exactly the synced records).
@@ -126,9 +139,13 @@ impl<S: Storage> FaultyStorage<S> {
     }
 
     /// Counts a write operation and fails it if a failure is planned.
-    fn inject(&mut self, log: &LogName, op: &str) -> Result<(), StorageError> {
+    fn inject(&mut self, log: &LogName, op: &'static str) -> Result<(), StorageError> {
         let n = self.ops;
         self.ops += 1;
+        if self.full.load(Ordering::Relaxed) && matches!(op, "flush" | "sync" | "roll" | "skip_to") {
+            let source = std::io::Error::from_raw_os_error(28);
+            return Err(StorageError::Transient { op, path: log.as_str().into(), source });
+        }
         let sync_fails = op == "sync" && std::mem::take(&mut self.fail_next_sync);
         if sync_fails || self.fail_from.is_some_and(|from| n >= from) {
             let why = format!("injected failure of {op} (operation {n})");
@@ -153,7 +170,7 @@ impl<S: Storage> FaultyStorage<S> {
     }
 
     /// Checks the log is usable, then counts the write operation `op`.
-    fn begin_write(&mut self, log: &LogName, op: &str) -> Result<(), StorageError> {
+    fn begin_write(&mut self, log: &LogName, op: &'static str) -> Result<(), StorageError> {
         self.state(log)?;
         self.inject(log, op)
     }
