@@ -104,7 +104,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         poll,
         listener,
         mqtt_listener,
-        max_connections: settings.max_connections,
+        max_connections: brokers.max_connections,
         clock,
         lanes,
         outputs: out_rx,

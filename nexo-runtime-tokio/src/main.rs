@@ -97,7 +97,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     };
     let mqtt_local = mqtt_listener.as_ref().map(TcpListener::local_addr).transpose();
     let mqtt_local = mqtt_local.map_err(|e| format!("cannot read the bound address: {e}"))?;
-    let max_connections = settings.max_connections.min(Semaphore::MAX_PERMITS);
+    let max_connections = brokers.max_connections.min(Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max_connections));
     let ui_listener = settings
         .ui_addr()

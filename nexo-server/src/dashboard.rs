@@ -40,7 +40,7 @@ impl Dashboard {
             runtime,
             clock,
             fsync: settings.fsync.to_string(),
-            max_connections: settings.max_connections as u64,
+            max_connections: brokers.max_connections as u64,
             slots,
         }
     }

@@ -108,6 +108,9 @@ pub struct Brokers {
     pub queue: BrokerDriver<Queue>,
     /// The Stream, its journal and topic logs in `<data-dir>/stream`.
     pub stream: BrokerDriver<Stream>,
+    /// `--max-connections`, or lower when the open-file limit cannot hold it (see
+    /// [`fd_caps`]): what the runtime must enforce.
+    pub max_connections: usize,
 }
 
 /// Why the server could not start.
@@ -152,9 +155,10 @@ pub fn start_brokers(settings: &Settings, clock: &Clock) -> Result<Brokers, Star
     let store_config = settings.store_config(physical);
     let pubsub_config = settings.pubsub_config();
     let queue_config = settings.queue_config();
-    let stream_config = settings.stream_config();
+    let mut stream_config = settings.stream_config();
     tracing::info!("engine seed {seed} (replay with --seed)");
-    raise_fd_limit(settings.max_connections);
+    let (max_connections, max_topics) = raise_fd_limit(settings.max_connections, stream_config.max_topics);
+    stream_config.max_topics = max_topics;
     settings.effective.log();
     log_store_memory(store_config.max_memory_bytes, physical);
     crate::settings::reload::watch(settings).map_err(StartError::Signals)?;
@@ -163,7 +167,7 @@ pub fn start_brokers(settings: &Settings, clock: &Clock) -> Result<Brokers, Star
     let pubsub = durable(PubSub::new(pubsub_config, seed ^ 0x5055_4253_5542), "pubsub", settings, clock)?;
     let queue = durable(Queue::new(queue_config, seed ^ 0x5155_4555_4500), "queue", settings, clock)?;
     let stream = durable(Stream::new(stream_config, seed ^ 0x5354_5245_414D), "stream", settings, clock)?;
-    Ok(Brokers { store, pubsub, queue, stream })
+    Ok(Brokers { store, pubsub, queue, stream, max_connections })
 }
 
 /// Logs the Store's memory limit as `key=value`, with its share of physical memory.
@@ -178,21 +182,51 @@ fn log_store_memory(max_memory_bytes: u64, physical: u64) {
     }
 }
 
-/// File descriptors kept beyond one per connection: refusals in progress, listeners, logs.
+/// File descriptors kept beyond one per connection and one per stream topic: refusals in
+/// progress, listeners, the brokers' journals, the dashboard.
 const SPARE_FDS: u64 = 512;
 
-/// Raises the soft open-file limit so `--max-connections` can be reached (the default soft
-/// limit is often 1024); logs what it got, and warns when the hard limit is lower.
-fn raise_fd_limit(max_connections: usize) {
-    let wanted = (max_connections as u64).saturating_add(SPARE_FDS);
-    match rlimit::increase_nofile_limit(wanted) {
-        Ok(got) if got >= wanted => tracing::info!("open-file limit {got}"),
-        Ok(got) => tracing::warn!(
-            "open-file limit is {got}, below the {wanted} that --max-connections {max_connections} needs; \
-             accepts beyond it fail until connections close (raise the hard limit with ulimit -Hn)"
-        ),
-        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+/// Raises the soft open-file limit so `--max-connections` connections and
+/// `--stream-max-topics` topic logs (one open file each) fit; when the hard limit is lower,
+/// starts anyway with both caps lowered to fit, with one WARN. Returns the caps to enforce.
+fn raise_fd_limit(max_connections: usize, max_topics: usize) -> (usize, usize) {
+    let wanted = (max_connections as u64).saturating_add(max_topics as u64).saturating_add(SPARE_FDS);
+    let got = match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) => got,
+        Err(e) => {
+            tracing::warn!("cannot raise the open-file limit: {e}; keeping the caps as set");
+            return (max_connections, max_topics);
+        }
+    };
+    let (connections, topics) = fd_caps(got, max_connections, max_topics);
+    if (connections, topics) == (max_connections, max_topics) {
+        tracing::info!("open-file limit {got}");
+    } else {
+        tracing::warn!(
+            "open-file limit is {got}, below the {wanted} that --max-connections {max_connections} and \
+             --stream-max-topics {max_topics} need; serving with max connections {connections} and max \
+             topics {topics} (raise the hard limit with ulimit -Hn)"
+        );
     }
+    (connections, topics)
+}
+
+/// The connection and topic caps that fit in `limit` open files: unchanged when both fit with
+/// [`SPARE_FDS`] to spare, else both lowered in proportion (at least 1 each), so the server
+/// always starts.
+pub fn fd_caps(limit: u64, max_connections: usize, max_topics: usize) -> (usize, usize) {
+    let (conns, topics) = (max_connections as u64, max_topics as u64);
+    if conns.saturating_add(topics).saturating_add(SPARE_FDS) <= limit {
+        return (max_connections, max_topics);
+    }
+    // Keep at least half of a small limit for clients and topics.
+    let room = limit.saturating_sub(SPARE_FDS.min(limit / 2)).max(2);
+    let total = conns.saturating_add(topics).max(1);
+    let fit_conns = (u128::from(room) * u128::from(conns) / u128::from(total)) as u64;
+    let fit_conns = fit_conns.clamp(1, room - 1).min(conns.max(1));
+    let fit_topics = (room - fit_conns).clamp(1, topics.max(1));
+    let cap = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    (cap(fit_conns), cap(fit_topics))
 }
 
 /// A broker on its own storage root `<data-dir>/<name>` (locked), with its logs replayed.
@@ -219,5 +253,23 @@ fn log_replay(broker: &str, replayed: &Replayed) {
                 why.as_deref().unwrap_or("no detail")
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod fd_tests {
+    use super::fd_caps;
+
+    #[test]
+    fn caps_fit_the_open_file_limit_and_never_reach_zero() {
+        assert_eq!(fd_caps(1 << 20, 10_000, 10_000), (10_000, 10_000));
+        let (conns, topics) = fd_caps(4096, 10_000, 10_000);
+        assert!(conns + topics + 512 <= 4096, "{conns} + {topics}");
+        assert_eq!((conns, topics), (1792, 1792));
+        assert_eq!(fd_caps(4096, 10_000, 0).1, 1);
+        let (conns, topics) = fd_caps(0, 10_000, 10_000);
+        assert!(conns >= 1 && topics >= 1);
+        let (conns, topics) = fd_caps(256, 10_000, 100);
+        assert!(conns >= 1 && topics >= 1 && conns + topics <= 128, "{conns} + {topics}");
     }
 }
