@@ -182,6 +182,25 @@ fn log_store_memory(max_memory_bytes: u64, physical: u64) {
     }
 }
 
+/// Prints the ready line and flushes it: the only thing either binary writes to stdout.
+#[allow(clippy::print_stdout, reason = "the ready line is the start-up contract")]
+pub fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        tracing::warn!("cannot write the ready line to stdout: {e}");
+    }
+}
+
+/// TCP_NODELAY (replies are small and latency matters) and SO_KEEPALIVE (dead peers go away)
+/// on an accepted socket; a failure only costs latency or dead-peer detection, so it is logged.
+pub fn tune_socket(socket: impl std::os::fd::AsFd) {
+    let socket = socket2::SockRef::from(&socket);
+    if let Err(e) = socket.set_tcp_nodelay(true).and_then(|()| socket.set_keepalive(true)) {
+        tracing::debug!("socket options: {e}");
+    }
+}
+
 /// File descriptors kept beyond one per connection and one per stream topic: refusals in
 /// progress, listeners, the brokers' journals, the dashboard.
 const SPARE_FDS: u64 = 512;

@@ -191,6 +191,13 @@ macro_rules! __for_each_case {
             async_client_reconnect_after_restart,
             async_client_request_timeout,
             async_client_examples,
+            // nexo-cli (issue 27)
+            cli_queue_commands,
+            cli_stream_commands,
+            cli_stream_tail_follows,
+            cli_pubsub_store_server,
+            cli_errors_and_connection_options,
+            cli_bench_leaves_nothing_behind,
             // lifecycle
             lifecycle_sigterm_exits_zero,
             lifecycle_port_taken_exits_nonzero,

@@ -9,6 +9,7 @@ use nexo_proto::Push;
 
 mod async_client;
 mod bad_input;
+mod cli;
 mod config;
 mod eviction;
 mod hostile_conn;
@@ -32,6 +33,7 @@ mod ui;
 
 pub use async_client::*;
 pub use bad_input::*;
+pub use cli::*;
 pub use config::*;
 pub use eviction::*;
 pub use hostile_conn::*;
