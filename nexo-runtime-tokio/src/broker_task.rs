@@ -16,7 +16,13 @@ use nexo_server::{BrokerDriver, BrokerInput, Clock, ColdReader, Completion};
 use nexo_session::Item;
 use tokio::sync::mpsc;
 
-use crate::outbox::Outbox;
+
+/// Where a broker task sends one connection's outputs, in the order the broker emitted them; its
+/// task hands them to the session at once. Unbounded on purpose, memory still bounded: replies
+/// exist only for requests the session let in (its in-flight cap and write limit stop reading),
+/// pushes are capped by Pub/Sub's slow-consumer limit and the sessions' output bound. A bounded
+/// channel would block the Pub/Sub task behind one slow reader. Sends to a closed one are dropped.
+pub type Outbox = mpsc::UnboundedSender<NetOutput>;
 
 /// Inputs queued per broker before connection readers wait.
 const CHANNEL_CAPACITY: usize = 4096;
@@ -218,10 +224,10 @@ fn deliver(conns: &mut HashMap<ConnId, Outbox>, outputs: impl Iterator<Item = Ne
             // Removed at once so nothing more is queued for a connection on its way out.
             if let Some(outbox) = conns.remove(&conn) {
                 tracing::warn!(conn = conn.0, %reason, "closing connection");
-                outbox.send(output);
+                let _ = outbox.send(output);
             }
         } else if let Some(outbox) = conns.get(&conn) {
-            outbox.send(output);
+            let _ = outbox.send(output);
         }
     }
 }

@@ -17,8 +17,7 @@ use nexo_session::{CloseWhy, Item, Session, SessionContext};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::broker_task::{Brokers, Msg};
-use crate::outbox::Outbox;
+use crate::broker_task::{Brokers, Msg, Outbox};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -53,7 +52,7 @@ pub async fn serve(
     } else {
         Session::new(sessions, conn, ctx.clock.now().mono_ms, refused)
     };
-    let (outbox, mut rx) = Outbox::new();
+    let (outbox, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut buf = BytesMut::new();
     let mut items = Vec::new();
     // A dropped sender also means shutdown; `changed` then resolves at once.

@@ -7,7 +7,6 @@
 
 mod broker_task;
 mod connection;
-mod outbox;
 mod ui;
 
 use std::io::Write;
