@@ -121,7 +121,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(mqtt) = mqtt_local {
         tracing::info!("MQTT on {mqtt}");
     }
-    announce(&startup::ready_line(local, ui_local, mqtt_local));
+    startup::announce(&startup::ready_line(local, ui_local, mqtt_local));
     network.run()?;
     Ok(())
 }
@@ -129,15 +129,6 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
 fn listen(addr: SocketAddr) -> std::io::Result<mio::net::TcpListener> {
     mio::net::TcpListener::bind(addr)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
-}
-
-/// Prints the ready line, the only thing nexo writes to stdout.
-#[allow(clippy::print_stdout, reason = "the ready line is the start-up contract")]
-fn announce(line: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }
 
 /// A thread that turns SIGINT/SIGTERM into the shutdown flag and wakes the network thread. The

@@ -19,8 +19,8 @@ use std::time::Duration;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use nexo_engine::{ConnId, NetOutput};
-use nexo_server::Clock;
 use nexo_server::logging::RateLimited;
+use nexo_server::{Clock, startup};
 use nexo_session::{CLOSE_WAIT_MS, CloseWhy, Item, Session, SessionContext};
 use slab::Slab;
 
@@ -41,29 +41,19 @@ const SWEEP_MS: u64 = 250;
 /// The network thread's state.
 #[derive(Debug)]
 pub struct Network {
-    poll: Poll,
-    listener: Option<TcpListener>,
-    mqtt_listener: Option<TcpListener>,
+    /// What it was started with (the poll, listeners, brokers, clock, shared counts).
+    parts: NetParts,
     conns: Slab<Conn>,
     by_id: HashMap<u64, usize>,
     next_conn_id: u64,
     open_count: usize,
     refusing_count: usize,
-    max_connections: usize,
-    clock: Clock,
-    lanes: Lanes,
     /// Outputs of the inline brokers, applied right after their turn.
     inline_outputs: Vec<NetOutput>,
-    outputs: Receiver<Vec<NetOutput>>,
     retry: Vec<usize>,
     dirty: Vec<usize>,
     backlogged: bool,
-    shutdown: Arc<AtomicBool>,
     draining_until: Option<u64>,
-    /// Open connections, for the dashboard and RESP's INFO (mirrors `open_count`).
-    connections: Arc<AtomicU64>,
-    /// Shared by the sessions.
-    sessions: Arc<SessionContext>,
     /// Reused buffer of the items a session routes.
     items: Vec<Item>,
     /// The one buffer every socket read lands in before its bytes join a connection's buffer.
@@ -104,46 +94,25 @@ impl Network {
     ///
     /// # Errors
     /// Registration failed.
-    pub fn new(parts: NetParts) -> io::Result<Self> {
-        let NetParts {
-            poll,
-            mut listener,
-            mut mqtt_listener,
-            max_connections,
-            clock,
-            lanes,
-            outputs,
-            shutdown,
-            connections,
-            sessions,
-        } = parts;
-        if let Some(listener) = &mut listener {
-            poll.registry().register(listener, LISTENER, Interest::READABLE)?;
-        }
-        if let Some(listener) = &mut mqtt_listener {
-            poll.registry().register(listener, MQTT_LISTENER, Interest::READABLE)?;
+    pub fn new(mut parts: NetParts) -> io::Result<Self> {
+        for (listener, token) in [(&mut parts.listener, LISTENER), (&mut parts.mqtt_listener, MQTT_LISTENER)]
+        {
+            if let Some(listener) = listener {
+                parts.poll.registry().register(listener, token, Interest::READABLE)?;
+            }
         }
         Ok(Self {
-            poll,
-            listener,
-            mqtt_listener,
+            parts,
             conns: Slab::new(),
             by_id: HashMap::new(),
             next_conn_id: 1,
             open_count: 0,
             refusing_count: 0,
-            max_connections,
-            clock,
-            lanes,
             inline_outputs: Vec::new(),
-            outputs,
             retry: Vec::new(),
             dirty: Vec::new(),
             backlogged: false,
-            shutdown,
             draining_until: None,
-            connections,
-            sessions,
             items: Vec::new(),
             scratch: vec![0; READ_CHUNK],
             next_sweep_ms: 0,
@@ -160,12 +129,12 @@ impl Network {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout)
+            if let Err(e) = self.parts.poll.poll(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 return Err(e);
             }
-            let now = self.clock.now().mono_ms;
+            let now = self.parts.clock.now().mono_ms;
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now, false),
@@ -188,7 +157,7 @@ impl Network {
             self.apply_outputs();
             self.flush_dirty();
             self.sweep(now);
-            if self.shutdown.load(Ordering::Relaxed) && self.draining_until.is_none() {
+            if self.parts.shutdown.load(Ordering::Relaxed) && self.draining_until.is_none() {
                 self.begin_shutdown(now);
             }
             // Last, so everything this turn produced for the brokers goes out now: flushed push
@@ -201,7 +170,7 @@ impl Network {
                 break;
             }
         }
-        let Self { lanes, clock, .. } = self;
+        let NetParts { lanes, clock, .. } = self.parts;
         lanes.stop(&clock);
         Ok(())
     }
@@ -209,7 +178,7 @@ impl Network {
     /// Hands this turn's inputs to every broker; applies what the inline ones answered.
     fn hand_over(&mut self) -> io::Result<()> {
         let mut out = std::mem::take(&mut self.inline_outputs);
-        self.backlogged = !self.lanes.hand_over(&self.clock, &mut out)?;
+        self.backlogged = !self.parts.lanes.hand_over(&self.parts.clock, &mut out)?;
         for output in out.drain(..) {
             self.apply_output(output);
         }
@@ -232,9 +201,9 @@ impl Network {
         // Sessions' deadlines are swept a few times a second while any connection is open.
         let sweep = (!self.conns.is_empty()).then_some(Duration::from_millis(SWEEP_MS));
         // An inline broker's timers (the Store's expiry sweep) are run by the loop itself.
-        let inline = self.lanes.deadline().map(|at| {
-            let now = self.clock.now();
-            self.clock.until(now, at)
+        let inline = self.parts.lanes.deadline().map(|at| {
+            let now = self.parts.clock.now();
+            self.parts.clock.until(now, at)
         });
         match (sweep, inline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -244,7 +213,7 @@ impl Network {
 
     fn accept(&mut self, now: u64, mqtt: bool) {
         loop {
-            let listener = if mqtt { &self.mqtt_listener } else { &self.listener };
+            let listener = if mqtt { &self.parts.mqtt_listener } else { &self.parts.listener };
             let Some(listener) = listener else { return };
             match listener.accept() {
                 Ok((stream, peer)) => self.add_conn(stream, peer, now, mqtt),
@@ -262,7 +231,7 @@ impl Network {
     }
 
     fn add_conn(&mut self, mut stream: TcpStream, peer: SocketAddr, now: u64, mqtt: bool) {
-        let refused = self.open_count >= self.max_connections;
+        let refused = self.open_count >= self.parts.max_connections;
         if refused {
             if self.refusing_count >= REFUSING_MAX {
                 return; // dropping the stream closes it
@@ -274,13 +243,11 @@ impl Network {
                 );
             }
         }
-        if let Err(e) = configure(&stream) {
-            tracing::debug!("socket options for {peer}: {e}");
-        }
+        startup::tune_socket(&stream);
         let key = self.conns.vacant_key();
         let token = Token(key + FIRST_CONN);
         if let Err(e) =
-            self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+            self.parts.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
         {
             tracing::warn!("register {peer}: {e}");
             return;
@@ -291,12 +258,12 @@ impl Network {
             self.refusing_count += 1;
         } else {
             self.open_count += 1;
-            self.connections.store(self.open_count as u64, Ordering::Relaxed);
+            self.parts.connections.store(self.open_count as u64, Ordering::Relaxed);
         }
         self.by_id.insert(id.0, key);
-        let sessions = Arc::clone(&self.sessions);
+        let sessions = Arc::clone(&self.parts.sessions);
         let session = if mqtt {
-            Session::new_mqtt(sessions, id, self.clock.now(), refused)
+            Session::new_mqtt(sessions, id, self.parts.clock.now(), refused)
         } else {
             Session::new(sessions, id, now, refused)
         };
@@ -318,7 +285,7 @@ impl Network {
                 conn.unread = false;
                 self.decode(key);
                 if let Some(conn) = self.conns.get_mut(key) {
-                    conn.session.handle_eof(self.clock.now().mono_ms);
+                    conn.session.handle_eof(self.parts.clock.now().mono_ms);
                     self.after_session(key);
                 }
                 return;
@@ -348,13 +315,13 @@ impl Network {
 
     /// Feeds the buffered bytes to the session and its routed requests to the brokers.
     fn decode(&mut self, key: usize) {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let Some(conn) = self.conns.get_mut(key) else { return };
         conn.session.handle_bytes(now, &mut conn.read_buf, &mut self.items);
         let id = conn.session.conn();
         let stalled = !conn.read_buf.is_empty() && !conn.session.may_read();
         for item in self.items.drain(..) {
-            self.lanes.route(id, item);
+            self.parts.lanes.route(id, item);
         }
         if stalled {
             self.mark_unread(key);
@@ -396,7 +363,7 @@ impl Network {
     }
 
     fn apply_outputs(&mut self) {
-        while let Ok(batch) = self.outputs.try_recv() {
+        while let Ok(batch) = self.parts.outputs.try_recv() {
             for output in batch {
                 self.apply_output(output);
             }
@@ -432,7 +399,7 @@ impl Network {
         match conn.session.write_to(&mut conn.stream) {
             Ok(push_bytes) => {
                 if push_bytes > 0 {
-                    self.lanes.pubsub.push(WorkerInput::Flushed(conn.session.conn(), push_bytes));
+                    self.parts.lanes.pubsub.push(WorkerInput::Flushed(conn.session.conn(), push_bytes));
                 }
                 if let Some(why) = conn.session.close_reason() {
                     self.close(key, why);
@@ -469,21 +436,21 @@ impl Network {
             return;
         }
         let mut conn = self.conns.remove(key);
-        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let _ = self.parts.poll.registry().deregister(&mut conn.stream);
         let id = conn.session.conn();
         self.by_id.remove(&id.0);
         // What the session still asks of Pub/Sub (an MQTT will) goes before the disconnect.
         conn.session.take_items(&mut self.items);
         for item in self.items.drain(..) {
-            self.lanes.route(id, item);
+            self.parts.lanes.route(id, item);
         }
         // Every broker forgets the connection (harmless for one that never sent it anything).
-        self.lanes.disconnect(id);
+        self.parts.lanes.disconnect(id);
         if conn.refused {
             self.refusing_count -= 1;
         } else {
             self.open_count -= 1;
-            self.connections.store(self.open_count as u64, Ordering::Relaxed);
+            self.parts.connections.store(self.open_count as u64, Ordering::Relaxed);
         }
         if why == CloseWhy::SlowConsumer {
             tracing::warn!("closing conn {}: {why}", id.0);
@@ -494,12 +461,14 @@ impl Network {
 
     fn begin_shutdown(&mut self, now: u64) {
         tracing::info!("shutting down: no new connections, draining {} open", self.conns.len());
-        for mut listener in [self.listener.take(), self.mqtt_listener.take()].into_iter().flatten() {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for mut listener in
+            [self.parts.listener.take(), self.parts.mqtt_listener.take()].into_iter().flatten()
+        {
+            let _ = self.parts.poll.registry().deregister(&mut listener);
         }
         self.draining_until = Some(now + CLOSE_WAIT_MS);
         // Long-polls end now (empty batches), so their connections can finish.
-        self.lanes.shutdown();
+        self.parts.lanes.shutdown();
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
         for key in keys {
             if let Some(conn) = self.conns.get_mut(key) {
@@ -509,10 +478,4 @@ impl Network {
             self.dirty.push(key);
         }
     }
-}
-
-/// TCP_NODELAY and SO_KEEPALIVE on an accepted socket.
-fn configure(stream: &TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    socket2::SockRef::from(stream).set_keepalive(true)
 }
