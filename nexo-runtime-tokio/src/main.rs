@@ -9,7 +9,6 @@ mod broker_task;
 mod connection;
 mod ui;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,7 +19,6 @@ use nexo_server::logging::RateLimited;
 use nexo_server::{Clock, Dashboard, Settings, logging, startup};
 use nexo_session::SessionContext;
 use nexo_session::resp::RespContext;
-use socket2::SockRef;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, watch};
@@ -116,7 +114,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     if let Some(mqtt) = mqtt_local {
         tracing::info!(%mqtt, "MQTT listening");
     }
-    announce(&startup::ready_line(local, ui_local, mqtt_local));
+    startup::announce(&startup::ready_line(local, ui_local, mqtt_local));
     if let Some(local) = local {
         tracing::info!(%local, "listening");
     }
@@ -149,7 +147,7 @@ async fn run(settings: Settings) -> Result<(), String> {
             Err(_) => (Arc::clone(&refusing).try_acquire_owned().ok(), true),
         };
         if let Some(permit) = permit {
-            configure(&stream);
+            startup::tune_socket(&stream);
             // Never reused, so a late output can never reach a later client.
             let conn = ConnId(next_conn);
             next_conn += 1;
@@ -186,23 +184,5 @@ async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, S
     match listener {
         Some(listener) => listener.accept().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Prints the one stdout line and flushes it; stdout carries nothing else.
-fn announce(line: &str) {
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
-        tracing::warn!(error = %e, "cannot write the ready line to stdout");
-    }
-}
-
-/// TCP_NODELAY (replies are small and latency matters) and SO_KEEPALIVE (dead peers go away).
-fn configure(stream: &TcpStream) {
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-    }
-    if let Err(e) = SockRef::from(stream).set_keepalive(true) {
-        tracing::debug!(error = %e, "cannot set SO_KEEPALIVE");
     }
 }
