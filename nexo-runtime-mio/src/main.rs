@@ -78,7 +78,8 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let connections = resp.clients_gauge();
     let sessions = Arc::new(
         SessionContext::new(startup::session_limits(settings), resp)
-            .with_mqtt(startup::mqtt_context(settings)),
+            .with_mqtt(startup::mqtt_context(settings))
+            .with_auth(nexo_server::security::auth(settings)?),
     );
     // The dashboard runs on its own thread with a small current-thread tokio runtime.
     let mut ui_local = None;
@@ -98,6 +99,11 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let shutdown = Arc::new(AtomicBool::new(false));
+    let wake = waker.clone();
+    let pool = nexo_server::security::VerifyPool::start(nexo_server::security::VERIFY_THREADS, clock)?;
+    let verifier = nexo_server::security::Mailbox::new(pool, move || {
+        let _ = wake.wake();
+    });
     watch_signals(shutdown.clone(), waker, ui_source)?;
 
     let network = Network::new(NetParts {
@@ -111,7 +117,8 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         shutdown,
         connections,
         sessions,
-    })?;
+    })?
+    .with_verifier(verifier);
     if let Some(local) = local {
         tracing::info!("listening on {local}");
     }

@@ -54,6 +54,8 @@ pub struct Network {
     dirty: Vec<usize>,
     backlogged: bool,
     draining_until: Option<u64>,
+    /// Runs password checks off this thread and hands the verdicts back.
+    verifier: Option<nexo_server::security::Mailbox>,
     /// Reused buffer of the items a session routes.
     items: Vec<Item>,
     /// The one buffer every socket read lands in before its bytes join a connection's buffer.
@@ -113,12 +115,31 @@ impl Network {
             dirty: Vec::new(),
             backlogged: false,
             draining_until: None,
+            verifier: None,
             items: Vec::new(),
             scratch: vec![0; READ_CHUNK],
             next_sweep_ms: 0,
             refused_log: RateLimited::new(1_000),
             accept_log: RateLimited::new(1_000),
         })
+    }
+
+    /// Password checks run on `verifier`'s pool (without one, logins that need a check fail).
+    pub fn with_verifier(mut self, verifier: nexo_server::security::Mailbox) -> Self {
+        self.verifier = Some(verifier);
+        self
+    }
+
+    /// Hands each verdict back to its session.
+    fn apply_verdicts(&mut self) {
+        let now = self.parts.clock.now().mono_ms;
+        while let Some((conn, verdict)) = self.verifier.as_ref().and_then(|v| v.try_recv()) {
+            let Some(&key) = self.by_id.get(&conn.0) else { continue };
+            if let Some(c) = self.conns.get_mut(key) {
+                c.session.handle_verified(now, &verdict);
+            }
+            self.after_session(key);
+        }
     }
 
     /// Runs until shutdown has drained; then stops the workers and joins them.
@@ -155,6 +176,7 @@ impl Network {
             // Inline brokers answer this turn's requests before the flush.
             self.hand_over()?;
             self.apply_outputs();
+            self.apply_verdicts();
             self.flush_dirty();
             self.sweep(now);
             if self.parts.shutdown.load(Ordering::Relaxed) && self.draining_until.is_none() {
@@ -262,11 +284,12 @@ impl Network {
         }
         self.by_id.insert(id.0, key);
         let sessions = Arc::clone(&self.parts.sessions);
-        let session = if mqtt {
+        let mut session = if mqtt {
             Session::new_mqtt(sessions, id, self.parts.clock.now(), refused)
         } else {
             Session::new(sessions, id, now, refused)
         };
+        session.set_peer(peer.ip(), now);
         self.conns.insert(Conn { stream, read_buf: bytes::BytesMut::new(), session, unread: false, refused });
         tracing::debug!("conn {} from {peer}", id.0);
     }
@@ -319,6 +342,12 @@ impl Network {
         let Some(conn) = self.conns.get_mut(key) else { return };
         conn.session.handle_bytes(now, &mut conn.read_buf, &mut self.items);
         let id = conn.session.conn();
+        while let Some(job) = conn.session.poll_verify() {
+            match &self.verifier {
+                Some(verifier) => verifier.submit(id, job),
+                None => conn.session.handle_verified(now.mono_ms, &job.busy()),
+            }
+        }
         let stalled = !conn.read_buf.is_empty() && !conn.session.may_read();
         for item in self.items.drain(..) {
             self.parts.lanes.route(id, item);

@@ -34,6 +34,8 @@ pub struct Context {
     pub sessions: Arc<SessionContext>,
     /// The clock (sessions take `now` as an input).
     pub clock: Clock,
+    /// Runs password checks off the runtime's threads.
+    pub verify: nexo_server::security::VerifyPool,
 }
 
 /// Serves one accepted connection (refused: over the connection limit; `mqtt`: accepted on the
@@ -52,6 +54,10 @@ pub async fn serve(
     } else {
         Session::new(sessions, conn, ctx.clock.now().mono_ms, refused)
     };
+    if let Ok(peer) = stream.peer_addr() {
+        session.set_peer(peer.ip(), ctx.clock.now().mono_ms);
+    }
+    let (verdicts, mut verdict_rx) = tokio::sync::mpsc::unbounded_channel();
     let (outbox, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut buf = BytesMut::new();
     let mut items = Vec::new();
@@ -74,6 +80,7 @@ pub async fn serve(
                     continue;
                 }
                 session.handle_bytes(ctx.clock.now(), &mut buf, &mut items);
+                verify(&mut session, &ctx.verify, &verdicts);
                 if hand_over(&ctx.brokers, conn, &mut items, &outbox).await.is_err() {
                     break CloseWhy::LingerPassed;
                 }
@@ -94,6 +101,15 @@ pub async fn serve(
                     session.handle_output(out);
                 }
             }
+            Some(verdict) = verdict_rx.recv() => {
+                session.handle_verified(ctx.clock.now().mono_ms, &verdict);
+                // Input held back while the check was out is decoded now.
+                session.handle_bytes(ctx.clock.now(), &mut buf, &mut items);
+                verify(&mut session, &ctx.verify, &verdicts);
+                if hand_over(&ctx.brokers, conn, &mut items, &outbox).await.is_err() {
+                    break CloseWhy::LingerPassed;
+                }
+            }
             _ = stop.changed(), if !stopping => {
                 stopping = true;
                 session.handle_shutdown(ctx.clock.now().mono_ms);
@@ -110,6 +126,20 @@ pub async fn serve(
     session.take_items(&mut items);
     let _ = hand_over(&ctx.brokers, conn, &mut items, &outbox).await;
     ctx.brokers.disconnect(conn).await;
+}
+
+/// Hands the session's password checks to the pool; verdicts come back on `verdicts`.
+fn verify(
+    session: &mut Session,
+    pool: &nexo_server::security::VerifyPool,
+    verdicts: &tokio::sync::mpsc::UnboundedSender<nexo_session::auth::Verdict>,
+) {
+    while let Some(job) = session.poll_verify() {
+        let tx = verdicts.clone();
+        pool.submit(job, move |verdict| {
+            let _ = tx.send(verdict);
+        });
+    }
 }
 
 /// Reads what the socket has (up to the session's buffer bound); end of input is an error.

@@ -67,9 +67,12 @@ async fn run(settings: Settings) -> Result<(), String> {
         },
         sessions: Arc::new(
             SessionContext::new(startup::session_limits(&settings), Arc::clone(&resp))
-                .with_mqtt(startup::mqtt_context(&settings)),
+                .with_mqtt(startup::mqtt_context(&settings))
+                .with_auth(nexo_server::security::auth(&settings)?),
         ),
         clock,
+        verify: nexo_server::security::VerifyPool::start(nexo_server::security::VERIFY_THREADS, clock)
+            .map_err(thread_error)?,
     });
 
     let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;

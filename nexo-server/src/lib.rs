@@ -14,6 +14,7 @@ mod damage;
 pub mod dashboard;
 pub mod driver;
 pub mod logging;
+pub mod security;
 pub mod settings;
 pub mod startup;
 mod transient;

@@ -55,6 +55,11 @@ macro_rules! __for_each_case {
             bad_oversized_frame,
             bad_garbage_first_byte,
             bad_connection_limit,
+            // authentication (issue 15)
+            auth_resp_requirepass,
+            auth_ten_failures_close,
+            auth_v1_opcode,
+            auth_sighup_password_change,
             // hostile: replies
             hostile_glob_keys_does_not_stall_others,
             hostile_glob_pattern_too_long,

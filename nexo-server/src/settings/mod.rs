@@ -110,6 +110,14 @@ pub struct Settings {
     /// `*` = any). Other `Host`/`Origin` headers get 403, which stops DNS-rebinding attacks.
     #[arg(long, env = "NEXO_UI_ALLOWED_HOSTS", value_delimiter = ',', num_args = 0..)]
     pub ui_allowed_hosts: Vec<String>,
+    /// Password of the `default` user, as Redis's requirepass: clients AUTH before anything
+    /// else. A secret: masked by --print-config and in logs; hashed with Argon2id at start.
+    #[arg(long, env = "NEXO_REQUIREPASS", hide_env_values = true)]
+    pub requirepass: Option<String>,
+    /// Protected mode (yes/no): while the default user has no password and the server listens
+    /// beyond loopback, clients not on loopback are refused with Redis's DENIED text.
+    #[arg(long, env = "NEXO_PROTECTED_MODE", default_value = "yes", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub protected_mode: bool,
     /// Store: TTL in seconds for keys set without one, or `never`.
     #[arg(long, env = "NEXO_STORE_DEFAULT_TTL", default_value = "3600", value_parser = parse_ttl)]
     pub store_default_ttl: TtlSetting,

@@ -14,7 +14,7 @@ use super::load::load;
 use crate::logging;
 
 /// Keys that change while running.
-pub const LIVE_KEYS: &[&str] = &["log-level"];
+pub const LIVE_KEYS: &[&str] = &["log-level", "requirepass"];
 
 /// Starts the SIGHUP thread for a server running with `settings`.
 ///
@@ -66,6 +66,7 @@ fn reload(args: &[OsString], running: &mut Effective) {
 fn apply(key: &str, newer: &Settings) -> bool {
     match key {
         "log-level" => logging::set_level(newer.log_level),
+        "requirepass" => crate::security::reload(newer),
         _ => false,
     }
 }
