@@ -291,7 +291,9 @@ impl<B: Broker> BrokerDriver<B> {
         };
         for log in logs {
             let name = LogName::new(log.as_str()).map_err(|e| RecoverError::BadLogName(log.clone(), e))?;
-            let recovery = durability.storage.open(&name, LogConfig::default())?;
+            // A journal is read whole right after, so every sealed record is checked too.
+            let config = LogConfig { verify_sealed: true, ..LogConfig::default() };
+            let recovery = durability.storage.open(&name, config)?;
             let mut from = recovery.first_seq;
             let mut count = 0;
             loop {

@@ -197,7 +197,12 @@ mod tests {
     fn log_with_segments(root: &std::path::Path) -> (FileStorage, LogName) {
         let mut s = FileStorage::open_dir(root).unwrap();
         let log = LogName::new("t").unwrap();
-        let config = LogConfig { segment_bytes_max: 400, segment_age_max_ms: 0, index_every_bytes: 64 };
+        let config = LogConfig {
+            segment_bytes_max: 400,
+            segment_age_max_ms: 0,
+            index_every_bytes: 64,
+            verify_sealed: false,
+        };
         s.open(&log, config).unwrap();
         for i in 0..60u64 {
             s.append(&log, i, format!("record-{i:04}").as_bytes()).unwrap();

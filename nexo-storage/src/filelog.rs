@@ -577,7 +577,12 @@ mod tests {
     #[test]
     fn roll_due_by_size_and_age() {
         let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig { segment_bytes_max: 100, segment_age_max_ms: 50, index_every_bytes: 0 };
+        let config = LogConfig {
+            segment_bytes_max: 100,
+            segment_age_max_ms: 50,
+            index_every_bytes: 0,
+            verify_sealed: false,
+        };
         let mut l = open(dir.path(), config);
         let log = LogName::new("l").unwrap();
         l.append(&log, 1000, &[0; 40]).unwrap(); // 64 bytes

@@ -63,6 +63,10 @@ pub struct LogConfig {
     pub segment_age_max_ms: u64,
     /// Distance in bytes between sparse index entries. 0: every record. Default 4 KiB.
     pub index_every_bytes: u64,
+    /// At recovery, check every record of the sealed segments (a full scan, split around damage
+    /// as the last segment is) instead of only their index's first and last entries. For logs
+    /// that are read whole at start-up anyway (the brokers' journals). Default false.
+    pub verify_sealed: bool,
 }
 
 impl LogConfig {
@@ -80,6 +84,7 @@ impl Default for LogConfig {
             segment_bytes_max: Self::DEFAULT_SEGMENT_BYTES_MAX,
             segment_age_max_ms: Self::DEFAULT_SEGMENT_AGE_MAX_MS,
             index_every_bytes: Self::DEFAULT_INDEX_EVERY_BYTES,
+            verify_sealed: false,
         }
     }
 }

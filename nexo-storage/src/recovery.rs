@@ -54,7 +54,8 @@ pub(crate) fn open_log(
     let mut sealed = VecDeque::new();
     for (i, &base) in older.iter().enumerate() {
         let limit = segments.get(i + 1).copied().unwrap_or(last);
-        sealed.extend(recover_sealed(&dir, base, limit, every, &mut dropped, &mut changed)?);
+        let verify = config.verify_sealed;
+        sealed.extend(recover_sealed(&dir, (base, limit), every, verify, &mut dropped, &mut changed)?);
     }
     let (pieces, active) = recover_active(&dir, last, every, &mut dropped)?;
     sealed.extend(pieces);
@@ -88,25 +89,34 @@ fn list_files(dir: &Path) -> Result<(BTreeSet<u64>, BTreeSet<u64>), StorageError
     Ok((segments, indexes))
 }
 
-/// Recovers a sealed segment: from its index if that matches the file, else by a scan that
-/// splits it around damage (see `repair.rs`) and rewrites the indexes. Empty when nothing valid
-/// remained (the files are then deleted).
+/// Recovers the sealed segment `base` (records below `limit`): from its index if that matches the
+/// file (and `verify` does not ask for every record to be checked), else by a scan that splits it
+/// around damage (see `repair.rs`) and rewrites the indexes. Empty when nothing valid remained
+/// (the files are then deleted).
 fn recover_sealed(
     dir: &Path,
-    base: u64,
-    limit: u64,
+    (base, limit): (u64, u64),
     every: u64,
+    verify: bool,
     dropped: &mut Dropped,
     changed: &mut bool,
 ) -> Result<Vec<SealedSegment>, StorageError> {
     let path = segment::segment_path(dir, base);
     let file = File::open(&path).map_err(StorageError::io("open", &path))?;
     let bytes = file.metadata().map_err(StorageError::io("stat", &path))?.len();
-    if let Some(seg) = sealed_from_index(dir, base, limit, &file, bytes) {
-        return Ok(vec![seg]);
+    let indexed = sealed_from_index(dir, base, limit, &file, bytes);
+    if let Some(seg) = &indexed
+        && !verify
+    {
+        return Ok(vec![seg.clone()]);
     }
     let data = fs::read(&path).map_err(StorageError::io("read", &path))?;
     let split = repair::split(&data, base, limit, every);
+    if let Some(seg) = indexed
+        && split.is_clean()
+    {
+        return Ok(vec![seg]);
+    }
     *changed = true;
     let pieces = repair::apply(dir, base, &data, split, Role::Sealed, dropped)?;
     Ok(pieces.iter().filter_map(repair::sealed).collect())

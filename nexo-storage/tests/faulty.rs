@@ -141,7 +141,12 @@ fn truncation_and_retention_through_the_wrapper() {
     on_both(|make| {
         let log = name("ret");
         let mut s = FaultyStorage::new(make());
-        let config = LogConfig { segment_bytes_max: 100, segment_age_max_ms: 0, index_every_bytes: 0 };
+        let config = LogConfig {
+            segment_bytes_max: 100,
+            segment_age_max_ms: 0,
+            index_every_bytes: 0,
+            verify_sealed: false,
+        };
         s.open(&log, config).unwrap();
         for i in 1..=6 {
             s.append(&log, i, &[0u8; 30]).unwrap(); // 54 bytes: one record per segment

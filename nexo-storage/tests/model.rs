@@ -63,6 +63,7 @@ fn config() -> impl Strategy<Value = LogConfig> {
             segment_bytes_max,
             segment_age_max_ms,
             index_every_bytes,
+            verify_sealed: false,
         },
     )
 }
