@@ -39,6 +39,11 @@ impl Table {
         self.rows.push(cells);
     }
 
+    /// Adds a row of a name followed by numbers (the shape of every listing).
+    pub fn named_row(&mut self, name: &str, numbers: &[u64]) {
+        self.rows.push(std::iter::once(name.to_owned()).chain(numbers.iter().map(u64::to_string)).collect());
+    }
+
     /// The table as text: headers, then rows, columns separated by two spaces.
     pub fn render(&self) -> String {
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
@@ -175,6 +180,9 @@ mod tests {
         t.row(vec!["a-longer-name".into(), "0".into()]);
         assert_eq!(t.render(), "NAME           READY\njobs           12\na-longer-name  0");
         assert_eq!(Table::new(&["KEY"]).render(), "KEY");
+        let mut named = Table::new(&["NAME", "A", "B"]);
+        named.named_row("q", &[1, 22]);
+        assert_eq!(named.render(), "NAME  A  B\nq     1  22");
     }
 
     #[test]

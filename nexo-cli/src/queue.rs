@@ -65,8 +65,7 @@ fn queue_json(q: &QueueInfo) -> Value {
 fn queue_table(queues: &[QueueInfo]) -> Table {
     let mut table = Table::new(&["NAME", "READY", "IN_FLIGHT", "DELAYED", "DEAD"]);
     for q in queues {
-        let counts = [q.ready, q.in_flight, q.delayed, q.dead].map(|n| n.to_string());
-        table.row([vec![q.name.clone()], counts.to_vec()].concat());
+        table.named_row(&q.name, &[q.ready, q.in_flight, q.delayed, q.dead]);
     }
     table
 }

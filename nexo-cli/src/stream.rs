@@ -78,7 +78,7 @@ fn topic_table(topics: &[StreamTopicInfo]) -> Table {
     let mut table = Table::new(&["NAME", "FIRST_SEQ", "LAST_SEQ", "MAX_AGE_MS", "MAX_BYTES", "GROUPS"]);
     for t in topics {
         let numbers = [t.first_seq, t.last_seq, t.max_age_ms, t.max_bytes, u64::from(t.groups)];
-        table.row([vec![t.name.clone()], numbers.map(|n| n.to_string()).to_vec()].concat());
+        table.named_row(&t.name, &numbers);
     }
     table
 }
@@ -94,7 +94,7 @@ fn group_table(groups: &[StreamGroupInfo]) -> Table {
     let mut table = Table::new(&["GROUP", "GENERATION", "ACK_FLOOR", "LAG", "PENDING", "MEMBERS", "DEAD"]);
     for g in groups {
         let numbers = [g.generation, g.ack_floor, g.lag, g.pending, u64::from(g.members), u64::from(g.dead)];
-        table.row([vec![g.name.clone()], numbers.map(|n| n.to_string()).to_vec()].concat());
+        table.named_row(&g.name, &numbers);
     }
     table
 }
