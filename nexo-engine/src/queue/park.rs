@@ -125,6 +125,11 @@ impl Queue {
     /// waiter first, each with up to its batch size.
     pub(super) fn serve_touched(&mut self, now: Now) {
         while let Some(name) = self.touched.pop_first() {
+            // With a waiter about to receive, messages due for the dead-letter target move first,
+            // so it is only served when something is left to deliver (else it keeps waiting).
+            if self.queues.get(&name).is_some_and(|q| !q.waiters.is_empty()) {
+                self.redrive_front(&name);
+            }
             while let Some(&no) =
                 self.queues.get(&name).filter(|q| q.ready_len() > 0).and_then(|q| q.waiters.first())
             {

@@ -61,6 +61,22 @@ impl Queue {
         Some(seq)
     }
 
+    /// Moves the ready messages at the front of `name` that are due for its target, until the
+    /// first one that is not.
+    pub(super) fn redrive_front(&mut self, name: &str) {
+        while let Some(id) = self
+            .queues
+            .get(name)
+            .filter(|q| q.redrive.is_some())
+            .and_then(|q| q.first_ready())
+            .map(|(id, _)| id)
+        {
+            if !self.redrive_if_due(name, id) {
+                break;
+            }
+        }
+    }
+
     /// When `name` has a target and one more receive of message `id` would pass its
     /// `max_receive_count`, moves the message there (journaled) and returns true.
     pub(super) fn redrive_if_due(&mut self, name: &str, id: MsgId) -> bool {

@@ -272,3 +272,23 @@ fn stale_tokens_never_act_in_a_random_run() {
 fn current_token(h: &Harness, d: &Delivered) -> bool {
     h.q.current_token_of("q", &d.id) == Some(d.token)
 }
+
+#[test]
+fn a_parked_consumer_is_not_answered_by_a_message_that_moves_away() {
+    let mut h = Harness::new();
+    ok(&h.create_with(1, "src", QueueOptions { visibility_timeout_ms: Some(100), ..Default::default() }));
+    create_sqs_queue(&mut h, "dlq");
+    redrive(&mut h, "src", "dlq", 1);
+    h.push(1, "src", b"x");
+    assert_eq!(h.take(2, "src", 1).len(), 1);
+    // A long-poll parks; the lease runs out and the message, over its count, must move, not
+    // answer the poll with an empty batch before its deadline.
+    assert!(h.consume(3, "src", 1, 10_000).is_empty());
+    let outs = h.advance(101);
+    assert!(outs.is_empty(), "the parked CONSUME answered early: {outs:?}");
+    assert_eq!(count(&h, "dlq", MessageState::Ready), 1);
+    let outs = h.push(1, "src", b"y");
+    let served: Vec<_> = outs.iter().filter(|(conn, _, _)| *conn == 3).collect();
+    assert_eq!(served.len(), 1, "{outs:?}");
+    assert_eq!(super::payloads(&served[0].2), ["y"]);
+}
