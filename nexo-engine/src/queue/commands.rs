@@ -218,6 +218,9 @@ impl Queue {
             .unwrap_or(self.config.default_batch_size)
             .clamp(1, self.config.max_batch_size.max(1));
         let wait_ms = options.wait_ms.unwrap_or(0);
+        // Messages due for a dead-letter target move now, so a long-poll parks when nothing else
+        // is ready.
+        self.redrive_front(name);
         let Some(q) = self.queues.get(name) else { return };
         if q.ready_len() > 0 || wait_ms == 0 {
             let messages = self.deliver(now, conn, name, batch);

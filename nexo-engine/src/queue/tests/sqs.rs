@@ -292,3 +292,16 @@ fn a_parked_consumer_is_not_answered_by_a_message_that_moves_away() {
     assert_eq!(served.len(), 1, "{outs:?}");
     assert_eq!(super::payloads(&served[0].2), ["y"]);
 }
+
+#[test]
+fn a_long_poll_parks_when_every_ready_message_moves_away() {
+    let mut h = Harness::new();
+    ok(&h.create_with(1, "src", QueueOptions { visibility_timeout_ms: Some(100), ..Default::default() }));
+    create_sqs_queue(&mut h, "dlq");
+    redrive(&mut h, "src", "dlq", 1);
+    h.push(1, "src", b"x");
+    assert_eq!(h.take(2, "src", 1).len(), 1);
+    h.advance(101);
+    assert!(h.consume(3, "src", 1, 10_000).is_empty(), "answered instead of parking");
+    assert_eq!(count(&h, "dlq", MessageState::Ready), 1);
+}
