@@ -69,6 +69,7 @@ macro_rules! __for_each_case {
             hostile_mget_huge_reply_resp,
             // hostile: storage
             hostile_storage_flipped_byte_in_queue_journal,
+            hostile_storage_flipped_byte_in_stream_segment,
             hostile_storage_stream_metadata_emptied,
             hostile_storage_deleted_segment_keeps_sequence_floor,
             hostile_storage_truncated_journal_reported,

@@ -80,6 +80,21 @@ fn expect_metric(server: &Server, name: &str, labels: &[(&str, &str)], want: f64
     assert!(ok, "{name}{labels:?} = {last:?}, expected {want}{}", server.stderr_tail());
 }
 
+/// Flips one bit pattern in the middle byte of the last segment of the log directory `dir`.
+fn flip_middle_byte(dir: &Path) {
+    let segment = segments(dir).pop().unwrap_or_else(|| panic!("no segment in {}", dir.display()));
+    let mut bytes = fs::read(&segment).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x5A;
+    fs::write(&segment, &bytes).unwrap();
+}
+
+/// One flipped byte may cost a few records, never more than 10 of the [`MESSAGES`].
+fn assert_few_lost(server: &Server, kept: usize) {
+    let lost = MESSAGES - kept;
+    assert!(lost <= 10, "{lost} of {MESSAGES} messages lost to one flipped byte{}", server.stderr_tail());
+}
+
 /// Waits until the server's log holds a line containing every part of `parts`.
 fn expect_log(server: &Server, parts: &[&str]) {
     let ok = eventually(PATIENCE, || {
@@ -167,21 +182,41 @@ pub fn hostile_storage_flipped_byte_in_queue_journal(bin: &Path) {
     server.terminate();
 
     let log_dir = server.data_dir().join("queue").join("queues");
-    let segment = segments(&log_dir).pop().expect("the journal's active segment");
-    let mut bytes = fs::read(&segment).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x5A;
-    fs::write(&segment, &bytes).unwrap();
+    flip_middle_byte(&log_dir);
 
     let server = server.restart();
     let mut c = server.client();
     let got = consume_all(&mut c, "jobs");
-    let lost = MESSAGES - got.len();
-    assert!(lost <= 10, "{lost} of {MESSAGES} messages lost to one flipped byte{}", server.stderr_tail());
+    assert_few_lost(&server, got.len());
     got.windows(2).for_each(|w| assert_ne!(w[0], w[1], "a message came back twice"));
     assert_eq!(files_ending(&log_dir, ".quarantine").len(), 1, "the damaged bytes are kept aside");
     expect_log(&server, &["ERROR", "queues", "damaged", "quarantine"]);
     expect_metric(&server, "nexo_storage_damaged_ranges_total", &[("broker", "queue")], 1.0);
+}
+
+/// One flipped byte in the middle of a 1,000-message stream segment loses at most 10 messages:
+/// a group reads every other one, stepping over the gap, and numbering goes on after the last.
+pub fn hostile_storage_flipped_byte_in_stream_segment(bin: &Path) {
+    let mut server = Server::start_with_ui(bin, &[]);
+    let mut c = server.client();
+    c.create_stream("flip", StreamOptions::default()).unwrap();
+    publish_all(&mut c, "flip", MESSAGES);
+    drop(c);
+    server.terminate();
+
+    let data = topic_dir(server.data_dir(), "flip");
+    flip_middle_byte(&data);
+
+    let server = server.restart();
+    let mut c = server.client();
+    let got = read_topic(&mut c, "flip", "audit");
+    assert_few_lost(&server, got.len());
+    for (seq, text) in &got {
+        assert_eq!(text.as_bytes(), &payload("m", *seq as usize - 1)[..], "message {seq} keeps its number");
+    }
+    assert_eq!(c.stream_publish("flip", b"next").unwrap(), MESSAGES as u64 + 1);
+    assert_eq!(files_ending(&data, ".quarantine").len(), 1);
+    expect_metric(&server, "nexo_storage_damaged_ranges_total", &[("broker", "stream")], 1.0);
 }
 
 /// With the stream metadata log emptied, the server starts, keeps the topic's data log and
