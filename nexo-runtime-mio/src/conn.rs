@@ -8,7 +8,7 @@ use std::io::{self, Read};
 
 use bytes::BytesMut;
 use mio::net::TcpStream;
-use nexo_session::Session;
+use nexo_session::{Admission, Session};
 
 /// Bytes read from one socket per wake-up before other connections get a turn.
 pub const READ_BUDGET_BYTES: usize = 256 * 1024;
@@ -37,8 +37,9 @@ pub struct Conn {
     pub session: Session,
     /// We stopped reading before the socket said `WouldBlock`.
     pub unread: bool,
-    /// Accepted over the connection limit (counted apart from open connections).
-    pub refused: bool,
+    /// Its slot among the open connections or the refusals (freed when the `Conn` is dropped).
+    #[allow(dead_code, reason = "held for its Drop, which frees the slot")]
+    pub admission: Admission,
 }
 
 impl Conn {

@@ -71,13 +71,11 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let mqtt_listener = settings.mqtt_addr().map(listen).transpose()?;
     let mqtt_local = mqtt_listener.as_ref().map(mio::net::TcpListener::local_addr).transpose()?;
     let resp = Arc::new(RespContext::new(startup::resp_settings(settings, v1_port, &store_config)));
-    let ui_listener = settings.ui_addr().map(|addr| nexo_ui::bind(addr, &settings.ui_allowed_hosts)).transpose()?;
+    let ui_listener =
+        settings.ui_addr().map(|addr| nexo_ui::bind(addr, &settings.ui_allowed_hosts)).transpose()?;
 
-    // Open connections (v1 and RESP): the network thread publishes its count here for the
-    // dashboard and for RESP's INFO.
-    let connections = resp.clients_gauge();
     let sessions = Arc::new(
-        SessionContext::new(startup::session_limits(settings), resp)
+        SessionContext::new(startup::session_limits(settings, brokers.max_connections), resp)
             .with_mqtt(startup::mqtt_context(settings))
             .with_auth(nexo_server::security::auth(settings)?),
     );
@@ -93,7 +91,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
             stream: lanes.stream.sender(),
             waker: waker.clone(),
         };
-        let source = Arc::new(ui::MioSource::new(dashboard, connections.clone(), sessions.clone(), inputs));
+        let source = Arc::new(ui::MioSource::new(dashboard, sessions.clone(), inputs));
         nexo_ui::spawn_thread(ui_listener, source.clone())?;
         ui_source = Some(source);
     }
@@ -110,12 +108,10 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         poll,
         listener,
         mqtt_listener,
-        max_connections: brokers.max_connections,
         clock,
         lanes,
         outputs: out_rx,
         shutdown,
-        connections,
         sessions,
     })?
     .with_verifier(verifier);

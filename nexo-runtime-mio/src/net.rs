@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
@@ -33,8 +33,6 @@ const LISTENER: Token = Token(0);
 pub const WAKER: Token = Token(1);
 const MQTT_LISTENER: Token = Token(2);
 const FIRST_CONN: usize = 3;
-/// Connections waiting to be refused at once; beyond this, excess connections close at once.
-const REFUSING_MAX: usize = 256;
 /// How often sessions' deadlines (read, idle, refusal, linger) are checked.
 const SWEEP_MS: u64 = 250;
 
@@ -46,8 +44,6 @@ pub struct Network {
     conns: Slab<Conn>,
     by_id: HashMap<u64, usize>,
     next_conn_id: u64,
-    open_count: usize,
-    refusing_count: usize,
     /// Outputs of the inline brokers, applied right after their turn.
     inline_outputs: Vec<NetOutput>,
     retry: Vec<usize>,
@@ -75,8 +71,6 @@ pub struct NetParts {
     pub listener: Option<TcpListener>,
     /// The bound MQTT listener (`None` with `--mqtt-port off`).
     pub mqtt_listener: Option<TcpListener>,
-    /// Open connections before refusals start.
-    pub max_connections: usize,
     /// The clock.
     pub clock: Clock,
     /// The brokers.
@@ -85,8 +79,6 @@ pub struct NetParts {
     pub outputs: Receiver<Vec<NetOutput>>,
     /// Set by the signal thread.
     pub shutdown: Arc<AtomicBool>,
-    /// Where the open-connection count is published for the dashboard and RESP's INFO.
-    pub connections: Arc<AtomicU64>,
     /// Shared by the sessions.
     pub sessions: Arc<SessionContext>,
 }
@@ -108,8 +100,6 @@ impl Network {
             conns: Slab::new(),
             by_id: HashMap::new(),
             next_conn_id: 1,
-            open_count: 0,
-            refusing_count: 0,
             inline_outputs: Vec::new(),
             retry: Vec::new(),
             dirty: Vec::new(),
@@ -253,17 +243,14 @@ impl Network {
     }
 
     fn add_conn(&mut self, mut stream: TcpStream, peer: SocketAddr, now: u64, mqtt: bool) {
-        let refused = self.open_count >= self.parts.max_connections;
-        if refused {
-            if self.refusing_count >= REFUSING_MAX {
-                return; // dropping the stream closes it
-            }
-            if let Some(left_out) = self.refused_log.allow(now) {
-                tracing::warn!(
-                    "refusing {peer}: {} connections open ({left_out} more refused since the last line)",
-                    self.open_count
-                );
-            }
+        // No slot (too many refusals in progress): dropping the stream closes it.
+        let Some(admission) = self.parts.sessions.admit() else { return };
+        let refused = admission.refused();
+        if refused && let Some(left_out) = self.refused_log.allow(now) {
+            let open = self.parts.sessions.open_connections();
+            tracing::warn!(
+                "refusing {peer}: {open} connections open ({left_out} more refused since the last line)"
+            );
         }
         startup::tune_socket(&stream);
         let key = self.conns.vacant_key();
@@ -276,12 +263,6 @@ impl Network {
         }
         let id = ConnId(self.next_conn_id);
         self.next_conn_id += 1;
-        if refused {
-            self.refusing_count += 1;
-        } else {
-            self.open_count += 1;
-            self.parts.connections.store(self.open_count as u64, Ordering::Relaxed);
-        }
         self.by_id.insert(id.0, key);
         let sessions = Arc::clone(&self.parts.sessions);
         let mut session = if mqtt {
@@ -290,7 +271,13 @@ impl Network {
             Session::new(sessions, id, now, refused)
         };
         session.set_peer(peer.ip(), now);
-        self.conns.insert(Conn { stream, read_buf: bytes::BytesMut::new(), session, unread: false, refused });
+        self.conns.insert(Conn {
+            stream,
+            read_buf: bytes::BytesMut::new(),
+            session,
+            unread: false,
+            admission,
+        });
         tracing::debug!("conn {} from {peer}", id.0);
     }
 
@@ -475,12 +462,6 @@ impl Network {
         }
         // Every broker forgets the connection (harmless for one that never sent it anything).
         self.parts.lanes.disconnect(id);
-        if conn.refused {
-            self.refusing_count -= 1;
-        } else {
-            self.open_count -= 1;
-            self.parts.connections.store(self.open_count as u64, Ordering::Relaxed);
-        }
         if why == CloseWhy::SlowConsumer {
             tracing::warn!("closing conn {}: {why}", id.0);
         } else {

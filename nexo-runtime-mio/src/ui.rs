@@ -6,7 +6,6 @@
 //! between its batches (the network thread is woken for the inline Store). At shutdown [`MioSource::detach`] drops these senders so the workers
 //! see their channels close once the network thread drops its own.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -37,21 +36,15 @@ pub struct Inputs {
 #[derive(Debug)]
 pub struct MioSource {
     dashboard: Dashboard,
-    connections: Arc<AtomicU64>,
     sessions: Arc<SessionContext>,
     inputs: Mutex<Option<Inputs>>,
 }
 
 impl MioSource {
-    /// A source over `dashboard`, the network thread's open-connection gauge, the sessions'
-    /// shared counts and the workers' channels.
-    pub fn new(
-        dashboard: Dashboard,
-        connections: Arc<AtomicU64>,
-        sessions: Arc<SessionContext>,
-        inputs: Inputs,
-    ) -> Self {
-        Self { dashboard, connections, sessions, inputs: Mutex::new(Some(inputs)) }
+    /// A source over `dashboard`, the sessions' shared counts (open connections, slow-consumer
+    /// closes) and the workers' channels.
+    pub fn new(dashboard: Dashboard, sessions: Arc<SessionContext>, inputs: Inputs) -> Self {
+        Self { dashboard, sessions, inputs: Mutex::new(Some(inputs)) }
     }
 
     /// Drops the workers' channels (at shutdown); queries then answer "stopped".
@@ -62,7 +55,7 @@ impl MioSource {
 
 impl Source for MioSource {
     fn overview(&self) -> Overview {
-        self.dashboard.overview(self.connections.load(Ordering::Relaxed), self.sessions.slow_consumer_closes())
+        self.dashboard.overview(self.sessions.open_connections(), self.sessions.slow_consumer_closes())
     }
 
     fn inspect(&self, broker: BrokerKind, query: Query) -> Result<Pending, InspectError> {

@@ -16,7 +16,6 @@ use nexo_server::{BrokerDriver, BrokerInput, Clock, ColdReader, Completion};
 use nexo_session::Item;
 use tokio::sync::mpsc;
 
-
 /// Where a broker task sends one connection's outputs, in the order the broker emitted them; its
 /// task hands them to the session at once. Unbounded on purpose, memory still bounded: replies
 /// exist only for requests the session let in (its in-flight cap and write limit stop reading),

@@ -47,7 +47,6 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
     (refused, mqtt): (bool, bool),
 ) {
-    let _counted = (!refused).then(|| ctx.sessions.resp().count_client());
     let sessions = Arc::clone(&ctx.sessions);
     let mut session = if mqtt {
         Session::new_mqtt(sessions, conn, ctx.clock.now(), refused)

@@ -21,14 +21,11 @@ use nexo_session::SessionContext;
 use nexo_session::resp::RespContext;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::broker_task::Brokers;
 use crate::connection::Context;
 
-/// Refusals (connections over the limit, waiting up to 1 s for a frame) in progress at once;
-/// beyond it a connection over the limit is closed at once.
-const MAX_REFUSING: usize = 256;
 /// How long shutdown waits for open connections to write what they owe.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop does not spin.
@@ -57,7 +54,11 @@ async fn run(settings: Settings) -> Result<(), String> {
     let mut brokers = startup::start_brokers(&settings, &clock).map_err(|e| e.to_string())?;
     let dashboard = settings.ui_addr().map(|_| Dashboard::attach("tokio", &settings, clock, &mut brokers));
     let store_config = *brokers.store.broker().config();
-    let resp = Arc::new(RespContext::new(startup::resp_settings(&settings, settings.port.number().unwrap_or(0), &store_config)));
+    let resp = Arc::new(RespContext::new(startup::resp_settings(
+        &settings,
+        settings.port.number().unwrap_or(0),
+        &store_config,
+    )));
     let ctx = Arc::new(Context {
         brokers: Brokers {
             store: broker_task::spawn("store", brokers.store, clock, false).map_err(thread_error)?,
@@ -66,9 +67,12 @@ async fn run(settings: Settings) -> Result<(), String> {
             stream: broker_task::spawn("stream", brokers.stream, clock, true).map_err(thread_error)?,
         },
         sessions: Arc::new(
-            SessionContext::new(startup::session_limits(&settings), Arc::clone(&resp))
-                .with_mqtt(startup::mqtt_context(&settings))
-                .with_auth(nexo_server::security::auth(&settings)?),
+            SessionContext::new(
+                startup::session_limits(&settings, brokers.max_connections),
+                Arc::clone(&resp),
+            )
+            .with_mqtt(startup::mqtt_context(&settings))
+            .with_auth(nexo_server::security::auth(&settings)?),
         ),
         clock,
         verify: nexo_server::security::VerifyPool::start(nexo_server::security::VERIFY_THREADS, clock)
@@ -80,7 +84,9 @@ async fn run(settings: Settings) -> Result<(), String> {
 
     // `--port off`: no v1 listener; the other listeners still serve.
     let listener = match settings.v1_addr() {
-        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?),
+        Some(addr) => {
+            Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?)
+        }
         None => None,
     };
     let local = listener.as_ref().map(TcpListener::local_addr).transpose();
@@ -97,8 +103,6 @@ async fn run(settings: Settings) -> Result<(), String> {
     };
     let mqtt_local = mqtt_listener.as_ref().map(TcpListener::local_addr).transpose();
     let mqtt_local = mqtt_local.map_err(|e| format!("cannot read the bound address: {e}"))?;
-    let max_connections = brokers.max_connections.min(Semaphore::MAX_PERMITS);
-    let slots = Arc::new(Semaphore::new(max_connections));
     let ui_listener = settings
         .ui_addr()
         .map(|addr| nexo_ui::bind(addr, &settings.ui_allowed_hosts))
@@ -108,10 +112,10 @@ async fn run(settings: Settings) -> Result<(), String> {
     if let (Some(ui_listener), Some(dashboard)) = (ui_listener, dashboard) {
         let addr = ui_listener.local_addr().map_err(|e| format!("cannot read the dashboard address: {e}"))?;
         ui_local = Some(addr);
-        let limit = (Arc::clone(&slots), max_connections);
-        let source = ui::TokioSource::new(dashboard, ctx.brokers.clone(), limit, Arc::clone(&ctx.sessions));
+        let source = ui::TokioSource::new(dashboard, ctx.brokers.clone(), Arc::clone(&ctx.sessions));
         // Its own thread and runtime: a broker task that holds a worker thread cannot delay it.
-        nexo_ui::spawn_thread(ui_listener, Arc::new(source)).map_err(|e| format!("cannot start the dashboard: {e}"))?;
+        nexo_ui::spawn_thread(ui_listener, Arc::new(source))
+            .map_err(|e| format!("cannot start the dashboard: {e}"))?;
         tracing::info!("dashboard on http://{addr}/");
     }
     if let Some(mqtt) = mqtt_local {
@@ -122,7 +126,6 @@ async fn run(settings: Settings) -> Result<(), String> {
         tracing::info!(%local, "listening");
     }
 
-    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let mut accept_log = RateLimited::new(1_000);
     let (stop, stopping) = watch::channel(false);
     let mut next_conn = 0u64;
@@ -145,24 +148,21 @@ async fn run(settings: Settings) -> Result<(), String> {
             }
         };
         // Over the limit, a refusal's session answers the first frame, as many at once as allowed.
-        let (permit, refused) = match Arc::clone(&slots).try_acquire_owned() {
-            Ok(slot) => (Some(slot), false),
-            Err(_) => (Arc::clone(&refusing).try_acquire_owned().ok(), true),
-        };
-        if let Some(permit) = permit {
-            startup::tune_socket(&stream);
-            // Never reused, so a late output can never reach a later client.
-            let conn = ConnId(next_conn);
-            next_conn += 1;
-            tracing::debug!(conn = conn.0, %peer, refused, "accepted");
-            let (ctx, stopping) = (Arc::clone(&ctx), stopping.clone());
-            tokio::spawn(async move {
-                connection::serve(stream, conn, ctx, stopping, (refused, mqtt)).await;
-                drop(permit);
-            });
-        } else {
+        let Some(admission) = ctx.sessions.admit() else {
             tracing::debug!(%peer, "over the connection limit; closed");
-        }
+            continue;
+        };
+        startup::tune_socket(&stream);
+        // Never reused, so a late output can never reach a later client.
+        let conn = ConnId(next_conn);
+        next_conn += 1;
+        let refused = admission.refused();
+        tracing::debug!(conn = conn.0, %peer, refused, "accepted");
+        let (ctx, stopping) = (Arc::clone(&ctx), stopping.clone());
+        tokio::spawn(async move {
+            connection::serve(stream, conn, ctx, stopping, (refused, mqtt)).await;
+            drop(admission);
+        });
     };
 
     tracing::info!(signal = signal_name, "stopping");
@@ -173,8 +173,12 @@ async fn run(settings: Settings) -> Result<(), String> {
     // dropped without its answer.
     ctx.brokers.shutdown().await;
     let _ = stop.send(true);
-    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
+    let drained = async {
+        while ctx.sessions.connections_in_use() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
         tracing::info!("connections still writing after the grace period; closing them");
     }
     ctx.brokers.sync_before_exit(SHUTDOWN_GRACE).await;

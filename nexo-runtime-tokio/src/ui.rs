@@ -1,7 +1,7 @@
 //! The dashboard's view of this runtime: [`nexo_ui::Source`] over the broker tasks.
 //!
 //! Overviews come from the snapshots the broker tasks' drivers publish ([`Dashboard`]) and the
-//! connection semaphore (permits taken = connections open); queries go to a broker task over its
+//! sessions' shared counts; queries go to a broker task over its
 //! input channel with `try_send` (a full channel answers busy instead of waiting) and are
 //! answered between its batches.
 
@@ -11,7 +11,6 @@ use nexo_engine::observe::{BrokerKind, Overview, Query};
 use nexo_server::{BrokerInput, Dashboard, Responder};
 use nexo_session::SessionContext;
 use nexo_ui::{InspectError, Pending, Source};
-use tokio::sync::Semaphore;
 use tokio::sync::mpsc::Sender;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -22,28 +21,20 @@ use crate::broker_task::{Brokers, Msg};
 pub struct TokioSource {
     dashboard: Dashboard,
     brokers: Brokers,
-    slots: Arc<Semaphore>,
-    max_connections: usize,
     sessions: Arc<SessionContext>,
 }
 
 impl TokioSource {
-    /// A source over `dashboard`, the broker tasks' channels, the connection semaphore
-    /// (`max_connections` permits when no connection is open) and the sessions' shared counts.
-    pub fn new(
-        dashboard: Dashboard,
-        brokers: Brokers,
-        (slots, max_connections): (Arc<Semaphore>, usize),
-        sessions: Arc<SessionContext>,
-    ) -> Self {
-        Self { dashboard, brokers, slots, max_connections, sessions }
+    /// A source over `dashboard`, the broker tasks' channels and the sessions' shared counts
+    /// (open connections, slow-consumer closes).
+    pub fn new(dashboard: Dashboard, brokers: Brokers, sessions: Arc<SessionContext>) -> Self {
+        Self { dashboard, brokers, sessions }
     }
 }
 
 impl Source for TokioSource {
     fn overview(&self) -> Overview {
-        let open = self.max_connections.saturating_sub(self.slots.available_permits());
-        self.dashboard.overview(open as u64, self.sessions.slow_consumer_closes())
+        self.dashboard.overview(self.sessions.open_connections(), self.sessions.slow_consumer_closes())
     }
 
     fn inspect(&self, broker: BrokerKind, query: Query) -> Result<Pending, InspectError> {

@@ -71,12 +71,14 @@ pub fn process_stats() -> ProcessStats {
     }
 }
 
-/// The limits every client session enforces, from the flags.
-pub fn session_limits(settings: &Settings) -> Limits {
+/// The limits every client session enforces, from the flags, with `max_connections` (the
+/// connection limit as the open-file budget left it: [`Brokers::max_connections`]).
+pub fn session_limits(settings: &Settings, max_connections: usize) -> Limits {
     let write_limit = usize::try_from(settings.max_write_buffer_bytes).unwrap_or(usize::MAX);
     let mut limits = Limits::new(settings.max_frame_bytes, write_limit);
     limits.read_timeout_ms = settings.client_read_timeout_ms;
     limits.idle_timeout_ms = settings.client_idle_timeout_ms;
+    limits.max_connections = max_connections;
     limits
 }
 

@@ -28,6 +28,8 @@ pub struct Limits {
     /// Output queued across all connections above which the largest consumers are closed as
     /// slow consumers when another push arrives for them.
     pub output_max_bytes: usize,
+    /// Open connections before new ones are refused (see [`crate::Admission`]).
+    pub max_connections: usize,
 }
 
 impl Limits {
@@ -42,6 +44,7 @@ impl Limits {
             idle_timeout_ms: 0,
             input_max_bytes: frame.saturating_mul(16).max(256 << 20),
             output_max_bytes: frame.saturating_mul(16).max(256 << 20),
+            max_connections: usize::MAX,
         }
     }
 }
@@ -56,6 +59,8 @@ pub struct SessionContext {
     input_bytes: AtomicUsize,
     output_bytes: AtomicUsize,
     slow_consumer_closes: AtomicU64,
+    /// Refusals in progress (see [`crate::Admission`]).
+    refusing: Arc<AtomicUsize>,
 }
 
 impl SessionContext {
@@ -69,6 +74,7 @@ impl SessionContext {
             input_bytes: AtomicUsize::new(0),
             output_bytes: AtomicUsize::new(0),
             slow_consumer_closes: AtomicU64::new(0),
+            refusing: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -124,6 +130,24 @@ impl SessionContext {
 
     pub(crate) fn count_slow_consumer(&self) {
         self.slow_consumer_closes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A slot for a connection just accepted: open, refusing, or `None` (close it at once). Hold
+    /// it as long as the connection lives.
+    pub fn admit(&self) -> Option<crate::Admission> {
+        let open = self.resp.clients_gauge();
+        let count = || self.resp.count_client();
+        crate::Admission::decide(&open, count, &self.refusing, self.limits.max_connections)
+    }
+
+    /// Open connections (refusals not included).
+    pub fn open_connections(&self) -> u64 {
+        self.resp.clients_gauge().load(Ordering::Relaxed)
+    }
+
+    /// Open connections and refusals in progress: 0 once every connection is gone.
+    pub fn connections_in_use(&self) -> usize {
+        self.open_connections() as usize + self.refusing.load(Ordering::Relaxed)
     }
 
     /// Input buffered across sessions is past its bound.

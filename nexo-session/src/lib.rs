@@ -18,6 +18,7 @@ pub mod sqs;
 
 pub use route::{Routed, route};
 
+mod admission;
 mod context;
 mod session;
 mod v1;
@@ -25,6 +26,7 @@ mod write_queue;
 
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
 
+pub use admission::{Admission, REFUSING_MAX};
 pub use context::{Limits, SessionContext};
 pub use session::{CLOSE_WAIT_MS, CloseWhy, IN_FLIGHT_MAX, Session};
 
