@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::channel;
 
+use mio::net::TcpListener;
 use mio::{Poll, Waker};
 use nexo_server::{Clock, Dashboard, Settings, logging, startup};
 use nexo_session::SessionContext;
@@ -63,13 +64,13 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         stream: Lane::worker(stream),
     };
 
-    // `--port off`: no v1 listener; the other listeners still serve.
-    let listener = settings.v1_addr().map(listen).transpose()?;
-    let local = listener.as_ref().map(mio::net::TcpListener::local_addr).transpose()?;
+    // `--port off`, `--mqtt-port off`: no such listener; the others still serve.
+    let adopt = |bound: Option<(std::net::TcpListener, SocketAddr)>| {
+        bound.map(|(l, local)| (TcpListener::from_std(l), local))
+    };
+    let (listener, local) = adopt(startup::listen(settings.v1_addr())?).unzip();
     let v1_port = local.map_or(0, |a| a.port());
-    // `--mqtt-port off`: no MQTT listener.
-    let mqtt_listener = settings.mqtt_addr().map(listen).transpose()?;
-    let mqtt_local = mqtt_listener.as_ref().map(mio::net::TcpListener::local_addr).transpose()?;
+    let (mqtt_listener, mqtt_local) = adopt(startup::listen(settings.mqtt_addr())?).unzip();
     let resp = Arc::new(RespContext::new(startup::resp_settings(settings, v1_port, &store_config)));
     let ui_listener =
         settings.ui_addr().map(|addr| nexo_ui::bind(addr, &settings.ui_allowed_hosts)).transpose()?;
@@ -127,11 +128,6 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     startup::announce(&startup::ready_line(local, ui_local, mqtt_local));
     network.run()?;
     Ok(())
-}
-
-fn listen(addr: SocketAddr) -> std::io::Result<mio::net::TcpListener> {
-    mio::net::TcpListener::bind(addr)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
 /// A thread that turns SIGINT/SIGTERM into the shutdown flag and wakes the network thread. The

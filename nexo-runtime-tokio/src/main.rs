@@ -82,27 +82,12 @@ async fn run(settings: Settings) -> Result<(), String> {
     let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
 
-    // `--port off`: no v1 listener; the other listeners still serve.
-    let listener = match settings.v1_addr() {
-        Some(addr) => {
-            Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?)
-        }
-        None => None,
-    };
-    let local = listener.as_ref().map(TcpListener::local_addr).transpose();
-    let local = local.map_err(|e| format!("cannot read the bound address: {e}"))?;
+    // `--port off`, `--mqtt-port off`: no such listener; the others still serve.
+    let (listener, local) = adopt(startup::listen(settings.v1_addr()))?;
     if let Some(local) = local {
         resp.set_port(local.port());
     }
-    // `--mqtt-port off`: no MQTT listener.
-    let mqtt_listener = match settings.mqtt_addr() {
-        Some(addr) => {
-            Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?)
-        }
-        None => None,
-    };
-    let mqtt_local = mqtt_listener.as_ref().map(TcpListener::local_addr).transpose();
-    let mqtt_local = mqtt_local.map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let (mqtt_listener, mqtt_local) = adopt(startup::listen(settings.mqtt_addr()))?;
     let ui_listener = settings
         .ui_addr()
         .map(|addr| nexo_ui::bind(addr, &settings.ui_allowed_hosts))
@@ -184,6 +169,18 @@ async fn run(settings: Settings) -> Result<(), String> {
     ctx.brokers.sync_before_exit(SHUTDOWN_GRACE).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A listener bound by `startup::listen`, adopted by tokio, and its address.
+type Bound = (Option<TcpListener>, Option<SocketAddr>);
+
+fn adopt(bound: std::io::Result<Option<(std::net::TcpListener, SocketAddr)>>) -> Result<Bound, String> {
+    match bound.map_err(|e| e.to_string())? {
+        Some((listener, local)) => {
+            Ok((Some(TcpListener::from_std(listener).map_err(|e| e.to_string())?), Some(local)))
+        }
+        None => Ok((None, None)),
+    }
 }
 
 /// Accepts on a listener; without one (`--port off`, `--mqtt-port off`) it never completes.

@@ -184,6 +184,20 @@ fn log_store_memory(max_memory_bytes: u64, physical: u64) {
     }
 }
 
+/// A non-blocking listener on `addr` for a runtime to adopt (`from_std`), with the address it
+/// bound; `None` when the listener is off.
+///
+/// # Errors
+/// The bind failed; the message names the address.
+pub fn listen(addr: Option<SocketAddr>) -> std::io::Result<Option<(std::net::TcpListener, SocketAddr)>> {
+    let Some(addr) = addr else { return Ok(None) };
+    let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+    let listener = std::net::TcpListener::bind(addr).map_err(named)?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    Ok(Some((listener, local)))
+}
+
 /// Prints the ready line and flushes it: the only thing either binary writes to stdout.
 #[allow(clippy::print_stdout, reason = "the ready line is the start-up contract")]
 pub fn announce(line: &str) {
