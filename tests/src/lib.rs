@@ -60,6 +60,9 @@ macro_rules! __for_each_case {
             auth_ten_failures_close,
             auth_v1_opcode,
             auth_sighup_password_change,
+            auth_file_users_resp,
+            auth_file_users_v1,
+            auth_file_users_sighup,
             // hostile: replies
             hostile_glob_keys_does_not_stall_others,
             hostile_glob_pattern_too_long,
