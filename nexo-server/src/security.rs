@@ -1,6 +1,6 @@
-//! Start-up side of authentication: the users the settings describe (`--requirepass`), hashed
-//! with fresh salts; protected mode's inputs; and the small pool that runs password checks
-//! (Argon2, tens of milliseconds each) off the network threads.
+//! Start-up side of authentication: the users the settings describe (`[[users]]`,
+//! `--requirepass`), hashed with fresh salts; protected mode's inputs; and the small pool that
+//! runs password checks (Argon2, tens of milliseconds each) off the network threads.
 //!
 //! The decisions themselves (who may do what, NOAUTH, protected mode per peer) are
 //! `nexo_session::auth`'s; this module only builds the directory and runs the KDF.
@@ -32,20 +32,27 @@ pub fn os_salt() -> [u8; 16] {
     salt
 }
 
-/// The users the settings describe: with `--requirepass`, a `default` user with every
-/// permission and that password (hashed here); otherwise the open `default` user.
+/// The users the settings describe: the config file's `[[users]]` tables (plain passwords
+/// hashed here) and, with `--requirepass`, that password on the `default` user (the open
+/// `default` user with every permission when the file names none).
 ///
 /// # Errors
-/// The password cannot be hashed (longer than the accepted maximum).
+/// A user does not check out or a password cannot be hashed (longer than the maximum).
 pub fn users(settings: &Settings) -> Result<Vec<User>, String> {
+    let hash = |plain: &[u8]| Password::hash(plain, &os_salt());
     let mut users = Vec::new();
+    for spec in &settings.effective.users {
+        users.push(spec.to_user(hash).map_err(|e| format!("user '{}': {e}", spec.name))?);
+    }
     if let Some(plain) = settings.requirepass.as_deref().filter(|p| !p.is_empty()) {
-        let mut default = User::open_default();
-        default.nopass = false;
-        default
-            .passwords
-            .push(Password::hash(plain.as_bytes(), &os_salt()).map_err(|e| format!("requirepass: {e}"))?);
-        users.push(default);
+        let password = hash(plain.as_bytes()).map_err(|e| format!("requirepass: {e}"))?;
+        if !users.iter().any(|u| u.name == "default") {
+            users.push(User::open_default());
+        }
+        if let Some(default) = users.iter_mut().find(|u| u.name == "default") {
+            default.passwords.push(password);
+            default.nopass = false;
+        }
     }
     Ok(users)
 }

@@ -67,6 +67,8 @@ impl Setting {
 pub struct Effective {
     /// The settings.
     pub settings: Vec<Setting>,
+    /// The config file's `[[users]]` tables.
+    pub users: Vec<super::users::UserSpec>,
 }
 
 impl Effective {
@@ -89,7 +91,7 @@ impl Effective {
                 }
             })
             .collect();
-        Self { settings }
+        Self { settings, users: Vec::new() }
     }
 
     /// The setting with key `key`.
@@ -120,6 +122,7 @@ impl Effective {
                 }
             }
         }
+        self.users.iter().for_each(|u| out.push_str(&u.to_toml()));
         out
     }
 

@@ -3,10 +3,22 @@
 //! This module knows TOML and nothing about which keys exist; [`super::load`] checks each key
 //! against the flag definitions. Values become the text a flag would carry (`7654`, `1.5`,
 //! `true`, `"always"` → `always`), so one value parser serves flags, environment and file.
+//! The one table key is `[[users]]`, handed to [`super::users`].
 
 use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
+
+use super::users::{self, UserSpec};
+
+/// What a config file holds: the settings and the `[[users]]` tables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contents {
+    /// Top-level settings, in file order.
+    pub entries: Vec<Entry>,
+    /// The `[[users]]` tables, in file order.
+    pub users: Vec<UserSpec>,
+}
 
 /// One top-level `key = value` of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +81,7 @@ impl ParseProblem {
 ///
 /// # Errors
 /// The file cannot be read, is not TOML, or holds a value no flag could carry.
-pub fn read(path: &Path) -> Result<Vec<Entry>, FileError> {
+pub fn read(path: &Path) -> Result<Contents, FileError> {
     let text = std::fs::read_to_string(path).map_err(|e| FileError {
         path: path.to_path_buf(),
         line: None,
@@ -82,18 +94,22 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, FileError> {
 /// Parses config-file text into entries, in file order.
 ///
 /// # Errors
-/// Not TOML, or a value that is a table, a date or a nested array.
-pub fn parse(text: &str) -> Result<Vec<Entry>, ParseProblem> {
+/// Not TOML, a value that is a table, a date or a nested array, or a bad `[[users]]` table.
+pub fn parse(text: &str) -> Result<Contents, ParseProblem> {
     let table = DeTable::parse(text).map_err(|e| ParseProblem {
         line: e.span().map(|span| line_of(text, span.start)),
         key: None,
         message: format!("not valid TOML: {}", e.message().trim()),
     })?;
-    let mut entries = Vec::new();
+    let mut contents = Contents::default();
     for (key, value) in table.get_ref() {
         let line = line_of(text, key.span().start);
         let key = key.get_ref().to_string();
         let problem = |message: String| ParseProblem { line: Some(line), key: Some(key.clone()), message };
+        if key == "users" {
+            contents.users = users::from_toml(value.get_ref()).map_err(problem)?;
+            continue;
+        }
         let values = match value.get_ref() {
             DeValue::Array(items) => {
                 items.iter().map(|item| scalar_text(item.get_ref())).collect::<Result<Vec<_>, _>>()
@@ -101,10 +117,10 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseProblem> {
             other => scalar_text(other).map(|text| vec![text]),
         }
         .map_err(problem)?;
-        entries.push(Entry { key, values, line });
+        contents.entries.push(Entry { key, values, line });
     }
-    entries.sort_by_key(|e| e.line);
-    Ok(entries)
+    contents.entries.sort_by_key(|e| e.line);
+    Ok(contents)
 }
 
 /// The flag text of a single TOML value.
@@ -144,7 +160,7 @@ mod tests {
         let text = "# comment\nport = 7654\nfsync = \"always\"\n\nno-ui = true\nsize = 1.5\nhex = 0x10\n\
                     hosts = [\"a\", \"b\"]\n";
         assert_eq!(
-            parse(text),
+            parse(text).map(|c| c.entries),
             Ok(vec![
                 entry("port", &["7654"], 2),
                 entry("fsync", &["always"], 3),

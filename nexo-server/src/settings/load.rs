@@ -70,8 +70,11 @@ pub fn load(args: &[OsString]) -> Result<Settings, LoadError> {
     let first = cmd.clone().try_get_matches_from(args).map_err(LoadError::Usage)?;
     let mut argv = args.to_vec();
     let mut from_file = BTreeSet::new();
+    let mut users = Vec::new();
     if let Some(path) = first.get_one::<PathBuf>("config") {
-        for entry in file::read(path).map_err(LoadError::File)? {
+        let contents = file::read(path).map_err(LoadError::File)?;
+        users = contents.users;
+        for entry in contents.entries {
             let located = |message: String| {
                 LoadError::File(FileError {
                     path: path.clone(),
@@ -95,6 +98,7 @@ pub fn load(args: &[OsString]) -> Result<Settings, LoadError> {
     let matches = cmd.clone().try_get_matches_from(&argv).map_err(LoadError::Usage)?;
     let mut settings = Settings::from_arg_matches(&matches).map_err(LoadError::Usage)?;
     settings.effective = Effective::collect(&cmd, &matches, &from_file);
+    settings.effective.users = users;
     Ok(settings)
 }
 

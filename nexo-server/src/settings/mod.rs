@@ -10,6 +10,7 @@ pub mod effective;
 pub mod file;
 pub mod load;
 pub mod reload;
+pub mod users;
 pub mod values;
 
 use std::net::{IpAddr, SocketAddr};

@@ -1,9 +1,10 @@
 //! SIGHUP: re-read the config file and apply what can change while running.
 //!
 //! A thread waits for SIGHUP, loads the settings again from the same command line, environment
-//! and file, and compares them with the running ones. `log-level` changes live; every other
-//! change is logged as needing a restart (listeners, limits and broker settings are fixed when
-//! the brokers are built). A file that no longer loads is reported and the running settings
+//! and file, and compares them with the running ones. `log-level` changes live; `requirepass`
+//! and the `[[users]]` tables replace the running users (and any `ACL SETUSER` made since);
+//! every other change is logged as needing a restart (listeners, limits and broker settings
+//! are fixed when the brokers are built). A file that no longer loads is reported and the running settings
 //! stay. The thread keeps the default SIGHUP action (exit) from killing the server.
 
 use std::ffi::OsString;
@@ -42,8 +43,13 @@ fn reload(args: &[OsString], running: &mut Effective) {
             return;
         }
     };
+    let users_changed = running.users != newer.effective.users;
+    if users_changed && crate::security::reload(&newer) {
+        tracing::info!("SIGHUP: [[users]] applied ({} users in the file)", newer.effective.users.len());
+        running.users = newer.effective.users.clone();
+    }
     let changes = running.changes(&newer.effective);
-    if changes.is_empty() {
+    if changes.is_empty() && !users_changed {
         tracing::info!("SIGHUP: configuration re-read; nothing changed");
     }
     let mut applied = Vec::new();
