@@ -34,7 +34,7 @@ impl TokioSource {
 
 impl Source for TokioSource {
     fn overview(&self) -> Overview {
-        self.dashboard.overview(self.sessions.open_connections(), self.sessions.slow_consumer_closes())
+        self.dashboard.overview_of(&self.sessions)
     }
 
     fn inspect(&self, broker: BrokerKind, query: Query) -> Result<Pending, InspectError> {

@@ -45,6 +45,11 @@ impl Dashboard {
         }
     }
 
+    /// [`Self::overview`] with the connections and session slow-consumer closes `sessions` counts.
+    pub fn overview_of(&self, sessions: &nexo_session::SessionContext) -> Overview {
+        self.overview(sessions.open_connections(), sessions.slow_consumer_closes())
+    }
+
     /// The whole server now, with `connections` client connections open and
     /// `session_slow_closes` connections closed as slow consumers by the sessions' output bound
     /// (counted with Pub/Sub's own slow-consumer closes).
@@ -70,6 +75,7 @@ impl Dashboard {
             memory_rss_bytes: process_rss_bytes(),
             fsync: self.fsync.clone(),
             brokers,
+            failed_logins: crate::security::failed_logins(),
         }
     }
 }
