@@ -114,6 +114,8 @@ pub struct Overview {
     pub fsync: String,
     /// The last snapshot of each broker, in [`BrokerKind`] order.
     pub brokers: Vec<BrokerSnapshot>,
+    /// Failed logins (wrong password, unknown or disabled user) since start, on every front.
+    pub failed_logins: u64,
 }
 
 impl Overview {
@@ -425,6 +427,7 @@ mod tests {
             memory_rss_bytes: None,
             fsync: "always".into(),
             brokers: vec![snapshot(Vec::new())],
+            failed_logins: 0,
         };
         assert!(overview.healthy());
         overview.brokers.push(snapshot(vec!["queues".into()]));

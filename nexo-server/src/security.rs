@@ -86,6 +86,11 @@ pub fn auth(settings: &Settings) -> Result<Arc<Auth>, String> {
 /// The directory in use, for the SIGHUP reload.
 static RUNNING: std::sync::OnceLock<Arc<Auth>> = std::sync::OnceLock::new();
 
+/// Failed logins counted by the running directory (0 before one runs).
+pub fn failed_logins() -> u64 {
+    RUNNING.get().map_or(0, |auth| auth.failed_logins())
+}
+
 /// SIGHUP: the users of the reloaded settings replace the running ones (and any run-time ACL
 /// change); false when no directory is running or the new settings do not hash.
 pub fn reload(newer: &Settings) -> bool {

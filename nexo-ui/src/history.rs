@@ -179,6 +179,7 @@ mod tests {
             max_connections: 1,
             memory_rss_bytes: None,
             fsync: "always".into(),
+            failed_logins: 3,
             brokers: vec![BrokerSnapshot {
                 kind: BrokerKind::Store,
                 requests,

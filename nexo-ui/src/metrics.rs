@@ -92,6 +92,11 @@ fn server_metrics(out: &mut Out, overview: &Overview) {
     if let Some(rss) = overview.memory_rss_bytes {
         out.gauge("nexo_memory_rss_bytes", "Resident memory of the server process.", rss as f64);
     }
+    out.counter(
+        "nexo_auth_failed_logins_total",
+        "Failed logins (wrong password, unknown or disabled user) since start, on every protocol.",
+        overview.failed_logins,
+    );
     out.gauge(
         "nexo_healthy",
         "1 while no broker's storage has failed, else 0.",
@@ -300,6 +305,7 @@ mod tests {
             max_connections: 10,
             memory_rss_bytes: Some(4096),
             fsync: "interval:\"5\"".into(),
+            failed_logins: 3,
             brokers: vec![
                 snapshot(
                     BrokerKind::Store,
@@ -322,6 +328,9 @@ mod tests {
             }
         }
         assert!(text.contains("nexo_store_keys 3\n"));
+        assert!(
+            text.contains("# TYPE nexo_auth_failed_logins_total counter\nnexo_auth_failed_logins_total 3\n")
+        );
         assert!(text.contains("nexo_broker_requests_total{broker=\"pubsub\"} 7\n"));
         assert!(text.contains("fsync=\"interval:\\\"5\\\"\""));
         assert!(text.contains("nexo_uptime_seconds 1.5\n"));

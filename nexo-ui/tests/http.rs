@@ -41,6 +41,7 @@ impl Source for Fake {
             max_connections: 100,
             memory_rss_bytes: Some(1 << 20),
             fsync: "always".into(),
+            failed_logins: 3,
             brokers: vec![
                 snapshot(
                     BrokerKind::Store,

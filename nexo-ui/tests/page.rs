@@ -80,6 +80,7 @@ impl Source for Fake {
             max_connections: 10,
             memory_rss_bytes: Some(1 << 20),
             fsync: "always".into(),
+            failed_logins: 3,
             brokers: vec![
                 snapshot(BrokerKind::Store, BrokerStats::Store(StoreStats::default())),
                 snapshot(BrokerKind::PubSub, BrokerStats::PubSub(PubSubStats::default())),
