@@ -80,6 +80,13 @@ const TABLE: &[Command] = &[
     Command { name: "unwatch", arity: 1 },
     Command { name: "auth", arity: -2 },
     Command { name: "acl", arity: -2 },
+    Command { name: "time", arity: 1 },
+    Command { name: "lastsave", arity: 1 },
+    Command { name: "save", arity: 1 },
+    Command { name: "bgsave", arity: -1 },
+    Command { name: "pubsub", arity: -2 },
+    Command { name: "slowlog", arity: -2 },
+    Command { name: "latency", arity: -2 },
 ];
 
 /// Whether `name` (a table name) is a data command [`store_command`] translates, rather than
@@ -109,13 +116,30 @@ pub fn is_store_command(name: &str) -> bool {
             | "unwatch"
             | "auth"
             | "acl"
+            | "time"
+            | "lastsave"
+            | "save"
+            | "bgsave"
+            | "pubsub"
+            | "slowlog"
+            | "latency"
     )
 }
 
 impl Command {
     /// The command named `upper` (already upper-cased), if Nexo knows it.
     pub fn lookup(upper: &[u8]) -> Option<Self> {
-        TABLE.iter().copied().find(|c| c.name.as_bytes().eq_ignore_ascii_case(upper))
+        Self::lookup_index(upper).map(|(_, command)| command)
+    }
+
+    /// The command named `upper` with its position in the table (per-command counters).
+    pub fn lookup_index(upper: &[u8]) -> Option<(usize, Self)> {
+        TABLE.iter().copied().enumerate().find(|(_, c)| c.name.as_bytes().eq_ignore_ascii_case(upper))
+    }
+
+    /// Redis's arity: the exact argument count (name included), or minus the least.
+    pub fn arity(&self) -> i64 {
+        i64::from(self.arity)
     }
 
     /// Whether `argc` arguments (the name included) fit the arity.
@@ -143,36 +167,6 @@ impl Command {
     }
 }
 
-/// CLIENT HELP's lines (the subcommands Nexo serves).
-pub const CLIENT_HELP: &[&str] = &[
-    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "GETNAME",
-    "    Return the name of the current connection.",
-    "ID",
-    "    Return the ID of the current connection.",
-    "INFO",
-    "    Return information about the current client connection.",
-    "SETINFO <option> <value>",
-    "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
-    "SETNAME <name>",
-    "    Assign the name <name> to the current connection.",
-    "HELP",
-    "    Print this help.",
-];
-
-/// Redis's ACL categories of a command, as far as Nexo serves it (COMMAND LIST FILTERBY ACLCAT).
-fn categories(name: &str) -> &'static [&'static str] {
-    match name {
-        "get" | "mget" | "strlen" | "getex" | "getdel" | "append" | "set" | "setnx" | "setex" | "psetex"
-        | "mset" | "incr" | "incrby" | "decr" | "decrby" => &["string", "keyspace"],
-        "multi" | "exec" | "discard" | "watch" | "unwatch" => &["transaction"],
-        "publish" | "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" => &["pubsub"],
-        "ping" | "echo" | "select" | "quit" | "hello" | "client" | "reset" => &["connection"],
-        "command" | "info" | "config" => &["admin"],
-        _ => &["keyspace"],
-    }
-}
-
 /// COMMAND LIST's names: all, or those of `FILTERBY MODULE name | ACLCAT category | PATTERN glob`.
 ///
 /// # Errors
@@ -190,7 +184,10 @@ pub fn list_names(args: &[Bytes]) -> Result<Vec<&'static str>, String> {
         b"MODULE" => Ok(Vec::new()),
         b"ACLCAT" => Ok(names
             .into_iter()
-            .filter(|n| categories(n).iter().any(|c| c.eq_ignore_ascii_case(&value)))
+            .filter(|n| {
+                super::catalog::meta(n)
+                    .is_some_and(|m| m.categories().iter().any(|c| c.eq_ignore_ascii_case(&value)))
+            })
             .collect()),
         b"PATTERN" => {
             let glob = nexo_engine::glob::Glob::compile(&value).map_err(|e| format!("ERR {e}"))?;

@@ -14,6 +14,8 @@
 //! once written, as for v1 pushes), and stop reading while unsent plus held bytes pass the write
 //! limit.
 
+mod catalog;
+mod clients;
 mod commands;
 mod info;
 mod outbound;
@@ -24,6 +26,7 @@ use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
 use nexo_proto::request::{PubSubRequest, StoreRequest};
 
+pub use clients::{Client, Clients, Endpoints, ProcessProbe, ProcessStats};
 pub use info::REDIS_VERSION;
 pub use outbound::{Expect, OOM_TEXT, Released, RespOutbound, Slot, error_text};
 pub use session::RespSession;
@@ -43,6 +46,8 @@ pub struct RespSettings {
     pub port: u16,
     /// The connection limit (INFO, CONFIG GET maxclients).
     pub max_connections: usize,
+    /// The host's process numbers for INFO (RSS, CPU); a session reads no files itself.
+    pub process: ProcessProbe,
 }
 
 /// Shared by every RESP session of a server.
@@ -53,13 +58,15 @@ pub struct RespContext {
     /// runtime: see [`RespContext::clients_gauge`] and [`RespContext::count_client`].
     clients: Arc<AtomicU64>,
     port: AtomicU16,
+    /// Every RESP client (CLIENT LIST, KILL) and the per-command counts.
+    registry: Clients,
 }
 
 impl RespContext {
     /// A context for sessions of a server with `settings`.
     pub fn new(settings: RespSettings) -> Self {
         let port = AtomicU16::new(settings.port);
-        Self { settings, clients: Arc::new(AtomicU64::new(0)), port }
+        Self { settings, clients: Arc::new(AtomicU64::new(0)), port, registry: Clients::default() }
     }
 
     /// The open-connection gauge INFO reads, for a runtime that stores its own count of open
@@ -88,6 +95,11 @@ impl RespContext {
     /// Client connections open now, v1 and RESP.
     pub fn connected(&self) -> u64 {
         self.clients.load(Ordering::Relaxed)
+    }
+
+    /// The RESP clients and their counters.
+    pub fn registry(&self) -> &Clients {
+        &self.registry
     }
 }
 

@@ -67,17 +67,8 @@ pub enum Expect {
     /// EXEC: the Store's `Replies` as one array, each element encoded as its part says (a
     /// queued local answer is placed as it is); `Null` (a watched key changed) is a null array.
     Exec(Vec<Expect>),
-    /// INFO: `head` (sections rendered by the session) plus the Store's sections.
-    Info {
-        /// Already rendered sections.
-        head: String,
-        /// Which Store sections to add: memory, stats, keyspace.
-        memory: bool,
-        /// See `memory`.
-        stats: bool,
-        /// See `memory`.
-        keyspace: bool,
-    },
+    /// INFO: the sections rendered by the session, joined with the Store's.
+    Info(Box<super::info::InfoParts>),
 }
 
 /// One slot in request order, registered by the session as it parses.
@@ -401,8 +392,8 @@ fn convert(expect: &Expect, version: Version, reply: &Reply, out: &mut BytesMut)
             keys.iter().for_each(|k| enc::bulk(out, k));
         }
         (Expect::Subscribed { kind, name, count }, _) => subscribed(out, version, kind, Some(name), *count),
-        (Expect::Info { head, memory, stats, keyspace }, Reply::Data(text)) => {
-            let body = super::info::store_sections(head, text, *memory, *stats, *keyspace);
+        (Expect::Info(parts), Reply::Data(text)) => {
+            let body = super::info::finish(parts, text);
             enc::verbatim(out, body.as_bytes(), version);
         }
         (Expect::Exec(parts), Reply::Replies(replies)) => exec_array(out, version, parts, replies),

@@ -16,6 +16,7 @@ use nexo_proto::request::{PubSubRequest, StoreRequest};
 use nexo_proto::resp::encode as enc;
 use nexo_proto::resp::{RespLimits, RespParser, Version};
 
+use super::clients::{Client, Endpoints};
 use super::commands::{self, Command};
 use super::info::{self, Sections};
 use super::outbound::{Expect, Slot, subscribed};
@@ -39,12 +40,15 @@ pub struct RespSession {
     multi: Option<multi::Multi>,
     /// Login, AUTH in progress, the command being handled (see `auth`).
     auth: auth::RespAuth,
+    /// This connection's entry in the server's client table (see `client`).
+    client: Arc<Client>,
 }
 
 impl RespSession {
     /// A session for connection `conn`.
     pub fn new(ctx: Arc<RespContext>, conn: ConnId) -> Self {
         let limits = RespLimits::from_frame_limit(ctx.settings.max_frame_bytes);
+        let client = ctx.registry().register(conn.0, 0);
         Self {
             ctx,
             conn,
@@ -58,7 +62,13 @@ impl RespSession {
             closed: false,
             multi: None,
             auth: auth::RespAuth::default(),
+            client,
         }
+    }
+
+    /// Records where the connection comes from, for CLIENT LIST and KILL (the runtime knows).
+    pub fn set_endpoints(&self, endpoints: Endpoints) {
+        self.client.set_endpoints(endpoints);
     }
 
     /// The session asked to close: nothing more is parsed.
@@ -78,10 +88,17 @@ impl RespSession {
         if self.closed || self.auth.pending() {
             return false;
         }
+        if self.client.is_killed() {
+            // CLIENT KILL from another connection: close without answering, as Redis does.
+            buf.clear();
+            self.close(out);
+            return true;
+        }
         match self.parser.decode(buf, &self.limits) {
             Ok(None) => false,
             Ok(Some(args)) => {
                 self.handle_command(now, args, out);
+                self.sync_client();
                 true
             }
             Err(e) => {
@@ -152,10 +169,12 @@ impl RespSession {
             // An HTTP client talking to the Redis port (cross-protocol scripting): close, say nothing.
             return self.close(out);
         }
-        let Some(command) = Command::lookup(&name) else {
+        let Some((index, command)) = Command::lookup_index(&name) else {
             return self.queue_error(out, &commands::unknown_command(&args));
         };
-        if !command.arity_ok(args.len()) {
+        let arity_ok = command.arity_ok(args.len());
+        self.note_command(now, index, command.name, &args[1..], !arity_ok);
+        if !arity_ok {
             return self.queue_error(out, &commands::wrong_arity(command.name));
         }
         if self.version == Version::Resp2 && self.subscriptions() > 0 && !command.allowed_subscribed() {
@@ -194,8 +213,13 @@ impl RespSession {
                 self.close(out);
             }
             "hello" => self.hello(rest, out),
-            "client" => self.client(rest, out),
-            "command" => self.command(rest, out),
+            "client" => self.client_command(now, rest, out),
+            "command" => self.command_command(rest, out),
+            "time" => self.time(now, out),
+            "lastsave" => self.lastsave(now, out),
+            "save" | "bgsave" => self.error(out, admin::VOLATILE),
+            "pubsub" => self.pubsub_command(rest, out),
+            "slowlog" | "latency" => self.diagnostics(command.name, rest, out),
             "info" => self.info(now, rest, out),
             "config" => self.config(rest, out),
             "reset" => self.reset(out),
@@ -288,101 +312,14 @@ impl RespSession {
         self.local(out, b);
     }
 
-    fn client(&mut self, rest: &[Bytes], out: &mut Vec<Action>) {
-        let sub = rest[0].to_ascii_uppercase();
-        let arity_error = |name: &str| commands::wrong_arity(&format!("client|{name}"));
-        if matches!(&sub[..], b"ID" | b"GETNAME" | b"INFO" | b"HELP") && rest.len() > 1 {
-            let sub = String::from_utf8_lossy(&rest[0]).to_ascii_lowercase();
-            return self.error(out, &arity_error(&sub));
-        }
-        let mut b = BytesMut::new();
-        match &sub[..] {
-            b"SETNAME" if rest.len() == 2 => {
-                if let Err(e) = commands::valid_client_name(&rest[1]) {
-                    return self.error(out, &e);
-                }
-                self.name = (!rest[1].is_empty()).then(|| rest[1].clone());
-                enc::simple(&mut b, "OK");
-            }
-            b"SETNAME" => return self.error(out, &arity_error("setname")),
-            b"GETNAME" => match &self.name {
-                Some(name) => enc::bulk(&mut b, name),
-                None => enc::null(&mut b, self.version),
-            },
-            b"ID" => enc::integer(&mut b, i64::try_from(self.conn.0).unwrap_or(i64::MAX)),
-            b"HELP" => {
-                let lines = commands::CLIENT_HELP;
-                enc::array(&mut b, lines.len());
-                lines.iter().for_each(|line| enc::simple(&mut b, line));
-            }
-            b"SETINFO" if rest.len() == 3 => match &rest[1].to_ascii_uppercase()[..] {
-                b"LIB-NAME" | b"LIB-VER" => enc::simple(&mut b, "OK"),
-                _ => {
-                    let option = String::from_utf8_lossy(&rest[1]);
-                    return self.error(out, &format!("ERR Unrecognized option '{option}'"));
-                }
-            },
-            b"SETINFO" => return self.error(out, &arity_error("setinfo")),
-            b"INFO" => {
-                let name = self.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-                let line = format!(
-                    "id={} name={name} db=0 sub={} psub={} resp={}\n",
-                    self.conn.0,
-                    self.channels.len(),
-                    self.patterns.len(),
-                    self.version.number()
-                );
-                enc::verbatim(&mut b, line.as_bytes(), self.version);
-            }
-            _ => {
-                let sub = String::from_utf8_lossy(&rest[0]);
-                return self.error(out, &format!("ERR unknown subcommand '{sub}'. Try CLIENT HELP."));
-            }
-        }
-        self.local(out, b);
-    }
-
-    fn command(&mut self, rest: &[Bytes], out: &mut Vec<Action>) {
-        let mut b = BytesMut::new();
-        match rest.first().map(|s| s.to_ascii_uppercase()).as_deref() {
-            None => enc::array(&mut b, 0),
-            Some(b"COUNT") => enc::integer(&mut b, Command::count() as i64),
-            Some(b"DOCS") => enc::map(&mut b, 0, self.version),
-            Some(b"LIST") => {
-                let names = match commands::list_names(&rest[1..]) {
-                    Ok(names) => names,
-                    Err(e) => return self.error(out, &e),
-                };
-                enc::array(&mut b, names.len());
-                names.iter().for_each(|n| enc::bulk(&mut b, n.as_bytes()));
-            }
-            Some(b"INFO") => {
-                enc::array(&mut b, rest.len() - 1);
-                (1..rest.len()).for_each(|_| enc::null_array(&mut b, self.version));
-            }
-            Some(_) => {
-                let sub = String::from_utf8_lossy(&rest[0]);
-                return self.error(out, &format!("ERR unknown subcommand '{sub}'. Try COMMAND HELP."));
-            }
-        }
-        self.local(out, b);
-    }
-
     fn info(&mut self, now: Now, rest: &[Bytes], out: &mut Vec<Action>) {
         let args: Vec<&[u8]> = rest.iter().map(|a| &a[..]).collect();
-        let sections = Sections::from_args(&args);
-        let head = info::local_sections(&self.ctx, sections, now.mono_ms);
-        if sections.needs_store() {
-            let expect = Expect::Info {
-                head,
-                memory: sections.memory,
-                stats: sections.stats,
-                keyspace: sections.keyspace,
-            };
-            return self.store(out, StoreRequest::Info, expect);
+        let parts = info::local_parts(&self.ctx, Sections::from_args(&args), now);
+        if parts.needs_store() {
+            return self.store(out, StoreRequest::Info, Expect::Info(Box::new(parts)));
         }
         let mut b = BytesMut::new();
-        enc::verbatim(&mut b, head.as_bytes(), self.version);
+        enc::verbatim(&mut b, info::finish(&parts, b"").as_bytes(), self.version);
         self.local(out, b);
     }
 
@@ -474,7 +411,15 @@ impl RespSession {
     }
 }
 
+impl Drop for RespSession {
+    fn drop(&mut self) {
+        self.ctx.registry().remove(self.conn.0);
+    }
+}
+
+mod admin;
 mod auth;
+mod client;
 mod multi;
 #[cfg(test)]
 mod tests;

@@ -154,6 +154,7 @@ mod tests {
             eviction: "allkeys-lru".into(),
             port: 6379,
             max_connections: 100,
+            process: crate::resp::ProcessProbe::default(),
         }));
         Arc::new(SessionContext::new(Limits::new(1 << 20, 1 << 20), resp))
     }

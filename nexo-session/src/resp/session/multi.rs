@@ -36,6 +36,13 @@ pub(super) struct Multi {
     failed: bool,
 }
 
+impl Multi {
+    /// Commands queued so far (CLIENT LIST `multi`).
+    pub(super) fn queued(&self) -> usize {
+        self.parts.len()
+    }
+}
+
 /// Commands that run at once inside MULTI rather than being queued.
 pub(super) fn runs_now(name: &str) -> bool {
     matches!(name, "multi" | "exec" | "discard" | "watch" | "quit" | "reset")

@@ -18,6 +18,7 @@ fn ctx() -> Arc<RespContext> {
         eviction: "allkeys-lru".into(),
         port: 6379,
         max_connections: 100,
+        process: crate::resp::ProcessProbe::default(),
     }))
 }
 
@@ -180,7 +181,8 @@ fn info_counts_every_client_connection() {
     let ctx = ctx();
     let mut h = H::with_ctx(Arc::clone(&ctx));
     let clients = |h: &mut H| h.feed("INFO clients\r\n");
-    assert!(clients(&mut h).contains("connected_clients:0\r\nmaxclients:100\r\n"));
+    let first = clients(&mut h);
+    assert!(first.contains("connected_clients:0\r\n") && first.contains("maxclients:100\r\n"), "{first}");
     // A runtime without a count of its own counts each connection, v1 or RESP.
     let v1 = ctx.count_client();
     let resp = ctx.count_client();
@@ -289,6 +291,105 @@ fn client_subcommand_arity_and_help() {
         h.feed("CLIENT GETNAME x\r\n"),
         "-ERR wrong number of arguments for 'client|getname' command\r\n"
     );
-    assert!(h.feed("CLIENT HELP\r\n").starts_with("*13\r\n+CLIENT <subcommand>"));
+    let help = h.feed("CLIENT HELP\r\n");
+    assert!(help.starts_with("*29\r\n+CLIENT <subcommand>") && help.contains("+KILL <ip:port>"), "{help}");
     assert_eq!(h.feed("COMMAND LIST bad_arg\r\n"), "-ERR syntax error\r\n");
+}
+
+fn second(ctx: &Arc<RespContext>, id: u64) -> H {
+    H {
+        session: RespSession::new(Arc::clone(ctx), ConnId(id)),
+        out: RespOutbound::new(),
+        requests: Vec::new(),
+        closed: false,
+    }
+}
+
+#[test]
+fn client_list_info_and_kill() {
+    let ctx = ctx();
+    let mut a = H::with_ctx(Arc::clone(&ctx));
+    let mut b = second(&ctx, 9);
+    a.session.set_endpoints(crate::resp::Endpoints {
+        peer: "127.0.0.1:5001".parse().unwrap(),
+        local: "127.0.0.1:6379".parse().unwrap(),
+        fd: 12,
+    });
+    assert_eq!(b.feed("CLIENT SETNAME bee\r\nCLIENT SETINFO lib-name redis-py\r\n"), "+OK\r\n+OK\r\n");
+    b.feed("SUBSCRIBE news\r\n");
+    let list = a.feed("CLIENT LIST\r\n");
+    assert!(
+        list.contains("id=7 addr=127.0.0.1:5001 laddr=127.0.0.1:6379 fd=12 name= age=0 idle=0 flags=N db=0"),
+        "{list}"
+    );
+    assert!(list.contains("cmd=client|list user=default"), "{list}");
+    assert!(
+        list.contains("id=9 addr= laddr= fd=-1 name=bee")
+            && list.contains("flags=P")
+            && list.contains("sub=1"),
+        "{list}"
+    );
+    assert!(list.contains("cmd=subscribe") && list.contains("lib-name=redis-py"), "{list}");
+    let pubsub = a.feed("CLIENT LIST TYPE pubsub\r\n");
+    assert!(pubsub.contains("id=9 ") && !pubsub.contains("id=7 "), "{pubsub}");
+    assert_eq!(a.feed("CLIENT LIST TYPE bogus\r\n"), "-ERR Unknown client type 'bogus'\r\n");
+    assert!(
+        a.feed("CLIENT INFO\r\n").contains("id=7 ") && a.feed("CLIENT INFO\r\n").contains("cmd=client|info")
+    );
+    assert_eq!(a.feed("PUBSUB NUMSUB news other\r\n"), "*4\r\n$4\r\nnews\r\n:1\r\n$5\r\nother\r\n:0\r\n");
+    assert_eq!(a.feed("PUBSUB CHANNELS n*\r\n"), "*1\r\n$4\r\nnews\r\n");
+    assert_eq!(a.feed("PUBSUB NUMPAT\r\n"), ":0\r\n");
+    assert_eq!(a.feed("CLIENT KILL 10.0.0.1:1\r\n"), "-ERR No such client\r\n");
+    assert_eq!(a.feed("CLIENT KILL ID 0\r\n"), "-ERR client-id should be greater than 0\r\n");
+    assert_eq!(a.feed("CLIENT KILL ID 9\r\n"), ":1\r\n");
+    assert_eq!(b.feed("PING\r\n"), "", "a killed connection closes without answering");
+    assert!(b.closed);
+    drop(b);
+    assert!(!a.feed("CLIENT LIST\r\n").contains("id=9 "), "gone from the list once dropped");
+    assert_eq!(a.feed("CLIENT KILL SKIPME no ADDR 127.0.0.1:5001\r\n"), ":1\r\n");
+    assert!(a.closed, "killing itself closes after the reply");
+    assert_eq!(a.feed("CLIENT PAUSE 10\r\n"), "");
+}
+
+#[test]
+fn command_introspection_from_the_table() {
+    let mut h = H::new();
+    let count: usize = h.feed("COMMAND COUNT\r\n")[1..].trim().parse().unwrap();
+    assert!(count > 50);
+    assert!(h.feed("COMMAND\r\n").starts_with(&format!("*{count}\r\n*10\r\n$4\r\nping\r\n")));
+    let get = h.feed("COMMAND INFO get nosuch\r\n");
+    assert_eq!(
+        get,
+        "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
+         *4\r\n+@keyspace\r\n+@string\r\n+@read\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n*-1\r\n"
+    );
+    let docs = h.feed("COMMAND DOCS set\r\n");
+    assert!(docs.starts_with("*2\r\n$3\r\nset\r\n*6\r\n$7\r\nsummary\r\n"), "{docs}");
+    assert_eq!(h.feed("COMMAND GETKEYS MSET a 1 b 2\r\n"), "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    assert_eq!(h.feed("COMMAND GETKEYS PING\r\n"), "-ERR The command has no key arguments\r\n");
+    assert_eq!(
+        h.feed("COMMAND GETKEYS GET\r\n"),
+        "-ERR Invalid number of arguments specified for command\r\n"
+    );
+    assert_eq!(h.feed("COMMAND GETKEYS NOPE x\r\n"), "-ERR Invalid command specified\r\n");
+    // RESP3: flags and categories are sets, DOCS a map.
+    h.feed("HELLO 3\r\n");
+    assert!(h.feed("COMMAND INFO get\r\n").contains(":2\r\n~2\r\n+readonly"));
+    assert!(h.feed("COMMAND DOCS get\r\n").starts_with("%1\r\n$3\r\nget\r\n%3\r\n"));
+}
+
+#[test]
+fn time_lastsave_save_and_diagnostics() {
+    let mut h = H::new();
+    // Now::at(5_000): wall 1_700_000_005_000 ms, 5 s after the start.
+    assert_eq!(h.feed("TIME\r\n"), "*2\r\n$10\r\n1700000005\r\n$1\r\n0\r\n");
+    assert_eq!(h.feed("LASTSAVE\r\n"), ":1700000000\r\n");
+    assert_eq!(h.feed("SAVE\r\n"), format!("-{}\r\n", super::admin::VOLATILE));
+    assert_eq!(h.feed("BGSAVE SCHEDULE\r\n"), format!("-{}\r\n", super::admin::VOLATILE));
+    assert_eq!(h.feed("SLOWLOG GET 10\r\nSLOWLOG LEN\r\nSLOWLOG RESET\r\n"), "*0\r\n:0\r\n+OK\r\n");
+    assert_eq!(h.feed("SLOWLOG GET -5\r\n"), "-ERR count should be greater than or equal to -1\r\n");
+    assert_eq!(h.feed("LATENCY LATEST\r\nLATENCY RESET\r\n"), "*0\r\n:0\r\n");
+    assert!(h.feed("INFO commandstats\r\n").contains("cmdstat_time:calls=1,"));
+    assert!(h.feed("INFO cpu\r\n").contains("used_cpu_user:"));
+    assert!(h.requests.is_empty(), "none of these reach a broker");
 }
