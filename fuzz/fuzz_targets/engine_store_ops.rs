@@ -110,7 +110,13 @@ impl Driver {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.store.handle_request(self.now, conn, id, request);
-        let reply = match self.store.poll_output() {
+        // A KEYS or SCAN past the turn's matching budget is answered over the following turns.
+        let mut output = self.store.poll_output();
+        while output.is_none() && self.store.poll_timeout().is_some_and(|due| due <= self.now.mono_ms) {
+            self.store.handle_timeout(self.now);
+            output = self.store.poll_output();
+        }
+        let reply = match output {
             Some(Output::Reply { conn: to, id: answered, reply }) => {
                 assert_eq!((to, answered), (conn, id), "reply to the wrong request");
                 reply

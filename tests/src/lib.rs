@@ -183,6 +183,9 @@ macro_rules! __for_each_case {
             resp_tx_errors,
             resp_tx_redis_py,
             resp_overflow_and_error_texts,
+            resp_introspect_client_list_and_kill,
+            resp_introspect_command_info_time,
+            resp_introspect_redis_cli_stat,
             config_unknown_key_and_bad_value,
             config_sighup_reload,
             // resp: transactions

@@ -136,7 +136,7 @@ pub fn hostile_glob_many_psubscribe_patterns(bin: &Path) {
     let took = started.elapsed();
     eprintln!("50 publishes past 221 patterns: {took:?}, worst {worst:?}");
     assert!(worst < Duration::from_secs(1), "one publish took {worst:?}");
-    assert!(took < Duration::from_secs(25), "50 publishes took {took:?}");
+    assert!(took < Duration::from_secs(40), "50 publishes took {took:?}");
     pubsub.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     for _ in 0..50 {
         let message = pubsub.get_message().expect("a message for a*");

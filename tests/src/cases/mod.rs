@@ -30,6 +30,7 @@ mod queue;
 mod resp;
 mod store;
 mod stream;
+mod resp_introspect;
 mod resp_tx;
 mod ttl;
 mod ui;
@@ -59,6 +60,7 @@ pub use store::*;
 pub use stream::*;
 pub use ttl::*;
 pub use ui::*;
+pub use resp_introspect::*;
 pub use resp_tx::*;
 
 /// How long a case waits for something that should come at once (generous: 2 cores, debug).
