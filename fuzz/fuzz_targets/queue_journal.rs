@@ -1,6 +1,7 @@
 //! Fuzzes Queue recovery: arbitrary records (raw bytes, or well-formed records with arbitrary
 //! fields, so replay gets past the decoder) are replayed into a broker. Checked:
-//! - replay, the end of recovery, and a few requests and timers afterwards never panic;
+//! - replay, the end of recovery, and a few requests (v1 and SQS) and timers afterwards never
+//!   panic; dead-letter targets and moves are among the records;
 //! - every append the broker emits has the predicted, consecutive sequence;
 //! - a compaction snapshot of the recovered state, replayed into a fresh broker, rebuilds the
 //!   same queues and messages (ready order, delayed, dead with reasons and attempts).
@@ -10,7 +11,7 @@ use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use nexo_engine::queue::journal::{Record, SnapState};
-use nexo_engine::queue::{MessageState, QueueSettings};
+use nexo_engine::queue::{MessageState, QueueSettings, SqsCommand, SqsReply};
 use nexo_engine::{Broker, ConnId, LogId, Now, Output, Queue, QueueConfig};
 use nexo_proto::options::ConsumeOptions;
 use nexo_proto::request::QueueRequest;
@@ -39,7 +40,10 @@ enum Rec {
     DlqDelete { q: u8, id: u8 },
     DlqPurge { q: u8 },
     Purge { q: u8 },
+    Redrive { q: u8, target: u8, max: u8 },
+    DeadLetter { q: u8, id: u8, target: u8, new_id: u8 },
     SnapshotBegin,
+    SnapRedrive { q: u8, target: u8, max: u8 },
     SnapQueue { q: u8, retries: u8 },
     SnapMessage { q: u8, id: u8, priority: u8, attempts: u8, state: State, due: u8, reason: String },
     SnapshotEnd { queues: u8, messages: u8 },
@@ -47,6 +51,11 @@ enum Rec {
 
 fn name(q: u8) -> &'static str {
     NAMES[usize::from(q) % NAMES.len()]
+}
+
+/// A dead-letter target: one of the names, or none (empty).
+fn target(t: u8) -> &'static str {
+    if t % 4 == 3 { "" } else { name(t) }
 }
 
 fn due(d: u8) -> u64 {
@@ -89,6 +98,18 @@ impl Rec {
             Self::DlqDelete { q, id: n } => Record::DlqDelete { name: name(*q), id: id(*n) }.encode(),
             Self::DlqPurge { q } => Record::DlqPurge { name: name(*q) }.encode(),
             Self::Purge { q } => Record::Purge { name: name(*q) }.encode(),
+            Self::Redrive { q, target: t, max } => {
+                Record::Redrive { name: name(*q), target: target(*t), max_receive_count: u32::from(*max) }
+                    .encode()
+            }
+            Self::SnapRedrive { q, target: t, max } => {
+                Record::SnapRedrive { name: name(*q), target: target(*t), max_receive_count: u32::from(*max) }
+                    .encode()
+            }
+            Self::DeadLetter { q, id: n, target: t, new_id } => {
+                Record::DeadLetter { name: name(*q), id: id(*n), target: name(*t), new_id: id(*new_id) }
+                    .encode()
+            }
             Self::SnapshotBegin => Record::SnapshotBegin.encode(),
             Self::SnapQueue { q, retries } => {
                 Record::SnapQueue { name: name(*q), settings: settings(500, *retries) }.encode()
@@ -189,6 +210,22 @@ fuzz_target!(|recs: Vec<Rec>| {
         q.handle_request(now, ConnId(2), 20 + i as u32, peek);
     }
     drain(&mut q, &mut next_seq);
+    // And through the SQS input: receives (moving messages over their receive count), deletes.
+    for (i, name) in NAMES.iter().enumerate() {
+        let receive = SqsCommand::Receive { name: (*name).into(), max: 10, visibility_ms: Some(20) };
+        q.handle_sqs(now, ConnId(3), 30 + i as u32, receive);
+        drain(&mut q, &mut next_seq);
+        while let Some(out) = q.poll_sqs_output() {
+            if let SqsReply::Received(deliveries) = out.reply {
+                for d in deliveries.iter().step_by(2) {
+                    let delete = SqsCommand::Delete { name: (*name).into(), id: d.id, token: d.token };
+                    q.handle_sqs(now, ConnId(3), 40, delete);
+                }
+            }
+        }
+        drain(&mut q, &mut next_seq);
+        while q.poll_sqs_output().is_some() {}
+    }
     let mut t = now;
     for _ in 0..4 {
         if let Some(at) = q.poll_timeout() {
