@@ -57,16 +57,23 @@ fn create_sqs_queue(h: &mut Harness, name: &str) {
     ok(&h.create_with(1, name, options));
 }
 
+/// A fresh broker with queue `q` (created as SQS creates queues) whose one message has been
+/// received once, and that delivery.
+fn with_one_delivery(visibility_ms: Option<u64>) -> (Harness, Delivered) {
+    let mut h = Harness::new();
+    create_sqs_queue(&mut h, "q");
+    send(&mut h, "q", "a");
+    let d = receive(&mut h, "q", 1, visibility_ms).remove(0);
+    (h, d)
+}
+
 fn count(h: &Harness, name: &str, state: MessageState) -> usize {
     h.q.peek_messages(name, state, 0, 1000).map_or(0, |m| m.len())
 }
 
 #[test]
 fn a_stale_token_deletes_nothing() {
-    let mut h = Harness::new();
-    create_sqs_queue(&mut h, "q");
-    send(&mut h, "q", "a");
-    let first = receive(&mut h, "q", 1, None).remove(0);
+    let (mut h, first) = with_one_delivery(None);
     h.advance(1_001);
     let second = receive(&mut h, "q", 1, None).remove(0);
     assert_eq!((second.id, second.receive_count), (first.id, 2));
@@ -82,10 +89,7 @@ fn a_stale_token_deletes_nothing() {
 
 #[test]
 fn closing_a_connection_releases_no_sqs_delivery() {
-    let mut h = Harness::new();
-    create_sqs_queue(&mut h, "q");
-    send(&mut h, "q", "a");
-    let d = receive(&mut h, "q", 1, Some(60_000)).remove(0);
+    let (mut h, d) = with_one_delivery(Some(60_000));
     h.disconnect(SQS);
     assert_eq!(count(&h, "q", MessageState::InFlight), 1);
     h.advance(30_000);
@@ -95,10 +99,7 @@ fn closing_a_connection_releases_no_sqs_delivery() {
 
 #[test]
 fn change_visibility_extends_releases_and_refuses() {
-    let mut h = Harness::new();
-    create_sqs_queue(&mut h, "q");
-    send(&mut h, "q", "a");
-    let d = receive(&mut h, "q", 1, None).remove(0);
+    let (mut h, d) = with_one_delivery(None);
     assert_eq!(change(&mut h, "q", &d, 5_000), SqsReply::VisibilityChanged);
     h.advance(4_000);
     assert!(receive(&mut h, "q", 1, None).is_empty(), "extended lease ran out early");
