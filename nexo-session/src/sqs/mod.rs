@@ -4,12 +4,14 @@
 //! Owns: request envelopes ([`request`]), typed actions and their validation ([`action`]),
 //! typed replies with their JSON ([`reply`]) and XML ([`xml`]) encodings, SQS's error codes
 //! ([`error`]), message attributes and SQS's MD5 digests ([`message`]), queue names, URLs and
-//! ARNs ([`names`]), receipt handles ([`receipt`]) and Signature V4 verification ([`sigv4`]). HTTP framing is
-//! `nexo_proto::http`'s. No clock (time is an input), no sockets, no queue state: applying an
-//! action to the Queue is the caller's.
+//! ARNs ([`names`]), receipt handles ([`receipt`]), queue attributes ([`attributes`]), the
+//! mapping to and from the Queue engine's SQS input ([`bridge`]) and Signature V4 verification
+//! ([`sigv4`]). HTTP framing is `nexo_proto::http`'s. No clock (time is an input), no sockets,
+//! no queue state: applying an action to the Queue is the caller's.
 
 pub mod action;
 pub mod attributes;
+pub mod bridge;
 pub mod error;
 pub mod fields;
 pub mod form;
