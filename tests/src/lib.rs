@@ -188,11 +188,6 @@ macro_rules! __for_each_case {
             resp_introspect_redis_cli_stat,
             config_unknown_key_and_bad_value,
             config_sighup_reload,
-            // resp: transactions
-            resp_tx_atomic_under_concurrent_clients,
-            resp_tx_watch_conflicts,
-            resp_tx_errors,
-            resp_tx_redis_py,
             config_booleans_turn_the_dashboard_off,
             config_ports_off_and_host_names,
             config_max_connections_zero_refused,
