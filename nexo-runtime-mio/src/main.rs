@@ -93,6 +93,7 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
             waker: waker.clone(),
         };
         let source = Arc::new(ui::MioSource::new(dashboard, sessions.clone(), inputs));
+        let ui_listener = ui_listener.secured(Arc::clone(sessions.auth()), settings.metrics_public);
         nexo_ui::spawn_thread(ui_listener, source.clone())?;
         ui_source = Some(source);
     }

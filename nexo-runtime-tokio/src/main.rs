@@ -99,6 +99,7 @@ async fn run(settings: Settings) -> Result<(), String> {
         ui_local = Some(addr);
         let source = ui::TokioSource::new(dashboard, ctx.brokers.clone(), Arc::clone(&ctx.sessions));
         // Its own thread and runtime: a broker task that holds a worker thread cannot delay it.
+        let ui_listener = ui_listener.secured(Arc::clone(ctx.sessions.auth()), settings.metrics_public);
         nexo_ui::spawn_thread(ui_listener, Arc::new(source))
             .map_err(|e| format!("cannot start the dashboard: {e}"))?;
         tracing::info!("dashboard on http://{addr}/");

@@ -18,6 +18,8 @@
 mod api;
 mod guard;
 mod history;
+pub mod login;
+mod login_http;
 mod metrics;
 mod page;
 mod server;

@@ -21,17 +21,19 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue, ORIGIN};
+use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, HeaderValue, ORIGIN};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use nexo_engine::observe::Overview;
+use nexo_session::auth::Auth;
 use serde_json::{Value, json};
 use tokio::task::AbortHandle;
 
 use crate::guard::HostGuard;
 use crate::history::History;
+use crate::login::Security;
 use crate::{Source, api, metrics, page};
 
 /// Dashboard connections open at once; past it the oldest is closed to make room for the newest.
@@ -70,6 +72,7 @@ impl std::error::Error for BindError {
 pub struct Listener {
     listener: TcpListener,
     guard: HostGuard,
+    security: Option<Arc<Security>>,
 }
 
 impl Listener {
@@ -79,6 +82,13 @@ impl Listener {
     /// The socket's address cannot be read.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Asks for a login whenever a user of `auth` has a password; `metrics_public` leaves
+    /// `/metrics` open (`--metrics-public`).
+    pub fn secured(mut self, auth: Arc<Auth>, metrics_public: bool) -> Self {
+        self.security = Some(Arc::new(Security::new(auth, metrics_public)));
+        self
     }
 }
 
@@ -91,7 +101,7 @@ impl Listener {
 pub fn bind(addr: SocketAddr, allowed_hosts: &[String]) -> Result<Listener, BindError> {
     let listener = TcpListener::bind(addr).map_err(|source| BindError { addr, source })?;
     listener.set_nonblocking(true).map_err(|source| BindError { addr, source })?;
-    Ok(Listener { listener, guard: HostGuard::new(addr.ip(), allowed_hosts) })
+    Ok(Listener { listener, guard: HostGuard::new(addr.ip(), allowed_hosts), security: None })
 }
 
 /// What every request handler shares.
@@ -100,6 +110,7 @@ pub struct State {
     pub source: Arc<dyn Source>,
     history: Mutex<History>,
     guard: HostGuard,
+    security: Option<Arc<Security>>,
 }
 
 impl State {
@@ -125,9 +136,9 @@ impl State {
 /// # Errors
 /// The listener cannot be registered with the runtime.
 pub async fn serve(listener: Listener, source: Arc<dyn Source>) -> std::io::Result<()> {
-    let Listener { listener, guard } = listener;
+    let Listener { listener, guard, security } = listener;
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let state = Arc::new(State { source, history: Mutex::new(History::default()), guard });
+    let state = Arc::new(State { source, history: Mutex::new(History::default()), guard, security });
     let open = Arc::new(Open::default());
     let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -224,15 +235,25 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Full<Bytes
             "host not allowed: open the dashboard by IP address or localhost, or add the name to --ui-allowed-hosts\n",
         );
     }
+    let path = request.uri().path().to_owned();
+    if request.method() == Method::POST && matches!(path.as_str(), "/login" | "/logout") {
+        return match &state.security {
+            Some(security) => crate::login_http::post(security, request).await,
+            None => text(StatusCode::NOT_FOUND, "no login on this dashboard\n"),
+        };
+    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response =
             text(StatusCode::METHOD_NOT_ALLOWED, "the dashboard is read-only: GET and HEAD only\n");
         response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
-    let path = request.uri().path();
     let query = request.uri().query().unwrap_or("");
-    match path {
+    let cookie = header(COOKIE);
+    if let Some(refused) = crate::login_http::gate(state.security.as_deref(), &path, query, cookie) {
+        return refused;
+    }
+    match path.as_str() {
         "/" | "/index.html" => with_type(StatusCode::OK, page::INDEX_HTML, "text/html; charset=utf-8"),
         "/favicon.ico" => with_type(StatusCode::OK, page::FAVICON_SVG, "image/svg+xml"),
         "/healthz" => healthz(&state.overview()),
@@ -260,15 +281,15 @@ fn healthz(overview: &Overview) -> Response<Full<Bytes>> {
     text(StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: storage failed: {}\n", failed.join(", ")))
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
     with_type(status, value.to_string(), "application/json")
 }
 
-fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+pub(crate) fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     with_type(status, body, "text/plain; charset=utf-8")
 }
 
-fn with_type(
+pub(crate) fn with_type(
     status: StatusCode,
     body: impl Into<Bytes>,
     content_type: &'static str,

@@ -64,6 +64,8 @@ macro_rules! __for_each_case {
             auth_file_users_v1,
             auth_file_users_sighup,
             auth_failed_logins_on_metrics,
+            auth_dashboard_login,
+            auth_dashboard_open_without_passwords,
             // hostile: replies
             hostile_glob_keys_does_not_stall_others,
             hostile_glob_pattern_too_long,

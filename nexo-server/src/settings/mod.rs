@@ -119,6 +119,9 @@ pub struct Settings {
     /// beyond loopback, clients not on loopback are refused with Redis's DENIED text.
     #[arg(long, env = "NEXO_PROTECTED_MODE", default_value = "yes", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub protected_mode: bool,
+    /// Serve the dashboard's /metrics without a login even when users have passwords.
+    #[arg(long, env = "NEXO_METRICS_PUBLIC")]
+    pub metrics_public: bool,
     /// Store: TTL in seconds for keys set without one, or `never`.
     #[arg(long, env = "NEXO_STORE_DEFAULT_TTL", default_value = "3600", value_parser = parse_ttl)]
     pub store_default_ttl: TtlSetting,

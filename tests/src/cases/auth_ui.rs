@@ -1,5 +1,7 @@
-//! Authentication on the dashboard port (issue 15): failed logins counted on `/metrics` (never
-//! a password), over raw HTTP.
+//! Authentication on the dashboard port (issue 15), over raw HTTP: the login form, the session
+//! cookie, 401 without it, 403 for values the user may not read, `/healthz` open, `/metrics`
+//! behind the login unless `--metrics-public`, and failed logins counted there (never a
+//! password).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -37,7 +39,7 @@ fn resp_line(s: &mut TcpStream, command: &str) -> String {
 /// Wrong passwords and unknown users are counted on `/metrics` with HELP and TYPE; no password
 /// appears there.
 pub fn auth_failed_logins_on_metrics(bin: &Path) {
-    let server = Server::start_with_ui(bin, &["--requirepass", "right-pw"]);
+    let server = Server::start_with_ui(bin, &["--requirepass", "right-pw", "--metrics-public"]);
     let mut s = server.raw();
     for command in ["AUTH wrong-pw-1", "AUTH nobody wrong-pw-2", "AUTH default wrong-pw-3"] {
         assert!(resp_line(&mut s, command).starts_with("-WRONGPASS"), "{command}");
@@ -52,4 +54,54 @@ pub fn auth_failed_logins_on_metrics(bin: &Path) {
     assert!(last.contains("# TYPE nexo_auth_failed_logins_total counter\n"), "{last}");
     assert!(last.contains("# HELP nexo_auth_failed_logins_total "), "{last}");
     assert!(!last.contains("wrong-pw") && !last.contains("right-pw"), "a password on /metrics");
+}
+
+const USERS: &str = "requirepass = \"root-pw\"\n\n[[users]]\nname = \"viewer\"\npassword = \"view-pw\"\n\
+    brokers = [\"store\"]\noperations = [\"read\"]\nkeys = [\"pub:*\"]\n";
+
+/// The dashboard asks for a login when a user has a password; the form's cookie opens the API
+/// and `/metrics`, values are shown only by read permission, logout ends the session.
+pub fn auth_dashboard_login(bin: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nexo.toml");
+    std::fs::write(&path, USERS).unwrap();
+    let server = Server::start_with_ui(bin, &["--config", path.to_str().unwrap()]);
+    let ui = server.ui_addr();
+    assert_eq!(http(ui, "GET /healthz", "", "").0, 200, "/healthz stays open");
+    assert_eq!(http(ui, "GET /api/overview", "", "").0, 401);
+    assert_eq!(http(ui, "GET /metrics", "", "").0, 401);
+    let (status, _, page) = http(ui, "GET /", "", "");
+    assert!(status == 200 && page.contains("<form id=\"login\" method=\"post\" action=\"/login\""), "{page}");
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    let (status, _, page) = http(ui, "POST /login", form, "user=viewer&password=wrong");
+    assert!(status == 401 && page.contains("WRONGPASS"), "{status} {page}");
+    let (status, head, _) = http(ui, "POST /login", form, "user=viewer&password=view-pw");
+    assert_eq!(status, 303, "{head}");
+    let set_cookie =
+        head.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_default();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    let pair = set_cookie.split_once(':').unwrap().1.trim().split(';').next().unwrap().to_owned();
+    let (name, token) = pair.split_once('=').unwrap();
+    assert_eq!((name, token.len()), ("nexo_session", 64), "{pair}");
+    let cookie = format!("Cookie: {pair}\r\n");
+    assert_eq!(http(ui, "GET /api/overview", &cookie, "").0, 200);
+    assert_eq!(http(ui, "GET /metrics", &cookie, "").0, 200);
+    let (status, _, page) = http(ui, "GET /", &cookie, "");
+    assert!(status == 200 && !page.contains("action=\"/login\""), "the dashboard itself once logged in");
+    assert_eq!(http(ui, "GET /api/store/keys?pattern=pub:*", &cookie, "").0, 200);
+    let (status, _, body) = http(ui, "GET /api/store/keys?pattern=*", &cookie, "");
+    assert!(status == 403 && body.contains("store:read"), "{status} {body}");
+    let (status, _, body) = http(ui, "GET /api/queue/messages?queue=jobs", &cookie, "");
+    assert!(status == 403 && body.contains("queue:read"), "{status} {body}");
+    let forged = format!("Cookie: nexo_session={}\r\n", "0".repeat(64));
+    assert_eq!(http(ui, "GET /api/overview", &forged, "").0, 401);
+    assert_eq!(http(ui, "POST /logout", &cookie, "").0, 303);
+    assert_eq!(http(ui, "GET /api/overview", &cookie, "").0, 401, "logged out");
+}
+
+/// With no user holding a password the dashboard stays open, as before.
+pub fn auth_dashboard_open_without_passwords(bin: &Path) {
+    let server = Server::start_with_ui(bin, &[]);
+    assert_eq!(http(server.ui_addr(), "GET /api/overview", "", "").0, 200);
+    assert_eq!(http(server.ui_addr(), "GET /metrics", "", "").0, 200);
 }
