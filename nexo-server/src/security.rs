@@ -6,7 +6,7 @@
 //! `nexo_session::auth`'s; this module only builds the directory and runs the KDF.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use nexo_engine::ConnId;
@@ -199,9 +199,6 @@ impl Mailbox {
 
     /// The next verdict that came back.
     pub fn try_recv(&self) -> Option<(ConnId, Verdict)> {
-        match self.rx.try_recv() {
-            Ok(pair) => Some(pair),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.rx.try_recv().ok()
     }
 }

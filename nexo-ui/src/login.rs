@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nexo_session::auth::user::{hex, sha256};
 use nexo_session::auth::{Auth, Begin, Login, Need, Refusal};
@@ -40,7 +40,8 @@ pub enum Access {
 
 struct Session {
     login: Login,
-    expires: Instant,
+    /// Milliseconds of the server's monotonic clock.
+    expires_ms: u64,
 }
 
 /// The dashboard's side of authentication.
@@ -86,9 +87,9 @@ impl Security {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What a request with `cookie_header` (the `Cookie` header, if any) may do; `need`: the
-    /// permission its answer requires beyond being logged in.
-    pub fn access(&self, cookie_header: Option<&str>, need: Option<&Need<'_>>, now: Instant) -> Access {
+    /// What a request with `cookie_header` (the `Cookie` header, if any) may do at `now_ms` (the
+    /// server's monotonic clock); `need`: the permission its answer requires beyond a login.
+    pub fn access(&self, cookie_header: Option<&str>, need: Option<&Need<'_>>, now_ms: u64) -> Access {
         if !self.required() {
             return Access::Allowed;
         }
@@ -96,7 +97,7 @@ impl Security {
             return Access::NoSession;
         };
         let mut sessions = self.sessions();
-        let Some(session) = sessions.get_mut(&key).filter(|s| s.expires > now) else {
+        let Some(session) = sessions.get_mut(&key).filter(|s| s.expires_ms > now_ms) else {
             sessions.remove(&key);
             return Access::NoSession;
         };
@@ -110,11 +111,11 @@ impl Security {
         }
     }
 
-    /// Checks `user` and `password` (off this thread) and opens a session; its token.
+    /// Checks `user` and `password` (off this thread) and opens a session at `now_ms`; its token.
     ///
     /// # Errors
     /// [`LoginError::Wrong`] (counted as a failed login) or [`LoginError::Busy`].
-    pub async fn log_in(&self, user: &str, password: &str, now: Instant) -> Result<String, LoginError> {
+    pub async fn log_in(&self, user: &str, password: &str, now_ms: u64) -> Result<String, LoginError> {
         let mut login = Login::new(Arc::clone(&self.auth));
         let ok = match login.begin(user.as_bytes(), password.as_bytes()) {
             Begin::Done(ok) => ok,
@@ -131,13 +132,16 @@ impl Security {
         }
         let token = fresh_token().map_err(|_| LoginError::Busy)?;
         let mut sessions = self.sessions();
-        sessions.retain(|_, s| s.expires > now);
+        sessions.retain(|_, s| s.expires_ms > now_ms);
         while sessions.len() >= MAX_SESSIONS {
-            let soonest = sessions.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone());
+            let soonest = sessions.iter().min_by_key(|(_, s)| s.expires_ms).map(|(k, _)| k.clone());
             let Some(soonest) = soonest else { break };
             sessions.remove(&soonest);
         }
-        sessions.insert(hex(&sha256(token.as_bytes())), Session { login, expires: now + SESSION_TTL });
+        sessions.insert(
+            hex(&sha256(token.as_bytes())),
+            Session { login, expires_ms: now_ms.saturating_add(ttl_ms()) },
+        );
         Ok(token)
     }
 
@@ -152,6 +156,11 @@ impl Security {
     pub fn session_count(&self) -> usize {
         self.sessions().len()
     }
+}
+
+/// [`SESSION_TTL`] in milliseconds.
+fn ttl_ms() -> u64 {
+    u64::try_from(SESSION_TTL.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The `Set-Cookie` value for `token`.
@@ -198,7 +207,7 @@ mod tests {
     #[tokio::test]
     async fn a_session_cookie_opens_the_api_and_permissions_apply() {
         let sec = security();
-        let now = Instant::now();
+        let now = 1_000u64;
         assert!(sec.required());
         assert_eq!(sec.access(None, None, now), Access::NoSession);
         assert_eq!(sec.access(Some("nexo_session=forged"), None, now), Access::NoSession);
@@ -214,17 +223,17 @@ mod tests {
         assert!(
             matches!(sec.access(Some(&cookie), Some(&secret), now), Access::Denied(t) if t.contains("store:read"))
         );
-        assert_eq!(sec.access(Some(&cookie), None, now + SESSION_TTL), Access::NoSession, "expired");
+        assert_eq!(sec.access(Some(&cookie), None, now + ttl_ms()), Access::NoSession, "expired");
         assert_eq!(sec.session_count(), 0);
     }
 
     #[tokio::test]
     async fn the_table_is_bounded_and_logout_ends_a_session() {
         let sec = security();
-        let now = Instant::now();
+        let now = 1_000u64;
         let mut last = String::new();
         for i in 0..(MAX_SESSIONS as u64 + 5) {
-            last = sec.log_in("reader", "pw", now + Duration::from_millis(i)).await.unwrap();
+            last = sec.log_in("reader", "pw", now + i).await.unwrap();
         }
         assert_eq!(sec.session_count(), MAX_SESSIONS);
         let cookie = format!("{COOKIE}={last}");
@@ -237,7 +246,7 @@ mod tests {
     fn with_no_password_everything_is_open() {
         let sec = Security::new(Arc::new(Auth::default()), false);
         assert!(!sec.required());
-        assert_eq!(sec.access(None, None, Instant::now()), Access::Allowed);
+        assert_eq!(sec.access(None, None, 0), Access::Allowed);
         assert!(set_cookie("t").contains("HttpOnly; SameSite=Strict"));
     }
 }

@@ -7,8 +7,6 @@
 //! user may not read (Store keys by pattern, retained Pub/Sub payloads, queue and stream
 //! messages).
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -19,34 +17,30 @@ use serde_json::json;
 
 use crate::api::Params;
 use crate::login::{Access, LoginError, MAX_FORM_BYTES, Security, clear_cookie, set_cookie};
-use crate::server::{json_response, text, with_type};
+use crate::server::{State, json_response, text, with_type};
 
 /// The answer that refuses this request, or `None` when it may go on.
-pub fn gate(
-    security: Option<&Security>,
-    path: &str,
-    query: &str,
-    cookie: Option<&str>,
-) -> Option<Response<Full<Bytes>>> {
-    let security = security.filter(|s| s.required())?;
-    let now = Instant::now();
+pub fn gate(state: &State, path: &str, query: &str, cookie: Option<&str>) -> Option<Response<Full<Bytes>>> {
+    let security = state.security.as_deref().filter(|s| s.required())?;
+    // The server's monotonic clock, as every dashboard answer reads it.
+    let now = || state.overview().uptime_ms;
     match path {
         "/healthz" | "/favicon.ico" => None,
         "/metrics" if security.metrics_public() => None,
-        "/metrics" => (security.access(cookie, None, now) != Access::Allowed).then(|| {
+        "/metrics" => (security.access(cookie, None, now()) != Access::Allowed).then(|| {
             text(
                 StatusCode::UNAUTHORIZED,
                 "log in on the dashboard page first, or start with --metrics-public\n",
             )
         }),
         "/" | "/index.html" => {
-            (security.access(cookie, None, now) != Access::Allowed).then(|| login_page(StatusCode::OK, ""))
+            (security.access(cookie, None, now()) != Access::Allowed).then(|| login_page(StatusCode::OK, ""))
         }
         _ => {
             let endpoint = path.strip_prefix("/api/")?;
             let params = Params::parse(query);
             let need = value_need(endpoint, &params);
-            match security.access(cookie, need.as_ref(), now) {
+            match security.access(cookie, need.as_ref(), now()) {
                 Access::Allowed => None,
                 Access::NoSession => {
                     Some(json_response(StatusCode::UNAUTHORIZED, &json!({ "error": "login required" })))
@@ -70,8 +64,8 @@ fn value_need<'p>(endpoint: &str, params: &'p Params) -> Option<Need<'p>> {
     })
 }
 
-/// `POST /login` (form fields `user`, `password`) and `POST /logout`.
-pub async fn post(security: &Security, request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// `POST /login` (form fields `user`, `password`) and `POST /logout`, at `now_ms`.
+pub async fn post(security: &Security, request: Request<Incoming>, now_ms: u64) -> Response<Full<Bytes>> {
     let cookie = request.headers().get(COOKIE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     if request.uri().path() == "/logout" {
         security.log_out(cookie.as_deref());
@@ -86,7 +80,7 @@ pub async fn post(security: &Security, request: Request<Incoming>) -> Response<F
     let form = Params::parse(&String::from_utf8_lossy(&body.to_bytes()));
     let user = form.text("user").filter(|u| !u.is_empty()).unwrap_or("default");
     let password = form.text("password").unwrap_or("");
-    match security.log_in(user, password, Instant::now()).await {
+    match security.log_in(user, password, now_ms).await {
         Ok(token) => redirect(&set_cookie(&token)),
         Err(LoginError::Wrong) => login_page(
             StatusCode::UNAUTHORIZED,

@@ -110,7 +110,7 @@ pub struct State {
     pub source: Arc<dyn Source>,
     history: Mutex<History>,
     guard: HostGuard,
-    security: Option<Arc<Security>>,
+    pub(crate) security: Option<Arc<Security>>,
 }
 
 impl State {
@@ -238,7 +238,7 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Full<Bytes
     let path = request.uri().path().to_owned();
     if request.method() == Method::POST && matches!(path.as_str(), "/login" | "/logout") {
         return match &state.security {
-            Some(security) => crate::login_http::post(security, request).await,
+            Some(security) => crate::login_http::post(security, request, state.overview().uptime_ms).await,
             None => text(StatusCode::NOT_FOUND, "no login on this dashboard\n"),
         };
     }
@@ -250,7 +250,7 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Full<Bytes
     }
     let query = request.uri().query().unwrap_or("");
     let cookie = header(COOKIE);
-    if let Some(refused) = crate::login_http::gate(state.security.as_deref(), &path, query, cookie) {
+    if let Some(refused) = crate::login_http::gate(state, &path, query, cookie) {
         return refused;
     }
     match path.as_str() {

@@ -16,7 +16,7 @@ const NOAUTH: &str = "NOAUTH Authentication required.";
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 /// Sends one RESP command (inline) and reads one reply line (or up to `IO_TIMEOUT`).
-fn line(s: &mut TcpStream, command: &str) -> String {
+pub(crate) fn line(s: &mut TcpStream, command: &str) -> String {
     s.write_all(format!("{command}\r\n").as_bytes()).unwrap();
     read_line(s)
 }

@@ -2,13 +2,12 @@
 //! per-broker and per-pattern permissions answered NOPERM on RESP and v1, a disabled user,
 //! `--print-config` masking, and a SIGHUP reload of a changed table.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::auth::line;
 use super::{PATIENCE, eventually};
-use crate::server::{IO_TIMEOUT, Server};
+use crate::server::Server;
 use crate::wire::{self, Payload};
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -27,27 +26,18 @@ fn config(app_password: &str) -> String {
     )
 }
 
-/// One inline RESP command and its first reply line.
-fn line(s: &mut TcpStream, command: &str) -> String {
-    s.write_all(format!("{command}\r\n").as_bytes()).unwrap();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut got = Vec::new();
-    let mut byte = [0u8; 1];
-    while !got.ends_with(b"\r\n") {
-        match s.read(&mut byte) {
-            Ok(1) => got.push(byte[0]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&got).trim_end().to_owned()
+/// A server on a config file of [`config`]`(app_password)`; keep the directory while it runs.
+fn start(bin: &Path, app_password: &str) -> (tempfile::TempDir, PathBuf, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nexo.toml");
+    std::fs::write(&path, config(app_password)).unwrap();
+    let server = Server::start_with(bin, &["--config", path.to_str().unwrap()]);
+    (dir, path, server)
 }
 
 /// RESP: each file user logs in with its own password and is held to its brokers and patterns.
 pub fn auth_file_users_resp(bin: &Path) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nexo.toml");
-    std::fs::write(&path, config("app-pw")).unwrap();
-    let server = Server::start_with(bin, &["--config", path.to_str().unwrap()]);
+    let (_dir, _path, server) = start(bin, "app-pw");
     let mut s = server.raw();
     assert_eq!(line(&mut s, "AUTH app wrong"), format!("-{WRONGPASS}"));
     assert_eq!(line(&mut s, "AUTH off off-pw"), format!("-{WRONGPASS}"), "on = false");
@@ -70,10 +60,7 @@ pub fn auth_file_users_resp(bin: &Path) {
 
 /// v1: the AUTH opcode, then NOPERM naming the missing permission per broker and per name.
 pub fn auth_file_users_v1(bin: &Path) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nexo.toml");
-    std::fs::write(&path, config("app-pw")).unwrap();
-    let server = Server::start_with(bin, &["--config", path.to_str().unwrap()]);
+    let (_dir, _path, server) = start(bin, "app-pw");
     let mut s = server.raw();
     let auth = wire::request(0x01, 1, &Payload::new().str("app").raw("app-pw").build());
     wire::send(&mut s, &auth);
@@ -104,9 +91,7 @@ pub fn auth_file_users_v1(bin: &Path) {
 /// A SIGHUP reload of a changed `[[users]]` table applies to new logins; `--print-config`
 /// masks every password of the file.
 pub fn auth_file_users_sighup(bin: &Path) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nexo.toml");
-    std::fs::write(&path, config("first-pw")).unwrap();
+    let (_dir, path, server) = start(bin, "first-pw");
     let printed =
         Command::new(bin).args(["--config", path.to_str().unwrap(), "--print-config"]).output().unwrap();
     let printed = String::from_utf8_lossy(&printed.stdout);
@@ -114,7 +99,6 @@ pub fn auth_file_users_sighup(bin: &Path) {
     for secret in ["first-pw", "off-pw", "root-pw", "argon2"] {
         assert!(!printed.contains(secret), "{secret} is printed: {printed}");
     }
-    let server = Server::start_with(bin, &["--config", path.to_str().unwrap()]);
     assert_eq!(line(&mut server.raw(), "AUTH app first-pw"), "+OK");
     std::fs::write(&path, config("second-pw")).unwrap();
     let status = Command::new("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();

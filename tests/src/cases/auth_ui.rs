@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 
+use super::auth::line;
 use super::{PATIENCE, eventually};
 use crate::server::{IO_TIMEOUT, Server};
 
@@ -25,26 +26,15 @@ pub(crate) fn http(addr: SocketAddr, request_line: &str, headers: &str, body: &s
     (status, head.to_owned(), body.to_owned())
 }
 
-fn resp_line(s: &mut TcpStream, command: &str) -> String {
-    s.write_all(format!("{command}\r\n").as_bytes()).unwrap();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut got = Vec::new();
-    let mut byte = [0u8; 1];
-    while !got.ends_with(b"\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
-        got.push(byte[0]);
-    }
-    String::from_utf8_lossy(&got).trim_end().to_owned()
-}
-
 /// Wrong passwords and unknown users are counted on `/metrics` with HELP and TYPE; no password
 /// appears there.
 pub fn auth_failed_logins_on_metrics(bin: &Path) {
     let server = Server::start_with_ui(bin, &["--requirepass", "right-pw", "--metrics-public"]);
     let mut s = server.raw();
     for command in ["AUTH wrong-pw-1", "AUTH nobody wrong-pw-2", "AUTH default wrong-pw-3"] {
-        assert!(resp_line(&mut s, command).starts_with("-WRONGPASS"), "{command}");
+        assert!(line(&mut s, command).starts_with("-WRONGPASS"), "{command}");
     }
-    assert_eq!(resp_line(&mut s, "AUTH right-pw"), "+OK");
+    assert_eq!(line(&mut s, "AUTH right-pw"), "+OK");
     let mut last = String::new();
     let counted = eventually(PATIENCE, || {
         last = http(server.ui_addr(), "GET /metrics", "", "").2;
