@@ -3,8 +3,9 @@
 //! Owns the listener and every dashboard connection (HTTP/1.1 through hyper, keep-alive, at most
 //! [`MAX_CONNECTIONS`] at once, a header deadline), the once-a-second rate sampling, and the
 //! routes that are not JSON: `/` (the page), `/favicon.ico`, `/healthz`, `/metrics`. Only `GET`
-//! and `HEAD` are served (read-only); anything else is `405`, an unknown path `404`, a `Host` or
-//! `Origin` the [`HostGuard`] refuses `403`. Every request is answered from published snapshots
+//! and `HEAD` are served (read-only), besides the login form's `POST /login` and `POST /logout`
+//! (`crate::login_http`, which also decides what needs a session); anything else is `405`, an
+//! unknown path `404`, a `Host` or `Origin` the [`HostGuard`] refuses `403`. Every request is answered from published snapshots
 //! or within [`crate::INSPECT_TIMEOUT`].
 //!
 //! Slow or idle connections cannot lock the page out: a connection must send its headers within
@@ -237,9 +238,9 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Full<Bytes
     }
     let path = request.uri().path().to_owned();
     if request.method() == Method::POST && matches!(path.as_str(), "/login" | "/logout") {
-        return match &state.security {
+        return match state.security.as_deref().filter(|s| s.required()) {
             Some(security) => crate::login_http::post(security, request, state.overview().uptime_ms).await,
-            None => text(StatusCode::NOT_FOUND, "no login on this dashboard\n"),
+            None => text(StatusCode::NOT_FOUND, "no user has a password: the dashboard needs no login\n"),
         };
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {

@@ -94,4 +94,6 @@ pub fn auth_dashboard_open_without_passwords(bin: &Path) {
     let server = Server::start_with_ui(bin, &[]);
     assert_eq!(http(server.ui_addr(), "GET /api/overview", "", "").0, 200);
     assert_eq!(http(server.ui_addr(), "GET /metrics", "", "").0, 200);
+    let (status, head, _) = http(server.ui_addr(), "POST /login", "", "user=default&password=x");
+    assert!(status == 404 && !head.to_ascii_lowercase().contains("set-cookie"), "{head}");
 }
