@@ -66,6 +66,7 @@ macro_rules! __for_each_case {
             auth_failed_logins_on_metrics,
             auth_dashboard_login,
             auth_dashboard_open_without_passwords,
+            auth_dashboard_login_in_chromium,
             // hostile: replies
             hostile_glob_keys_does_not_stall_others,
             hostile_glob_pattern_too_long,

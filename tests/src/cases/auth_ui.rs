@@ -97,3 +97,50 @@ pub fn auth_dashboard_open_without_passwords(bin: &Path) {
     let (status, head, _) = http(server.ui_addr(), "POST /login", "", "user=default&password=x");
     assert!(status == 404 && !head.to_ascii_lowercase().contains("set-cookie"), "{head}");
 }
+
+/// Serves `html` to every request on a loopback port of its own (a page of the same site as the
+/// dashboard: cookies and SameSite ignore ports) until the process ends.
+fn serve_page(html: String) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                html.len()
+            );
+        }
+    });
+    addr
+}
+
+/// In Chromium: the page is the login form; a form posted with the right password leads to the
+/// dashboard itself, which fills in from the API with the session cookie.
+pub fn auth_dashboard_login_in_chromium(bin: &Path) {
+    if !super::ui::chromium_or_skip("auth_dashboard_login_in_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nexo.toml");
+    std::fs::write(&path, USERS).unwrap();
+    let server = Server::start_with_ui(bin, &["--config", path.to_str().unwrap()]);
+    let ui = server.ui_addr();
+    let profile = tempfile::Builder::new().prefix("nexo-chromium-").tempdir().unwrap();
+    let dump = ["--dump-dom".to_owned()];
+    let before = super::ui::run_chromium(profile.path(), &dump, &format!("http://{ui}/"));
+    assert!(before.contains("action=\"/login\"") && !before.contains("id=\"overview\""), "{before}");
+    let login = serve_page(format!(
+        "<!doctype html><form method=\"post\" action=\"http://{ui}/login\">\
+         <input name=\"user\" value=\"viewer\"><input name=\"password\" value=\"view-pw\"></form>\
+         <script>document.forms[0].submit()</script>"
+    ));
+    let after = super::ui::run_chromium(profile.path(), &dump, &format!("http://{login}/"));
+    assert!(!after.contains("action=\"/login\""), "still the login form: {after}");
+    assert!(after.contains("id=\"overview\"") && after.contains(">healthy<"), "{after}");
+}

@@ -367,8 +367,28 @@ fn chromium() -> PathBuf {
     std::env::var_os("NEXO_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
 }
 
+/// Whether Chromium is there; without it a browser case `case` passes with a loud SKIP, except
+/// under `CI=true`, where it fails.
+pub(crate) fn chromium_or_skip(case: &str) -> bool {
+    if chromium().exists() {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(
+        !ci,
+        "CI is set and Chromium is missing at {} (apt-get install -y chromium)",
+        chromium().display()
+    );
+    eprintln!(
+        "\n\n******** SKIP {case}: no Chromium at {} ********\n\
+         ******** install it (apt-get install -y chromium); under CI=true this fails ********\n",
+        chromium().display()
+    );
+    false
+}
+
 /// Runs headless Chromium with the suite's fixed flags plus `extra` on `url`; returns stdout.
-fn run_chromium(profile: &Path, extra: &[String], url: &str) -> String {
+pub(crate) fn run_chromium(profile: &Path, extra: &[String], url: &str) -> String {
     let mut child = Command::new(chromium())
         .args([
             "--headless",
@@ -422,18 +442,7 @@ fn run_chromium(profile: &Path, extra: &[String], url: &str) -> String {
 /// a screenshot is kept in `target/ui-artifacts/`. Without Chromium this passes with a loud
 /// SKIP, except under `CI=true`, where it fails.
 pub fn ui_browser_renders_every_broker(bin: &Path) {
-    if !chromium().exists() {
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-        assert!(
-            !ci,
-            "CI is set and Chromium is missing at {} (apt-get install -y chromium)",
-            chromium().display()
-        );
-        eprintln!(
-            "\n\n******** SKIP ui_browser_renders_every_broker: no Chromium at {} ********\n\
-             ******** install it (apt-get install -y chromium); under CI=true this fails ********\n",
-            chromium().display()
-        );
+    if !chromium_or_skip("ui_browser_renders_every_broker") {
         return;
     }
     let server = Server::start_with_ui(bin, &[]);
