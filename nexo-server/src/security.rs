@@ -5,7 +5,6 @@
 //! The decisions themselves (who may do what, NOAUTH, protected mode per peer) are
 //! `nexo_session::auth`'s; this module only builds the directory and runs the KDF.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -21,15 +20,15 @@ pub const VERIFY_QUEUE: usize = 256;
 /// Threads of the verification pool.
 pub const VERIFY_THREADS: usize = 2;
 
-/// 16 bytes from the OS (std's randomly keyed hasher, twice).
-pub fn os_salt() -> [u8; 16] {
+/// 16 bytes from the operating system's random source (`getrandom`), for password salts and the
+/// verify cache's key.
+///
+/// # Errors
+/// The OS has no random source to give (the server refuses to start rather than salt weakly).
+pub fn os_salt() -> Result<[u8; 16], String> {
     let mut salt = [0; 16];
-    for half in salt.chunks_mut(8) {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(u64::from(std::process::id()));
-        half.copy_from_slice(&hasher.finish().to_le_bytes());
-    }
-    salt
+    getrandom::fill(&mut salt).map_err(|e| format!("cannot read random bytes from the OS: {e}"))?;
+    Ok(salt)
 }
 
 /// The users the settings describe: the config file's `[[users]]` tables (plain passwords
@@ -39,7 +38,7 @@ pub fn os_salt() -> [u8; 16] {
 /// # Errors
 /// A user does not check out or a password cannot be hashed (longer than the maximum).
 pub fn users(settings: &Settings) -> Result<Vec<User>, String> {
-    let hash = |plain: &[u8]| Password::hash(plain, &os_salt());
+    let hash = |plain: &[u8]| Password::hash(plain, &os_salt()?);
     let mut users = Vec::new();
     for spec in &settings.effective.users {
         users.push(spec.to_user(hash).map_err(|e| format!("user '{}': {e}", spec.name))?);
@@ -64,7 +63,8 @@ pub fn users(settings: &Settings) -> Result<Vec<User>, String> {
 /// As [`users`].
 pub fn auth(settings: &Settings) -> Result<Arc<Auth>, String> {
     let protected = settings.protected_mode && !settings.bind.is_loopback();
-    let seed = u64::from_le_bytes(os_salt()[..8].try_into().unwrap_or_default());
+    let salt = os_salt()?;
+    let seed = u64::from_le_bytes(salt[..8].try_into().unwrap_or_default());
     let auth = Auth::new(users(settings)?, protected, seed);
     if protected && !auth.required() {
         tracing::warn!(
