@@ -124,6 +124,8 @@ pub enum BrokerInput<R> {
 /// A broker's storage and how it commits.
 pub struct Durability {
     storage: Box<dyn Storage>,
+    /// How this broker's logs are opened (segment size and age).
+    log_config: LogConfig,
     mode: FsyncMode,
     names: BTreeMap<LogId, LogName>,
     /// Logs with appends not yet fsynced.
@@ -147,10 +149,16 @@ impl std::fmt::Debug for Durability {
 }
 
 impl Durability {
-    /// Storage committed per `mode`.
+    /// Storage committed per `mode`, its logs opened with the default [`LogConfig`].
     pub fn new(storage: Box<dyn Storage>, mode: FsyncMode) -> Self {
+        Self::with_log_config(storage, mode, LogConfig::default())
+    }
+
+    /// Storage committed per `mode`, every log opened with `log_config` (segment size and age).
+    pub fn with_log_config(storage: Box<dyn Storage>, mode: FsyncMode, log_config: LogConfig) -> Self {
         Self {
             storage,
+            log_config,
             mode,
             names: BTreeMap::new(),
             unsynced: BTreeSet::new(),
@@ -292,7 +300,7 @@ impl<B: Broker> BrokerDriver<B> {
         for log in logs {
             let name = LogName::new(log.as_str()).map_err(|e| RecoverError::BadLogName(log.clone(), e))?;
             // A journal is read whole right after, so every sealed record is checked too.
-            let config = LogConfig { verify_sealed: true, ..LogConfig::default() };
+            let config = LogConfig { verify_sealed: true, ..durability.log_config };
             let recovery = durability.storage.open(&name, config)?;
             let mut from = recovery.first_seq;
             let mut count = 0;
@@ -516,7 +524,7 @@ impl<B: Broker> BrokerDriver<B> {
             Ok(name) => name,
             Err(e) => return self.fail(now, &log, &format!("log name: {e}")),
         };
-        let opened = d.storage.open(&name, LogConfig::default()).and_then(|recovery| {
+        let opened = d.storage.open(&name, d.log_config).and_then(|recovery| {
             damage::note_recovery(&mut d.health, &log, &recovery);
             if recovery.next_seq >= next_seq_min {
                 return Ok((recovery.first_seq, recovery.next_seq));

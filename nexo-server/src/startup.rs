@@ -10,7 +10,7 @@ use nexo_engine::{Broker, PubSub, Queue, Store, Stream};
 use nexo_session::Limits;
 use nexo_session::mqtt::{MqttConfig, MqttContext};
 use nexo_session::resp::{ProcessProbe, ProcessStats, RespSettings};
-use nexo_storage::{FileStorage, StorageError};
+use nexo_storage::{FileStorage, LogConfig, StorageError};
 
 use crate::clock::Clock;
 use crate::driver::{BrokerDriver, Durability, RecoverError, Replayed};
@@ -166,9 +166,15 @@ pub fn start_brokers(settings: &Settings, clock: &Clock) -> Result<Brokers, Star
     crate::settings::reload::watch(settings).map_err(StartError::Signals)?;
 
     let store = BrokerDriver::new(Store::new(store_config, seed), None);
-    let pubsub = durable(PubSub::new(pubsub_config, seed ^ 0x5055_4253_5542), "pubsub", settings, clock)?;
-    let queue = durable(Queue::new(queue_config, seed ^ 0x5155_4555_4500), "queue", settings, clock)?;
-    let stream = durable(Stream::new(stream_config, seed ^ 0x5354_5245_414D), "stream", settings, clock)?;
+    let journal = LogConfig::default();
+    let pubsub =
+        durable(PubSub::new(pubsub_config, seed ^ 0x5055_4253_5542), "pubsub", settings, journal, clock)?;
+    let queue =
+        durable(Queue::new(queue_config, seed ^ 0x5155_4555_4500), "queue", settings, journal, clock)?;
+    // Topic logs are sealed at --stream-segment-bytes (retention drops whole segments).
+    let topics = LogConfig { segment_bytes_max: settings.stream_segment_bytes, ..LogConfig::default() };
+    let stream =
+        durable(Stream::new(stream_config, seed ^ 0x5354_5245_414D), "stream", settings, topics, clock)?;
     Ok(Brokers { store, pubsub, queue, stream, max_connections })
 }
 
@@ -269,11 +275,13 @@ fn durable<B: Broker>(
     broker: B,
     name: &str,
     settings: &Settings,
+    log_config: LogConfig,
     clock: &Clock,
 ) -> Result<BrokerDriver<B>, StartError> {
     let storage = FileStorage::open_dir(&settings.data_dir.join(name))
         .map_err(|e| StartError::Storage(name.into(), e))?;
-    let mut driver = BrokerDriver::new(broker, Some(Durability::new(Box::new(storage), settings.fsync)));
+    let durability = Durability::with_log_config(Box::new(storage), settings.fsync, log_config);
+    let mut driver = BrokerDriver::new(broker, Some(durability));
     let replayed = driver.recover(clock).map_err(|e| StartError::Recover(name.into(), e))?;
     log_replay(name, &replayed);
     Ok(driver)

@@ -27,7 +27,8 @@ use nexo_engine::store::{EvictionPolicy, StoreConfig};
 pub use effective::{Effective, Source};
 pub use values::{Port, TtlSetting, parse_bool, parse_bytes};
 use values::{
-    parse_frame_bytes, parse_host, parse_max_connections, parse_memory_bytes, parse_port, parse_ttl,
+    parse_frame_bytes, parse_host, parse_max_connections, parse_memory_bytes, parse_port,
+    parse_segment_bytes, parse_ttl,
 };
 
 /// Log verbosity.
@@ -176,6 +177,10 @@ pub struct Settings {
     /// Stream: retention by size of a topic created without `retention.maxBytes` (0 = unlimited).
     #[arg(long, env = "NEXO_STREAM_RETENTION_BYTES", default_value = "1gb", value_parser = parse_bytes)]
     pub stream_retention_bytes: u64,
+    /// Stream: size at which a topic log's segment file is sealed and a new one started (at least
+    /// 64kb); retention deletes whole segments, so this is also its granularity.
+    #[arg(long, env = "NEXO_STREAM_SEGMENT_BYTES", default_value = "64mb", value_parser = parse_segment_bytes)]
+    pub stream_segment_bytes: u64,
     /// Stream: most topics; a CREATE of one more is answered `Too many topics`.
     #[arg(long, env = "NEXO_STREAM_MAX_TOPICS", default_value_t = 10_000)]
     pub stream_max_topics: usize,

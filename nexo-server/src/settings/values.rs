@@ -170,6 +170,16 @@ pub fn parse_frame_bytes(text: &str) -> Result<u32, String> {
     u32::try_from(bytes).map_err(|_| "the frame limit must be below 4gb".into())
 }
 
+/// Parses a stream segment size: at least 64kb (smaller segments would mean a file per few
+/// records), at most 1gb.
+pub fn parse_segment_bytes(text: &str) -> Result<u64, String> {
+    let bytes = parse_bytes(text)?;
+    if !(64 << 10..=1 << 30).contains(&bytes) {
+        return Err("the segment size must be between 64kb and 1gb".into());
+    }
+    Ok(bytes)
+}
+
 /// Parses a size that must fit the platform's `usize` (an in-memory limit).
 ///
 /// # Errors
