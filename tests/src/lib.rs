@@ -196,6 +196,7 @@ macro_rules! __for_each_case {
             config_max_connections_zero_refused,
             config_sizes_and_unlimited_store_memory,
             config_trace_logging_and_readable_startup,
+            config_stream_segment_bytes,
             // async client (issue 28)
             async_client_many_tasks_pipeline,
             async_client_subscription_stream,

@@ -256,3 +256,32 @@ pub fn config_trace_logging_and_readable_startup(bin: &Path) {
     assert!(log.contains("setting log-level=trace (env)"), "{log}");
     assert!(!log.contains("Config {"), "a Rust debug dump in the start-up log:\n{log}");
 }
+
+/// `--stream-segment-bytes` seals topic segments at that size (a too small value is refused at
+/// start with the range); the messages read back across segments.
+pub fn config_stream_segment_bytes(bin: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let args = ["--port", "0", "--no-ui", "--data-dir", data, "--stream-segment-bytes", "1kb"];
+    let out = run_to_exit_env(bin, &args, &[], EXIT_WAIT);
+    assert!(!out.status.success() && out.stderr.contains("between 64kb and 1gb"), "{out:?}");
+
+    let server = Server::start_with(bin, &["--stream-segment-bytes", "64kb"]);
+    let mut c = server.client();
+    c.create_stream("seg", nexo_proto::options::StreamOptions::default()).unwrap();
+    let body = vec![b's'; 4096];
+    for _ in 0..64 {
+        c.stream_publish("seg", &body).unwrap();
+    }
+    let topic_dir = std::fs::read_dir(server.data_dir().join("stream"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().ends_with("-seg"))
+        .expect("the topic's log directory");
+    let segments = std::fs::read_dir(&topic_dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "log"))
+        .count();
+    // 64 × 4 KiB = 256 KiB of payload in 64 KiB segments: at least four files.
+    assert!(segments >= 4, "{segments} segment files in {}", topic_dir.display());
+}
