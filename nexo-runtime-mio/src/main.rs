@@ -10,7 +10,6 @@ mod net;
 mod ui;
 mod worker;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,9 +17,7 @@ use std::sync::mpsc::channel;
 
 use mio::net::TcpListener;
 use mio::{Poll, Waker};
-use nexo_server::{Clock, Dashboard, Settings, logging, startup};
-use nexo_session::SessionContext;
-use nexo_session::resp::RespContext;
+use nexo_server::{Host, Settings, host, logging};
 
 use crate::lane::{Lane, Lanes};
 use crate::net::{NetParts, Network, WAKER};
@@ -43,11 +40,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
-    tracing::info!("nexo (mio) starting");
-    let clock = Clock::start();
-    let mut brokers = startup::start_brokers(settings, &clock)?;
-    let store_config = *brokers.store.broker().config();
-    let dashboard = settings.ui_addr().map(|_| Dashboard::attach("mio", settings, clock, &mut brokers));
+    let (mut host, brokers) = Host::start(settings, "mio")?;
+    let clock = host.clock;
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (out_tx, out_rx) = channel();
@@ -63,40 +57,19 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         queue: Lane::worker(queue),
         stream: Lane::worker(stream),
     };
-
-    // `--port off`, `--mqtt-port off`: no such listener; the others still serve.
-    let adopt = |bound: Option<(std::net::TcpListener, SocketAddr)>| {
-        bound.map(|(l, local)| (TcpListener::from_std(l), local))
+    let (listener, local) = host.v1.take().map(|(l, local)| (TcpListener::from_std(l), local)).unzip();
+    let (mqtt_listener, mqtt_local) =
+        host.mqtt.take().map(|(l, local)| (TcpListener::from_std(l), local)).unzip();
+    let inputs = ui::Inputs {
+        store: lanes.store.sender(),
+        pubsub: lanes.pubsub.sender(),
+        queue: lanes.queue.sender(),
+        stream: lanes.stream.sender(),
+        waker: waker.clone(),
     };
-    let (listener, local) = adopt(startup::listen(settings.v1_addr())?).unzip();
-    let v1_port = local.map_or(0, |a| a.port());
-    let (mqtt_listener, mqtt_local) = adopt(startup::listen(settings.mqtt_addr())?).unzip();
-    let resp = Arc::new(RespContext::new(startup::resp_settings(settings, v1_port, &store_config)));
-    let ui_listener =
-        settings.ui_addr().map(|addr| nexo_ui::bind(addr, &settings.ui_allowed_hosts)).transpose()?;
-
-    let sessions = Arc::new(
-        SessionContext::new(startup::session_limits(settings, brokers.max_connections), resp)
-            .with_mqtt(startup::mqtt_context(settings))
-            .with_auth(nexo_server::security::auth(settings)?),
-    );
-    // The dashboard runs on its own thread with a small current-thread tokio runtime.
-    let mut ui_local = None;
-    let mut ui_source = None;
-    if let (Some(ui_listener), Some(dashboard)) = (ui_listener, dashboard) {
-        ui_local = Some(ui_listener.local_addr()?);
-        let inputs = ui::Inputs {
-            store: lanes.store.sender(),
-            pubsub: lanes.pubsub.sender(),
-            queue: lanes.queue.sender(),
-            stream: lanes.stream.sender(),
-            waker: waker.clone(),
-        };
-        let source = Arc::new(ui::MioSource::new(dashboard, sessions.clone(), inputs));
-        let ui_listener = ui_listener.secured(Arc::clone(sessions.auth()), settings.metrics_public);
-        nexo_ui::spawn_thread(ui_listener, source.clone())?;
-        ui_source = Some(source);
-    }
+    let ui = host
+        .serve_dashboard(settings, |dashboard, sessions| ui::MioSource::new(dashboard, sessions, inputs))?;
+    let (ui_local, ui_source) = ui.unzip();
 
     let shutdown = Arc::new(AtomicBool::new(false));
     let wake = waker.clone();
@@ -114,19 +87,10 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         lanes,
         outputs: out_rx,
         shutdown,
-        sessions,
+        sessions: host.sessions,
     })?
     .with_verifier(verifier);
-    if let Some(local) = local {
-        tracing::info!("listening on {local}");
-    }
-    if let Some(ui) = ui_local {
-        tracing::info!("dashboard on http://{ui}/");
-    }
-    if let Some(mqtt) = mqtt_local {
-        tracing::info!("MQTT on {mqtt}");
-    }
-    startup::announce(&startup::ready_line(local, ui_local, mqtt_local));
+    host::announce(local, ui_local, mqtt_local);
     network.run()?;
     Ok(())
 }

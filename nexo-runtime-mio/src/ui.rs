@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use nexo_engine::observe::{BrokerKind, Overview, Query};
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
-use nexo_server::{BrokerInput, Dashboard, Responder};
+use nexo_server::Dashboard;
+use nexo_server::dashboard::{InletSet, Inlets};
 use nexo_session::SessionContext;
 use nexo_ui::{InspectError, Pending, Source};
 
@@ -21,13 +22,13 @@ use crate::worker::WorkerInput;
 #[derive(Debug)]
 pub struct Inputs {
     /// Store worker.
-    pub store: SyncSender<Vec<WorkerInput<StoreRequest>>>,
+    pub store: Batches<StoreRequest>,
     /// Pub/Sub worker.
-    pub pubsub: SyncSender<Vec<WorkerInput<PubSubRequest>>>,
+    pub pubsub: Batches<PubSubRequest>,
     /// Queue worker.
-    pub queue: SyncSender<Vec<WorkerInput<QueueRequest>>>,
+    pub queue: Batches<QueueRequest>,
     /// Stream worker.
-    pub stream: SyncSender<Vec<WorkerInput<StreamRequest>>>,
+    pub stream: Batches<StreamRequest>,
     /// Wakes the network thread, which runs the inline brokers' inputs.
     pub waker: Arc<mio::Waker>,
 }
@@ -59,16 +60,9 @@ impl Source for MioSource {
     }
 
     fn inspect(&self, broker: BrokerKind, query: Query) -> Result<Pending, InspectError> {
-        let (send, pending) = nexo_ui::pending();
-        let responder = Responder::new(send);
         let guard = self.inputs.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(inputs) = guard.as_ref() else { return Err(InspectError::Stopped) };
-        match broker {
-            BrokerKind::Store => offer(&inputs.store, BrokerInput::Inspect(query, responder)),
-            BrokerKind::PubSub => offer(&inputs.pubsub, BrokerInput::Inspect(query, responder)),
-            BrokerKind::Queue => offer(&inputs.queue, BrokerInput::Inspect(query, responder)),
-            BrokerKind::Stream => offer(&inputs.stream, BrokerInput::Inspect(query, responder)),
-        }?;
+        let pending = nexo_server::dashboard::inspect(inputs, broker, query)?;
         // The Store runs on the network thread: wake it so the query does not wait for traffic.
         // A failed wake means the network thread is gone; the query then answers nothing and
         // the dashboard's own timeout reports it.
@@ -77,9 +71,20 @@ impl Source for MioSource {
     }
 }
 
-fn offer<R>(tx: &SyncSender<Vec<WorkerInput<R>>>, input: WorkerInput<R>) -> Result<(), InspectError> {
-    tx.try_send(vec![input]).map_err(|e| match e {
-        TrySendError::Full(_) => InspectError::Busy,
-        TrySendError::Disconnected(_) => InspectError::Stopped,
-    })
+/// A worker's channel, carrying batches of inputs.
+type Batches<R> = SyncSender<Vec<WorkerInput<R>>>;
+
+impl Inlets for Inputs {
+    type Inlet<R> = Batches<R>;
+
+    fn inlets(&self) -> InletSet<'_, Self> {
+        (&self.store, &self.pubsub, &self.queue, &self.stream)
+    }
+
+    fn offer<R>(tx: &Batches<R>, input: WorkerInput<R>) -> Result<(), InspectError> {
+        tx.try_send(vec![input]).map_err(|e| match e {
+            TrySendError::Full(_) => InspectError::Busy,
+            TrySendError::Disconnected(_) => InspectError::Stopped,
+        })
+    }
 }

@@ -1,7 +1,7 @@
 //! `nexo-tokio`: Nexo's sans-IO brokers driven by tokio.
 //!
-//! This file owns start-up (settings, logging, data directory, seed, the listener, the ready
-//! line), the accept loop with its connection limit, and shutdown on SIGINT/SIGTERM. Brokers run
+//! This file owns adopting what `nexo_server::Host` started (brokers, listeners, dashboard), the
+//! accept loop with its connection limit, and shutdown on SIGINT/SIGTERM. Brokers run
 //! in `broker_task`, connections (each a `nexo_session::Session`) in `connection`. Everything
 //! about commands lives in `nexo-engine`, `nexo-proto` and `nexo-server`, shared with `nexo`.
 
@@ -16,9 +16,7 @@ use std::time::Duration;
 
 use nexo_engine::ConnId;
 use nexo_server::logging::RateLimited;
-use nexo_server::{Clock, Dashboard, Settings, logging, startup};
-use nexo_session::SessionContext;
-use nexo_session::resp::RespContext;
+use nexo_server::{Host, Settings, host, logging, startup};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -49,16 +47,8 @@ fn thread_error(e: std::io::Error) -> String {
 }
 
 async fn run(settings: Settings) -> Result<(), String> {
-    tracing::info!("nexo (tokio) starting");
-    let clock = Clock::start();
-    let mut brokers = startup::start_brokers(&settings, &clock).map_err(|e| e.to_string())?;
-    let dashboard = settings.ui_addr().map(|_| Dashboard::attach("tokio", &settings, clock, &mut brokers));
-    let store_config = *brokers.store.broker().config();
-    let resp = Arc::new(RespContext::new(startup::resp_settings(
-        &settings,
-        settings.port.number().unwrap_or(0),
-        &store_config,
-    )));
+    let (mut host, brokers) = Host::start(&settings, "tokio").map_err(|e| e.to_string())?;
+    let clock = host.clock;
     let ctx = Arc::new(Context {
         brokers: Brokers {
             store: broker_task::spawn("store", brokers.store, clock, false).map_err(thread_error)?,
@@ -66,14 +56,7 @@ async fn run(settings: Settings) -> Result<(), String> {
             queue: broker_task::spawn("queue", brokers.queue, clock, false).map_err(thread_error)?,
             stream: broker_task::spawn("stream", brokers.stream, clock, true).map_err(thread_error)?,
         },
-        sessions: Arc::new(
-            SessionContext::new(
-                startup::session_limits(&settings, brokers.max_connections),
-                Arc::clone(&resp),
-            )
-            .with_mqtt(startup::mqtt_context(&settings))
-            .with_auth(nexo_server::security::auth(&settings)?),
-        ),
+        sessions: Arc::clone(&host.sessions),
         clock,
         verify: nexo_server::security::VerifyPool::start(nexo_server::security::VERIFY_THREADS, clock)
             .map_err(thread_error)?,
@@ -82,35 +65,14 @@ async fn run(settings: Settings) -> Result<(), String> {
     let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
 
-    // `--port off`, `--mqtt-port off`: no such listener; the others still serve.
-    let (listener, local) = adopt(startup::listen(settings.v1_addr()))?;
-    if let Some(local) = local {
-        resp.set_port(local.port());
-    }
-    let (mqtt_listener, mqtt_local) = adopt(startup::listen(settings.mqtt_addr()))?;
-    let ui_listener = settings
-        .ui_addr()
-        .map(|addr| nexo_ui::bind(addr, &settings.ui_allowed_hosts))
-        .transpose()
+    let (listener, local) = adopt(host.v1.take())?;
+    let (mqtt_listener, mqtt_local) = adopt(host.mqtt.take())?;
+    let ui = host
+        .serve_dashboard(&settings, |dashboard, sessions| {
+            ui::TokioSource::new(dashboard, ctx.brokers.clone(), sessions)
+        })
         .map_err(|e| e.to_string())?;
-    let mut ui_local = None;
-    if let (Some(ui_listener), Some(dashboard)) = (ui_listener, dashboard) {
-        let addr = ui_listener.local_addr().map_err(|e| format!("cannot read the dashboard address: {e}"))?;
-        ui_local = Some(addr);
-        let source = ui::TokioSource::new(dashboard, ctx.brokers.clone(), Arc::clone(&ctx.sessions));
-        // Its own thread and runtime: a broker task that holds a worker thread cannot delay it.
-        let ui_listener = ui_listener.secured(Arc::clone(ctx.sessions.auth()), settings.metrics_public);
-        nexo_ui::spawn_thread(ui_listener, Arc::new(source))
-            .map_err(|e| format!("cannot start the dashboard: {e}"))?;
-        tracing::info!("dashboard on http://{addr}/");
-    }
-    if let Some(mqtt) = mqtt_local {
-        tracing::info!(%mqtt, "MQTT listening");
-    }
-    startup::announce(&startup::ready_line(local, ui_local, mqtt_local));
-    if let Some(local) = local {
-        tracing::info!(%local, "listening");
-    }
+    host::announce(local, ui.map(|(addr, _)| addr), mqtt_local);
 
     let mut accept_log = RateLimited::new(1_000);
     let (stop, stopping) = watch::channel(false);
@@ -172,11 +134,11 @@ async fn run(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// A listener bound by `startup::listen`, adopted by tokio, and its address.
-type Bound = (Option<TcpListener>, Option<SocketAddr>);
+/// A listener bound by the host, adopted by tokio, and its address.
+type Adopted = (Option<TcpListener>, Option<SocketAddr>);
 
-fn adopt(bound: std::io::Result<Option<(std::net::TcpListener, SocketAddr)>>) -> Result<Bound, String> {
-    match bound.map_err(|e| e.to_string())? {
+fn adopt(bound: Option<host::Bound>) -> Result<Adopted, String> {
+    match bound {
         Some((listener, local)) => {
             Ok((Some(TcpListener::from_std(listener).map_err(|e| e.to_string())?), Some(local)))
         }

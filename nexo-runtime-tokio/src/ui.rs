@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use nexo_engine::observe::{BrokerKind, Overview, Query};
-use nexo_server::{BrokerInput, Dashboard, Responder};
+use nexo_server::dashboard::{InletSet, Inlets};
+use nexo_server::{BrokerInput, Dashboard};
 use nexo_session::SessionContext;
 use nexo_ui::{InspectError, Pending, Source};
 use tokio::sync::mpsc::Sender;
@@ -38,21 +39,21 @@ impl Source for TokioSource {
     }
 
     fn inspect(&self, broker: BrokerKind, query: Query) -> Result<Pending, InspectError> {
-        let (send, pending) = nexo_ui::pending();
-        let responder = Responder::new(send);
-        match broker {
-            BrokerKind::Store => offer(&self.brokers.store, BrokerInput::Inspect(query, responder)),
-            BrokerKind::PubSub => offer(&self.brokers.pubsub, BrokerInput::Inspect(query, responder)),
-            BrokerKind::Queue => offer(&self.brokers.queue, BrokerInput::Inspect(query, responder)),
-            BrokerKind::Stream => offer(&self.brokers.stream, BrokerInput::Inspect(query, responder)),
-        }?;
-        Ok(pending)
+        nexo_server::dashboard::inspect(&self.brokers, broker, query)
     }
 }
 
-fn offer<R>(tx: &Sender<Msg<R>>, input: BrokerInput<R>) -> Result<(), InspectError> {
-    tx.try_send(Msg::input(input)).map_err(|e| match e {
-        TrySendError::Full(_) => InspectError::Busy,
-        TrySendError::Closed(_) => InspectError::Stopped,
-    })
+impl Inlets for Brokers {
+    type Inlet<R> = Sender<Msg<R>>;
+
+    fn inlets(&self) -> InletSet<'_, Self> {
+        (&self.store, &self.pubsub, &self.queue, &self.stream)
+    }
+
+    fn offer<R>(tx: &Sender<Msg<R>>, input: BrokerInput<R>) -> Result<(), InspectError> {
+        tx.try_send(Msg::input(input)).map_err(|e| match e {
+            TrySendError::Full(_) => InspectError::Busy,
+            TrySendError::Closed(_) => InspectError::Stopped,
+        })
+    }
 }

@@ -4,14 +4,16 @@
 //! It owns no thread, socket or channel: a runtime calls [`Dashboard::attach`] on the recovered
 //! brokers before it starts them (each driver then publishes its broker's snapshot into a slot
 //! while it runs), counts its own connections, and implements `nexo_ui::Source` with
-//! [`Dashboard::overview`] plus its own way of sending a [`crate::BrokerInput::Inspect`]. Reading
+//! [`Dashboard::overview`] plus [`inspect`] over its [`Inlets`]. Reading
 //! an overview only clones the slots under their locks: it never waits on a broker's work.
 
-use nexo_engine::observe::{BrokerSnapshot, BrokerStats, Observe, Overview};
+use nexo_engine::observe::{BrokerKind, BrokerSnapshot, BrokerStats, Observe, Overview, Query};
 use nexo_engine::{Broker, Now};
+use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
+use nexo_ui::{InspectError, Pending};
 
 use crate::clock::Clock;
-use crate::driver::{BrokerDriver, SnapshotSlot};
+use crate::driver::{BrokerDriver, BrokerInput, Responder, SnapshotSlot};
 use crate::settings::Settings;
 use crate::startup::Brokers;
 
@@ -78,6 +80,47 @@ impl Dashboard {
             failed_logins: crate::security::failed_logins(),
         }
     }
+}
+
+/// A runtime's way into its brokers for dashboard queries: one inlet per broker kind, each
+/// offered an input without waiting.
+pub trait Inlets {
+    /// One broker's input channel, for its request type `R`.
+    type Inlet<R>;
+
+    /// The Store's, Pub/Sub's, Queue's and Stream's inlets.
+    fn inlets(&self) -> InletSet<'_, Self>;
+
+    /// Offers `input` to `inlet` without waiting.
+    ///
+    /// # Errors
+    /// [`InspectError::Busy`] when the inlet is full, [`InspectError::Stopped`] when it is closed.
+    fn offer<R>(inlet: &Self::Inlet<R>, input: BrokerInput<R>) -> Result<(), InspectError>;
+}
+
+/// The four inlets of an [`Inlets`]: Store, Pub/Sub, Queue, Stream.
+pub type InletSet<'a, I> = (
+    &'a <I as Inlets>::Inlet<StoreRequest>,
+    &'a <I as Inlets>::Inlet<PubSubRequest>,
+    &'a <I as Inlets>::Inlet<QueueRequest>,
+    &'a <I as Inlets>::Inlet<StreamRequest>,
+);
+
+/// Sends `query` to broker kind `broker` through `inlets`; the answer arrives on the pending.
+///
+/// # Errors
+/// The broker's inlet is full or closed.
+pub fn inspect<I: Inlets>(inlets: &I, broker: BrokerKind, query: Query) -> Result<Pending, InspectError> {
+    let (send, pending) = nexo_ui::pending();
+    let responder = Responder::new(send);
+    let (store, pubsub, queue, stream) = inlets.inlets();
+    match broker {
+        BrokerKind::Store => I::offer(store, BrokerInput::Inspect(query, responder)),
+        BrokerKind::PubSub => I::offer(pubsub, BrokerInput::Inspect(query, responder)),
+        BrokerKind::Queue => I::offer(queue, BrokerInput::Inspect(query, responder)),
+        BrokerKind::Stream => I::offer(stream, BrokerInput::Inspect(query, responder)),
+    }?;
+    Ok(pending)
 }
 
 fn observe<B: Broker + Observe>(driver: &mut BrokerDriver<B>, now: Now) -> SnapshotSlot {

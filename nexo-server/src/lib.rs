@@ -2,7 +2,8 @@
 //!
 //! This crate owns the server's settings (flags and environment variables), the single clock
 //! function, logging set-up, the start-up facts (seed, physical memory), the broker driver, the cold-read
-//! thread both runtimes give the Stream broker and the dashboard source. Per-connection protocol
+//! thread both runtimes give the Stream broker, the dashboard source and the host (start-up
+//! order, listeners, ready line). Per-connection protocol
 //! logic lives in `nexo-session`. It owns no sockets and no event loops: those belong to
 //! `nexo-runtime-mio` and `nexo-runtime-tokio`.
 #![forbid(unsafe_code)]
@@ -13,6 +14,7 @@ pub mod cold_reader;
 mod damage;
 pub mod dashboard;
 pub mod driver;
+pub mod host;
 pub mod logging;
 pub mod security;
 pub mod settings;
@@ -23,4 +25,5 @@ pub use clock::Clock;
 pub use cold_reader::{ColdReader, Completion};
 pub use dashboard::Dashboard;
 pub use driver::{BrokerDriver, BrokerInput, Durability, FsyncMode, Responder, SnapshotSlot};
+pub use host::{Host, HostError};
 pub use settings::Settings;
