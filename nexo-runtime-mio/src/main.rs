@@ -17,26 +17,14 @@ use std::sync::mpsc::channel;
 
 use mio::net::TcpListener;
 use mio::{Poll, Waker};
-use nexo_server::{Host, Settings, host, logging};
+use nexo_server::{Host, Settings, host};
 
 use crate::lane::{Lane, Lanes};
 use crate::net::{NetParts, Network, WAKER};
 use crate::worker::Reads;
 
 fn main() -> ExitCode {
-    let settings = Settings::from_env_and_args();
-    logging::init(settings.log_level);
-    match serve(&settings) {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("nexo: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    host::main(serve)
 }
 
 fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
@@ -95,24 +83,18 @@ fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// A thread that turns SIGINT/SIGTERM into the shutdown flag and wakes the network thread. The
-/// dashboard lets go of the workers' channels first, so they close when the network thread's do.
+/// Turns SIGINT/SIGTERM into the shutdown flag and wakes the network thread. The dashboard lets
+/// go of the workers' channels first, so they close when the network thread's do.
 fn watch_signals(
     shutdown: Arc<AtomicBool>,
     waker: Arc<Waker>,
     ui: Option<Arc<ui::MioSource>>,
 ) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    std::thread::Builder::new().name("nexo-signals".into()).spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            tracing::info!("signal {signal}: shutting down");
-            if let Some(ui) = &ui {
-                ui.detach();
-            }
-            shutdown.store(true, Ordering::Relaxed);
-            let _ = waker.wake();
+    host::on_stop_signal(move || {
+        if let Some(ui) = &ui {
+            ui.detach();
         }
-    })?;
-    Ok(())
+        shutdown.store(true, Ordering::Relaxed);
+        let _ = waker.wake();
+    })
 }

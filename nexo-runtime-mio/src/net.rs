@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use nexo_engine::{ConnId, NetOutput};
-use nexo_server::logging::RateLimited;
-use nexo_server::{Clock, startup};
+use nexo_engine::NetOutput;
+use nexo_server::Clock;
+use nexo_server::host::Doorman;
 use nexo_session::{CLOSE_WAIT_MS, CloseWhy, Item, Session, SessionContext};
 use slab::Slab;
 
@@ -43,7 +43,6 @@ pub struct Network {
     parts: NetParts,
     conns: Slab<Conn>,
     by_id: HashMap<u64, usize>,
-    next_conn_id: u64,
     /// Outputs of the inline brokers, applied right after their turn.
     inline_outputs: Vec<NetOutput>,
     retry: Vec<usize>,
@@ -57,9 +56,8 @@ pub struct Network {
     /// The one buffer every socket read lands in before its bytes join a connection's buffer.
     scratch: Vec<u8>,
     next_sweep_ms: u64,
-    /// Repeated warnings (refusals, failed accepts) at most once per second.
-    refused_log: RateLimited,
-    accept_log: RateLimited,
+    /// Admits accepted connections and logs failed accepts.
+    doorman: Doorman,
 }
 
 /// Everything [`Network::new`] needs.
@@ -96,10 +94,8 @@ impl Network {
             }
         }
         Ok(Self {
-            parts,
             conns: Slab::new(),
             by_id: HashMap::new(),
-            next_conn_id: 1,
             inline_outputs: Vec::new(),
             retry: Vec::new(),
             dirty: Vec::new(),
@@ -109,8 +105,8 @@ impl Network {
             items: Vec::new(),
             scratch: vec![0; READ_CHUNK],
             next_sweep_ms: 0,
-            refused_log: RateLimited::new(1_000),
-            accept_log: RateLimited::new(1_000),
+            doorman: Doorman::new(Arc::clone(&parts.sessions)),
+            parts,
         })
     }
 
@@ -233,9 +229,7 @@ impl Network {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // EMFILE and friends: the listener stays registered; the next event retries.
-                    if let Some(left_out) = self.accept_log.allow(now) {
-                        tracing::warn!("accept failed: {e} ({left_out} more since the last line)");
-                    }
+                    self.doorman.accept_failed(now, &e);
                     return;
                 }
             }
@@ -244,15 +238,7 @@ impl Network {
 
     fn add_conn(&mut self, mut stream: TcpStream, peer: SocketAddr, now: u64, mqtt: bool) {
         // No slot (too many refusals in progress): dropping the stream closes it.
-        let Some(admission) = self.parts.sessions.admit() else { return };
-        let refused = admission.refused();
-        if refused && let Some(left_out) = self.refused_log.allow(now) {
-            let open = self.parts.sessions.open_connections();
-            tracing::warn!(
-                "refusing {peer}: {open} connections open ({left_out} more refused since the last line)"
-            );
-        }
-        startup::tune_socket(&stream);
+        let Some((id, admission)) = self.doorman.admit(now, &stream, peer) else { return };
         let key = self.conns.vacant_key();
         let token = Token(key + FIRST_CONN);
         if let Err(e) =
@@ -261,16 +247,15 @@ impl Network {
             tracing::warn!("register {peer}: {e}");
             return;
         }
-        let id = ConnId(self.next_conn_id);
-        self.next_conn_id += 1;
         self.by_id.insert(id.0, key);
-        let sessions = Arc::clone(&self.parts.sessions);
-        let mut session = if mqtt {
-            Session::new_mqtt(sessions, id, self.parts.clock.now(), refused)
-        } else {
-            Session::new(sessions, id, now, refused)
-        };
-        session.set_peer(peer.ip(), now);
+        let refused = admission.refused();
+        let session = Session::accepted(
+            Arc::clone(&self.parts.sessions),
+            id,
+            self.parts.clock.now(),
+            (refused, mqtt),
+            Some(peer.ip()),
+        );
         self.conns.insert(Conn {
             stream,
             read_buf: bytes::BytesMut::new(),
@@ -278,7 +263,6 @@ impl Network {
             unread: false,
             admission,
         });
-        tracing::debug!("conn {} from {peer}", id.0);
     }
 
     fn read_and_decode(&mut self, key: usize) {
@@ -462,11 +446,7 @@ impl Network {
         }
         // Every broker forgets the connection (harmless for one that never sent it anything).
         self.parts.lanes.disconnect(id);
-        if why == CloseWhy::SlowConsumer {
-            tracing::warn!("closing conn {}: {why}", id.0);
-        } else {
-            tracing::debug!("conn {} closed: {why}", id.0);
-        }
+        nexo_server::host::log_close(id, why);
     }
 
     fn begin_shutdown(&mut self, now: u64) {

@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvErr
 use std::thread::JoinHandle;
 
 use nexo_engine::{Broker, NetOutput};
-use nexo_server::{BrokerDriver, BrokerInput, Clock, ColdReader, Completion};
+use nexo_server::{BrokerDriver, BrokerInput, Clock};
 
 /// One input for a broker, in the order the network thread saw it.
 pub type WorkerInput<R> = BrokerInput<R>;
@@ -57,11 +57,10 @@ pub fn spawn<B: Broker>(
         // The reader's answers join the worker's inputs; the driver drops the reader at
         // shutdown, so this sender does not keep the channel open after the network thread's.
         let back = inputs.clone();
-        let complete: Completion = Arc::new(move |token, result| {
-            // The worker is gone only at exit, when the answer no longer matters.
-            let _ = back.send(vec![WorkerInput::ReadDone { token, result }]);
-        });
-        driver.offload_reads(ColdReader::spawn(&format!("{name}-reader"), complete)?);
+        // The worker is gone only at exit, when the answer no longer matters.
+        driver.read_cold(name, move |done| {
+            let _ = back.send(vec![done]);
+        })?;
     }
     let thread = std::thread::Builder::new()
         .name(format!("nexo-{name}"))

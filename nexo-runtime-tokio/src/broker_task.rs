@@ -8,11 +8,10 @@
 //! or never seen) are dropped. No protocol or broker logic lives here.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use nexo_engine::{Broker, ConnId, NetOutput};
 use nexo_proto::request::{PubSubRequest, QueueRequest, StoreRequest, StreamRequest};
-use nexo_server::{BrokerDriver, BrokerInput, Clock, ColdReader, Completion};
+use nexo_server::{BrokerDriver, BrokerInput, Clock};
 use nexo_session::Item;
 use tokio::sync::mpsc;
 
@@ -137,12 +136,11 @@ pub fn spawn<B: Broker>(
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     if cold_reads {
         let back = tx.clone();
-        let complete: Completion = Arc::new(move |token, result| {
-            // Called on the reader's own thread, never inside the runtime, so blocking is fine;
-            // a closed channel means the task ended, when the answer no longer matters.
-            let _ = back.blocking_send(Msg::input(BrokerInput::ReadDone { token, result }));
-        });
-        driver.offload_reads(ColdReader::spawn(&format!("{name}-reader"), complete)?);
+        // Called on the reader's own thread, never inside the runtime, so blocking is fine;
+        // a closed channel means the task ended, when the answer no longer matters.
+        driver.read_cold(name, move |done| {
+            let _ = back.blocking_send(Msg::input(done));
+        })?;
     }
     tokio::spawn(run(driver, rx, clock));
     Ok(tx)

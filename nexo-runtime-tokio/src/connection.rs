@@ -47,16 +47,13 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
     (refused, mqtt): (bool, bool),
 ) {
-    let sessions = Arc::clone(&ctx.sessions);
-    let mut session = if mqtt {
-        Session::new_mqtt(sessions, conn, ctx.clock.now(), refused)
-    } else {
-        Session::new(sessions, conn, ctx.clock.now().mono_ms, refused)
+    let peer = stream.peer_addr().ok().map(|peer| peer.ip());
+    let mut session =
+        Session::accepted(Arc::clone(&ctx.sessions), conn, ctx.clock.now(), (refused, mqtt), peer);
+    let (verdict_tx, mut verdict_rx) = tokio::sync::mpsc::unbounded_channel();
+    let verdicts = move |verdict| {
+        let _ = verdict_tx.send(verdict);
     };
-    if let Ok(peer) = stream.peer_addr() {
-        session.set_peer(peer.ip(), ctx.clock.now().mono_ms);
-    }
-    let (verdicts, mut verdict_rx) = tokio::sync::mpsc::unbounded_channel();
     let (outbox, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut buf = BytesMut::new();
     let mut items = Vec::new();
@@ -79,7 +76,7 @@ pub async fn serve(
                     continue;
                 }
                 session.handle_bytes(ctx.clock.now(), &mut buf, &mut items);
-                verify(&mut session, &ctx.verify, &verdicts);
+                ctx.verify.submit_from(&mut session, &verdicts);
                 if hand_over(&ctx.brokers, conn, &mut items, &outbox).await.is_err() {
                     break CloseWhy::LingerPassed;
                 }
@@ -104,7 +101,7 @@ pub async fn serve(
                 session.handle_verified(ctx.clock.now().mono_ms, &verdict);
                 // Input held back while the check was out is decoded now.
                 session.handle_bytes(ctx.clock.now(), &mut buf, &mut items);
-                verify(&mut session, &ctx.verify, &verdicts);
+                ctx.verify.submit_from(&mut session, &verdicts);
                 if hand_over(&ctx.brokers, conn, &mut items, &outbox).await.is_err() {
                     break CloseWhy::LingerPassed;
                 }
@@ -116,29 +113,11 @@ pub async fn serve(
             () = tokio::time::sleep(wake) => session.handle_timeout(ctx.clock.now().mono_ms),
         }
     };
-    if why == CloseWhy::SlowConsumer {
-        tracing::warn!(conn = conn.0, "closing connection: {why}");
-    } else {
-        tracing::debug!(conn = conn.0, "connection closed: {why}");
-    }
+    nexo_server::host::log_close(conn, why);
     // What the session still asks of Pub/Sub (an MQTT will) goes before the disconnect.
     session.take_items(&mut items);
     let _ = hand_over(&ctx.brokers, conn, &mut items, &outbox).await;
     ctx.brokers.disconnect(conn).await;
-}
-
-/// Hands the session's password checks to the pool; verdicts come back on `verdicts`.
-fn verify(
-    session: &mut Session,
-    pool: &nexo_server::security::VerifyPool,
-    verdicts: &tokio::sync::mpsc::UnboundedSender<nexo_session::auth::Verdict>,
-) {
-    while let Some(job) = session.poll_verify() {
-        let tx = verdicts.clone();
-        pool.submit(job, move |verdict| {
-            let _ = tx.send(verdict);
-        });
-    }
 }
 
 /// Reads what the socket has (up to the session's buffer bound); end of input is an error.

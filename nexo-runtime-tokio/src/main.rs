@@ -14,9 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nexo_engine::ConnId;
-use nexo_server::logging::RateLimited;
-use nexo_server::{Host, Settings, host, logging, startup};
+use nexo_server::{Host, Settings, host};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -29,25 +27,19 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let settings = Settings::from_env_and_args();
-    logging::init(settings.log_level);
-    match run(settings).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!("{message}");
-            ExitCode::FAILURE
-        }
-    }
+fn main() -> ExitCode {
+    host::main(|settings| {
+        let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start tokio: {e}"))?;
+        runtime.block_on(run(settings))
+    })
 }
 
 fn thread_error(e: std::io::Error) -> String {
     format!("cannot start a thread: {e}")
 }
 
-async fn run(settings: Settings) -> Result<(), String> {
-    let (mut host, brokers) = Host::start(&settings, "tokio").map_err(|e| e.to_string())?;
+async fn run(settings: &Settings) -> Result<(), String> {
+    let (mut host, brokers) = Host::start(settings, "tokio").map_err(|e| e.to_string())?;
     let clock = host.clock;
     let ctx = Arc::new(Context {
         brokers: Brokers {
@@ -68,15 +60,14 @@ async fn run(settings: Settings) -> Result<(), String> {
     let (listener, local) = adopt(host.v1.take())?;
     let (mqtt_listener, mqtt_local) = adopt(host.mqtt.take())?;
     let ui = host
-        .serve_dashboard(&settings, |dashboard, sessions| {
+        .serve_dashboard(settings, |dashboard, sessions| {
             ui::TokioSource::new(dashboard, ctx.brokers.clone(), sessions)
         })
         .map_err(|e| e.to_string())?;
     host::announce(local, ui.map(|(addr, _)| addr), mqtt_local);
 
-    let mut accept_log = RateLimited::new(1_000);
+    let mut doorman = host::Doorman::new(Arc::clone(&ctx.sessions));
     let (stop, stopping) = watch::channel(false);
-    let mut next_conn = 0u64;
     let signal_name = loop {
         let (accepted, mqtt) = tokio::select! {
             accepted = accept(listener.as_ref()) => (accepted, false),
@@ -87,25 +78,13 @@ async fn run(settings: Settings) -> Result<(), String> {
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
-                // EMFILE and friends: keep accepting, and say so at most once per second.
-                if let Some(left_out) = accept_log.allow(clock.now().mono_ms) {
-                    tracing::warn!(error = %e, "accept failed ({left_out} more since the last line)");
-                }
+                doorman.accept_failed(clock.now().mono_ms, &e);
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
-        // Over the limit, a refusal's session answers the first frame, as many at once as allowed.
-        let Some(admission) = ctx.sessions.admit() else {
-            tracing::debug!(%peer, "over the connection limit; closed");
-            continue;
-        };
-        startup::tune_socket(&stream);
-        // Never reused, so a late output can never reach a later client.
-        let conn = ConnId(next_conn);
-        next_conn += 1;
+        let Some((conn, admission)) = doorman.admit(clock.now().mono_ms, &stream, peer) else { continue };
         let refused = admission.refused();
-        tracing::debug!(conn = conn.0, %peer, refused, "accepted");
         let (ctx, stopping) = (Arc::clone(&ctx), stopping.clone());
         tokio::spawn(async move {
             connection::serve(stream, conn, ctx, stopping, (refused, mqtt)).await;
@@ -130,7 +109,6 @@ async fn run(settings: Settings) -> Result<(), String> {
         tracing::info!("connections still writing after the grace period; closing them");
     }
     ctx.brokers.sync_before_exit(SHUTDOWN_GRACE).await;
-    tracing::info!("stopped");
     Ok(())
 }
 

@@ -268,6 +268,22 @@ impl<B: Broker> BrokerDriver<B> {
         self.cold = Some(reader);
     }
 
+    /// [`Self::offload_reads`] to a new cold-read thread named after `name`; `deliver` gets
+    /// each answer as a [`BrokerInput::ReadDone`], on that thread.
+    ///
+    /// # Errors
+    /// The OS refused to start the thread.
+    pub fn read_cold(
+        &mut self,
+        name: &str,
+        deliver: impl Fn(BrokerInput<B::Request>) + Send + Sync + 'static,
+    ) -> std::io::Result<()> {
+        let complete: crate::Completion =
+            std::sync::Arc::new(move |token, result| deliver(BrokerInput::ReadDone { token, result }));
+        self.offload_reads(crate::ColdReader::spawn(&format!("{name}-reader"), complete)?);
+        Ok(())
+    }
+
     /// Whether this broker writes to storage (its drains may block on fsync).
     pub fn is_durable(&self) -> bool {
         self.durability.is_some()

@@ -1,16 +1,20 @@
 //! The host both runtimes start from: brokers recovered, listeners bound, the sessions' shared
 //! context built, the dashboard served and the ready line announced.
 //!
-//! It owns the start-up order and its errors, not the event loops: a runtime takes the parts of
+//! It owns the start-up order and its errors, the admission of accepted connections, the stop
+//! signals and what is logged about them, not the event loops: a runtime takes the parts of
 //! a [`Host`] (brokers to drive, std listeners to adopt) and moves bytes with them. It must not
 //! read from or write to a client socket.
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 
-use nexo_session::SessionContext;
+use nexo_engine::ConnId;
 use nexo_session::resp::RespContext;
+use nexo_session::{Admission, CloseWhy, SessionContext};
 
+use crate::logging::{self, RateLimited};
 use crate::startup::{self, Brokers, StartError};
 use crate::{Clock, Dashboard, Settings, security};
 
@@ -127,4 +131,103 @@ pub fn announce(v1: Option<SocketAddr>, ui: Option<SocketAddr>, mqtt: Option<Soc
         tracing::info!("listening on {local}");
     }
     startup::announce(&startup::ready_line(v1, ui, mqtt));
+}
+
+/// A binary's `main`: reads the settings, sets up logging and runs `serve` until it returns;
+/// exit code 0 when it stopped cleanly, 1 (with the error on stderr and in the log) otherwise.
+pub fn main<E: std::fmt::Display>(serve: impl FnOnce(&Settings) -> Result<(), E>) -> ExitCode {
+    let settings = Settings::from_env_and_args();
+    logging::init(settings.log_level);
+    match serve(&settings) {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("nexo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts a thread that calls `stop` at the first SIGINT or SIGTERM.
+///
+/// # Errors
+/// The signal handlers or the thread cannot be set up.
+pub fn on_stop_signal(stop: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new().name("nexo-signals".into()).spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            tracing::info!("signal {signal}: shutting down");
+            stop();
+        }
+    })?;
+    Ok(())
+}
+
+/// Lets accepted connections in. Ids start at 1 and are never reused, so a late output can never reach a later
+/// client; failed accepts and refusals are logged at most once a second each.
+#[derive(Debug)]
+pub struct Doorman {
+    sessions: Arc<SessionContext>,
+    next_conn: u64,
+    accept_log: RateLimited,
+    refused_log: RateLimited,
+}
+
+impl Doorman {
+    /// A doorman for the connections `sessions` counts.
+    pub fn new(sessions: Arc<SessionContext>) -> Self {
+        Self {
+            sessions,
+            next_conn: 0,
+            accept_log: RateLimited::new(1_000),
+            refused_log: RateLimited::new(1_000),
+        }
+    }
+
+    /// Logs a failed accept (EMFILE and friends); the runtime keeps accepting.
+    pub fn accept_failed(&mut self, now_ms: u64, e: &std::io::Error) {
+        if let Some(left_out) = self.accept_log.allow(now_ms) {
+            tracing::warn!("accept failed: {e} ({left_out} more since the last line)");
+        }
+    }
+
+    /// Admits `socket` from `peer` and tunes it: its id and slot (a refused slot when over the
+    /// connection limit: its session answers the first frame), or `None` when not even a
+    /// refusal fits (dropping the socket closes it).
+    pub fn admit(
+        &mut self,
+        now_ms: u64,
+        socket: impl std::os::fd::AsFd,
+        peer: SocketAddr,
+    ) -> Option<(ConnId, Admission)> {
+        let Some(admission) = self.sessions.admit() else {
+            tracing::debug!(%peer, "over the connection limit; closed");
+            return None;
+        };
+        let refused = admission.refused();
+        if refused && let Some(left_out) = self.refused_log.allow(now_ms) {
+            let open = self.sessions.open_connections();
+            tracing::warn!(
+                "refusing {peer}: {open} connections open ({left_out} more refused since the last line)"
+            );
+        }
+        startup::tune_socket(socket);
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        tracing::debug!(conn = conn.0, %peer, refused, "accepted");
+        Some((conn, admission))
+    }
+}
+
+/// Logs why connection `conn` closed: a slow consumer as a warning, the rest at debug level.
+pub fn log_close(conn: ConnId, why: CloseWhy) {
+    if why == CloseWhy::SlowConsumer {
+        tracing::warn!(conn = conn.0, "closing connection: {why}");
+    } else {
+        tracing::debug!(conn = conn.0, "connection closed: {why}");
+    }
 }

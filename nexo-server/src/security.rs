@@ -155,6 +155,17 @@ impl VerifyPool {
         Ok(Self { tx })
     }
 
+    /// Queues every password check `session` asks for; `deliver` gets each verdict.
+    pub fn submit_from(
+        &self,
+        session: &mut nexo_session::Session,
+        deliver: &(impl Fn(Verdict) + Clone + Send + 'static),
+    ) {
+        while let Some(job) = session.poll_verify() {
+            self.submit(job, deliver.clone());
+        }
+    }
+
     /// Queues `job`; `done` gets its verdict (at once, "busy", when the queue is full).
     pub fn submit(&self, job: VerifyJob, done: impl FnOnce(Verdict) + Send + 'static) {
         if let Err(e) = self.tx.try_send((job, DoneBox(Box::new(done)))) {

@@ -114,6 +114,27 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session for a connection just accepted at `now`: MQTT when it came in on the MQTT
+    /// listener, else told by its first bytes; `refused` over the connection limit; `peer` is its
+    /// address when the socket tells it.
+    pub fn accepted(
+        ctx: Arc<SessionContext>,
+        conn: ConnId,
+        now: Now,
+        (refused, mqtt): (bool, bool),
+        peer: Option<std::net::IpAddr>,
+    ) -> Self {
+        let mut session = if mqtt {
+            Self::new_mqtt(ctx, conn, now, refused)
+        } else {
+            Self::new(ctx, conn, now.mono_ms, refused)
+        };
+        if let Some(peer) = peer {
+            session.set_peer(peer, now.mono_ms);
+        }
+        session
+    }
+
     /// A session for connection `conn`, accepted at `now_ms`; `refused` when it is over the
     /// connection limit (it then only answers the refusal).
     pub fn new(ctx: Arc<SessionContext>, conn: ConnId, now_ms: u64, refused: bool) -> Self {
