@@ -167,8 +167,8 @@ pub fn on_stop_signal(stop: impl FnOnce() + Send + 'static) -> std::io::Result<(
     Ok(())
 }
 
-/// Lets accepted connections in. Ids start at 1 and are never reused, so a late output can never reach a later
-/// client; failed accepts and refusals are logged at most once a second each.
+/// Lets accepted connections in. Ids start at 1 and are never reused, so a late output can
+/// never reach a later client; failed accepts and refusals are logged at most once a second each.
 #[derive(Debug)]
 pub struct Doorman {
     sessions: Arc<SessionContext>,
@@ -182,7 +182,7 @@ impl Doorman {
     pub fn new(sessions: Arc<SessionContext>) -> Self {
         Self {
             sessions,
-            next_conn: 0,
+            next_conn: 1,
             accept_log: RateLimited::new(1_000),
             refused_log: RateLimited::new(1_000),
         }
@@ -229,5 +229,44 @@ pub fn log_close(conn: ConnId, why: CloseWhy) {
         tracing::warn!(conn = conn.0, "closing connection: {why}");
     } else {
         tracing::debug!(conn = conn.0, "connection closed: {why}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn host_binds_what_is_asked_and_doorman_numbers_and_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::parse_from([
+            "nexo",
+            "--data-dir",
+            &dir.path().to_string_lossy(),
+            "--seed",
+            "1",
+            "--port",
+            "0",
+            "--mqtt-port",
+            "off",
+            "--ui-port",
+            "off",
+            "--max-connections",
+            "1",
+        ]);
+        let (host, brokers) = Host::start(&settings, "test").unwrap();
+        assert!(host.mqtt.is_none() && host.ui.is_none() && host.dashboard.is_none());
+        let (listener, local) = host.v1.as_ref().unwrap();
+        let mut doorman = Doorman::new(Arc::clone(&host.sessions));
+        let first = std::net::TcpStream::connect(local).unwrap();
+        let (one, admitted) = doorman.admit(0, &first, *local).unwrap();
+        assert_eq!(one, ConnId(1));
+        assert!(!admitted.refused());
+        let (two, refused) = doorman.admit(0, &first, *local).unwrap();
+        assert_eq!(two, ConnId(2), "ids are never reused");
+        assert!(refused.refused(), "over --max-connections 1");
+        drop((refused, admitted, listener, brokers));
     }
 }
