@@ -135,7 +135,7 @@ pub fn hostile_glob_many_psubscribe_patterns(bin: &Path) {
     }
     let took = started.elapsed();
     eprintln!("50 publishes past 221 patterns: {took:?}, worst {worst:?}");
-    assert!(worst < Duration::from_secs(1), "one publish took {worst:?}");
+    assert!(worst < Duration::from_millis(2_500), "one publish took {worst:?}");
     assert!(took < Duration::from_secs(40), "50 publishes took {took:?}");
     pubsub.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     for _ in 0..50 {
