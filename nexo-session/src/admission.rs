@@ -62,19 +62,14 @@ impl Drop for Admission {
 
 #[cfg(test)]
 mod tests {
-    use crate::resp::{ProcessProbe, RespContext, RespSettings};
+    use crate::resp::{RespContext, RespSettings};
     use crate::{Limits, SessionContext};
 
     #[test]
     fn open_then_refusing_then_closed_and_slots_come_back() {
         let resp = std::sync::Arc::new(RespContext::new(RespSettings {
-            max_frame_bytes: 1024,
-            max_subscriptions: 1,
-            max_memory_bytes: 1 << 20,
-            eviction: "noeviction".into(),
-            port: 0,
             max_connections: 2,
-            process: ProcessProbe::default(),
+            ..RespSettings::for_tests()
         }));
         let mut limits = Limits::new(1024, 1024);
         limits.max_connections = 2;

@@ -326,13 +326,9 @@ mod tests {
     #[test]
     fn sections_render_redis_fields() {
         let ctx = RespContext::new(crate::resp::RespSettings {
-            max_frame_bytes: 1 << 20,
-            max_subscriptions: 3,
             max_memory_bytes: 100,
             eviction: "noeviction".into(),
-            port: 6379,
-            max_connections: 100,
-            process: crate::resp::ProcessProbe::default(),
+            ..crate::resp::RespSettings::for_tests()
         });
         let store =
             b"keys:3\r\nexpires:1\r\nused_memory:2048\r\nmaxmemory:100\r\nmaxmemory_policy:noeviction\r\n";

@@ -50,6 +50,22 @@ pub struct RespSettings {
     pub process: ProcessProbe,
 }
 
+#[cfg(test)]
+impl RespSettings {
+    /// The settings the crate's unit tests run sessions with (1 MiB frames, 3 subscriptions).
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            max_frame_bytes: 1 << 20,
+            max_subscriptions: 3,
+            max_memory_bytes: 1 << 30,
+            eviction: "allkeys-lru".into(),
+            port: 6379,
+            max_connections: 100,
+            process: ProcessProbe::default(),
+        }
+    }
+}
+
 /// Shared by every RESP session of a server.
 #[derive(Debug)]
 pub struct RespContext {

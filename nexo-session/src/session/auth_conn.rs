@@ -215,15 +215,7 @@ mod tests {
     use crate::{Limits, SessionContext};
 
     fn ctx(auth: Auth) -> Arc<SessionContext> {
-        let resp = Arc::new(RespContext::new(RespSettings {
-            max_frame_bytes: 1 << 20,
-            max_subscriptions: 3,
-            max_memory_bytes: 1 << 30,
-            eviction: "allkeys-lru".into(),
-            port: 6379,
-            max_connections: 100,
-            process: crate::resp::ProcessProbe::default(),
-        }));
+        let resp = Arc::new(RespContext::new(RespSettings::for_tests()));
         Arc::new(SessionContext::new(Limits::new(1 << 20, 1 << 20), resp).with_auth(Arc::new(auth)))
     }
 

@@ -11,15 +11,7 @@ use super::RespSession;
 use crate::resp::{Action, RespContext, RespOutbound, RespSettings};
 
 fn ctx() -> Arc<RespContext> {
-    Arc::new(RespContext::new(RespSettings {
-        max_frame_bytes: 1 << 20,
-        max_subscriptions: 3,
-        max_memory_bytes: 1 << 30,
-        eviction: "allkeys-lru".into(),
-        port: 6379,
-        max_connections: 100,
-        process: crate::resp::ProcessProbe::default(),
-    }))
+    Arc::new(RespContext::new(RespSettings::for_tests()))
 }
 
 /// A session and its outbound side; engine requests are answered by `engine`, in order.
